@@ -1,0 +1,37 @@
+//! # id2meta
+//!
+//! A worker that turns a RabbitMQ queue of identity-verification jobs into a
+//! PostgreSQL table of results, calling Alibaba Cloud's `Id2MetaVerifyIntl`
+//! at most once per job and never above the account's QPS budget.
+//!
+//! The map, in the order a job travels:
+//!
+//! - [`config`]: typed configuration from the environment and `.env`.
+//! - [`queue`]: RabbitMQ topology, the consumer, the completion publisher, dead letters.
+//! - [`job`]: what a message must be to count as a job ([`job::Job::parse`]).
+//! - [`identity`]: ID-number and name validation, masking, the keyed digest.
+//! - [`store`]: PostgreSQL: migrations, claims (one paid call per job), results.
+//! - [`pipeline`]: one job from delivery to ack; the limiter and the retry policy.
+//! - [`budget`]: the QPS budget shared by all replicas through PostgreSQL.
+//! - [`upstream`]: the signed Alibaba client and the one classification of its codes.
+//! - [`mock`]: a faithful stand-in for the upstream, for tests, demos and benchmarks.
+//! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`cli`]: the user's commands (`worker`, `enqueue`, `results`, `batch`, `demo`, ...).
+//! - [`secret`], [`telemetry`], [`shutdown`]: redaction, logging, signals.
+
+pub mod app;
+pub mod budget;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod identity;
+pub mod job;
+pub mod metrics;
+pub mod mock;
+pub mod pipeline;
+pub mod queue;
+pub mod secret;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+pub mod upstream;

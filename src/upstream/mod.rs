@@ -1,0 +1,15 @@
+//! Alibaba Cloud `Id2MetaVerifyIntl`: request signing, the HTTP client, and the
+//! classification of what it answers.
+
+pub mod client;
+pub mod outcome;
+pub mod signing;
+
+pub use client::{Client, UpstreamConfig};
+pub use outcome::{classify, Failure, FailureClass, Outcome, Verdict};
+
+/// The API's fixed parameters.
+pub const ACTION: &str = "Id2MetaVerifyIntl";
+pub const API_VERSION: &str = "2022-08-09";
+pub const PRODUCT_CODE: &str = "ID_2META";
+pub const PARAM_TYPE: &str = "normal";
