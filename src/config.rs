@@ -1,1 +1,244 @@
-//! (to be written)
+//! Typed configuration, read from the environment (and `.env` if present) and
+//! validated once at start, so a typo fails loudly before any job is taken.
+//!
+//! Names and defaults are the contract's; see `.env.example`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::secret::Secret;
+use crate::upstream::UpstreamConfig;
+
+/// Everything the worker and the commands read from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub amqp_url: String,
+    pub access_key_id: Option<String>,
+    pub access_key_secret: Option<Secret>,
+    pub security_token: Option<Secret>,
+    pub endpoint: String,
+    /// Upstream calls per second for the whole account, shared by every replica.
+    pub qps: f64,
+    /// Calls the limiter may let through at once.
+    pub burst: u32,
+    /// Jobs in flight per replica; the consumer prefetch follows it.
+    pub concurrency: u16,
+    pub max_attempts: u32,
+    pub jobs_queue: String,
+    pub results_exchange: String,
+    pub http_addr: SocketAddr,
+    pub pii_key: Option<Secret>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// How long a claim protects a job before another worker may take it over.
+    pub lease: Duration,
+    pub shutdown_deadline: Duration,
+    /// Deliveries of one message before RabbitMQ dead-letters it.
+    pub delivery_limit: u32,
+}
+
+/// A source of variables: the process environment in production, a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment, after `.env` was loaded into it.
+pub struct Environment;
+
+impl Source for Environment {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Source for std::collections::HashMap<&str, &str> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.get(name).map(|v| v.to_string())
+    }
+}
+
+impl Config {
+    /// Loads `.env` (if any) into the environment, then reads it.
+    pub fn from_env() -> anyhow::Result<Self> {
+        // A missing .env is normal; a malformed one is an error worth stopping for.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(e).context("reading .env"),
+        }
+        Self::from_source(&Environment)
+    }
+
+    pub fn from_source(env: &dyn Source) -> anyhow::Result<Self> {
+        let text = |name: &str, default: &str| env.get(name).unwrap_or_else(|| default.to_string());
+        let qps: f64 = parse(env, "ID2META_QPS", "50", "a positive number")?;
+        if !(qps.is_finite() && qps > 0.0) {
+            bail!("ID2META_QPS must be a positive number, got '{qps}'");
+        }
+        let request_timeout = millis(env, "ID2META_REQUEST_TIMEOUT_MS", 10_000)?;
+        let concurrency = match env.get("ID2META_CONCURRENCY") {
+            Some(_) => parse::<u16>(env, "ID2META_CONCURRENCY", "0", "a whole number from 1 to 65535")?,
+            None => default_concurrency(qps),
+        };
+        if concurrency == 0 {
+            bail!("ID2META_CONCURRENCY must be a whole number from 1 to 65535, got '0'");
+        }
+        let max_attempts: u32 = parse(env, "ID2META_MAX_ATTEMPTS", "6", "a whole number from 1 up")?;
+        if max_attempts == 0 {
+            bail!("ID2META_MAX_ATTEMPTS must be a whole number from 1 up, got '0'");
+        }
+        let burst: u32 = parse(env, "ID2META_BURST", "1", "a whole number from 1 up")?;
+        if burst == 0 {
+            bail!("ID2META_BURST must be a whole number from 1 up, got '0'");
+        }
+        let endpoint = text("ID2META_ENDPOINT", "https://cloudauth-intl.cn-hongkong.aliyuncs.com");
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            bail!("ID2META_ENDPOINT must be an http:// or https:// URL, got '{endpoint}'");
+        }
+        Ok(Self {
+            database_url: text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/id2meta"),
+            amqp_url: text("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            access_key_id: env.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+            access_key_secret: env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET").map(Secret::new),
+            security_token: env.get("ALIBABA_CLOUD_SECURITY_TOKEN").map(Secret::new),
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            qps,
+            burst,
+            concurrency,
+            max_attempts,
+            jobs_queue: text("ID2META_JOBS_QUEUE", "id2meta.jobs"),
+            results_exchange: text("ID2META_RESULTS_EXCHANGE", "id2meta.results"),
+            http_addr: parse(env, "ID2META_HTTP_ADDR", "0.0.0.0:9464", "a socket address like 0.0.0.0:9464")?,
+            pii_key: env.get("ID2META_PII_KEY").map(Secret::new),
+            connect_timeout: millis(env, "ID2META_CONNECT_TIMEOUT_MS", 5_000)?,
+            request_timeout,
+            lease: Duration::from_secs(parse(env, "ID2META_LEASE_SECS", "60", "a whole number of seconds")?),
+            shutdown_deadline: Duration::from_secs(parse(
+                env,
+                "ID2META_SHUTDOWN_DEADLINE_SECS",
+                "25",
+                "a whole number of seconds",
+            )?),
+            delivery_limit: parse(env, "ID2META_DELIVERY_LIMIT", "20", "a whole number")?,
+        })
+    }
+
+    /// The dead-letter queue for messages that are not jobs.
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead", self.jobs_queue)
+    }
+
+    /// The durable queue that keeps completions until someone reads them.
+    pub fn results_queue(&self) -> String {
+        self.results_exchange.clone()
+    }
+
+    /// The PII key, required by anything that stores results.
+    pub fn require_pii_key(&self) -> anyhow::Result<&Secret> {
+        self.pii_key
+            .as_ref()
+            .context("ID2META_PII_KEY must be set (a long random secret; it keys the identity digest)")
+    }
+
+    /// The upstream client's settings; credentials are required.
+    pub fn upstream(&self) -> anyhow::Result<UpstreamConfig> {
+        Ok(UpstreamConfig {
+            endpoint: self.endpoint.clone(),
+            access_key_id: self
+                .access_key_id
+                .clone()
+                .context("ALIBABA_CLOUD_ACCESS_KEY_ID must be set")?,
+            access_key_secret: self
+                .access_key_secret
+                .clone()
+                .context("ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set")?,
+            security_token: self.security_token.clone(),
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+        })
+    }
+}
+
+/// Enough jobs in flight to keep the QPS budget busy through ~1 s of upstream
+/// latency and store/publish time (Little's law), within sane bounds.
+pub fn default_concurrency(qps: f64) -> u16 {
+    (qps.ceil() as u64).clamp(4, 256) as u16
+}
+
+fn parse<T: std::str::FromStr>(
+    env: &dyn Source,
+    name: &str,
+    default: &str,
+    what: &str,
+) -> anyhow::Result<T> {
+    let raw = env.get(name).unwrap_or_else(|| default.to_string());
+    raw.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{name} must be {what}, got '{raw}'"))
+}
+
+fn millis(env: &dyn Source, name: &str, default: u64) -> anyhow::Result<Duration> {
+    let ms: u64 = parse(env, name, &default.to_string(), "a whole number of milliseconds")?;
+    if ms == 0 {
+        bail!("{name} must be a whole number of milliseconds above 0, got '0'");
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_are_the_contracts() {
+        let c = Config::from_source(&HashMap::new()).unwrap();
+        assert_eq!(c.database_url, "postgres://postgres@127.0.0.1:5432/id2meta");
+        assert_eq!(c.amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+        assert_eq!(c.endpoint, "https://cloudauth-intl.cn-hongkong.aliyuncs.com");
+        assert_eq!(c.qps, 50.0);
+        assert_eq!(c.max_attempts, 6);
+        assert_eq!(c.jobs_queue, "id2meta.jobs");
+        assert_eq!(c.dead_letter_queue(), "id2meta.jobs.dead");
+        assert_eq!(c.results_exchange, "id2meta.results");
+        assert_eq!(c.http_addr.to_string(), "0.0.0.0:9464");
+        assert_eq!(c.concurrency, 50);
+        assert!(c.pii_key.is_none());
+    }
+
+    #[test]
+    fn a_bad_number_names_the_variable_and_the_value() {
+        let env = HashMap::from([("ID2META_QPS", "abc")]);
+        let err = Config::from_source(&env).unwrap_err().to_string();
+        assert_eq!(err, "ID2META_QPS must be a positive number, got 'abc'");
+        let env = HashMap::from([("ID2META_QPS", "-3")]);
+        assert!(Config::from_source(&env).is_err());
+        let env = HashMap::from([("ID2META_MAX_ATTEMPTS", "0")]);
+        assert!(Config::from_source(&env).is_err());
+        let env = HashMap::from([("ID2META_HTTP_ADDR", "nowhere")]);
+        assert!(Config::from_source(&env).unwrap_err().to_string().contains("ID2META_HTTP_ADDR"));
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let env = HashMap::from([
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s3cr3t-value"),
+            ("ID2META_PII_KEY", "pii-k3y-value"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "t0ken-value"),
+        ]);
+        let text = format!("{:?}", Config::from_source(&env).unwrap());
+        for secret in ["s3cr3t-value", "pii-k3y-value", "t0ken-value"] {
+            assert!(!text.contains(secret), "{secret} leaked");
+        }
+    }
+
+    #[test]
+    fn the_default_concurrency_follows_the_qps_within_bounds() {
+        assert_eq!(default_concurrency(1.0), 4);
+        assert_eq!(default_concurrency(50.0), 50);
+        assert_eq!(default_concurrency(10_000.0), 256);
+    }
+}

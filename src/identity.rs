@@ -35,12 +35,22 @@ impl std::fmt::Debug for PersonName {
     }
 }
 
+impl IdentityError {
+    /// A short, stable code for the stored row.
+    pub fn code(&self) -> &'static str {
+        "id_number_length"
+    }
+}
+
 impl IdNumber {
     pub fn parse(_raw: &str) -> Result<Self, IdentityError> {
         todo!()
     }
     pub fn expose(&self) -> &str {
         &self.0
+    }
+    pub fn masked(&self) -> String {
+        mask_id_number(&self.0)
     }
 }
 
@@ -50,6 +60,9 @@ impl PersonName {
     }
     pub fn expose(&self) -> &str {
         &self.0
+    }
+    pub fn masked(&self) -> String {
+        mask_name(&self.0)
     }
 }
 

@@ -1,1 +1,76 @@
-//! (to be written)
+//! PostgreSQL: the results table (append-only, one row per job), the claims that
+//! make one job one paid call, and the batched writer that commits results.
+//!
+//! Plaintext names and ID numbers never reach this module: rows carry masks and
+//! a keyed digest only.
+
+mod claims;
+mod results;
+mod writer;
+
+pub use claims::Claim;
+pub use results::{ResultRow, StoredOutcome};
+pub use writer::ResultWriter;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+/// The migrations under `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects, creating the database first if it is missing (the contract's promise).
+    pub async fn connect(database_url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        if !Postgres::database_exists(database_url)
+            .await
+            .context("checking that the database exists")?
+        {
+            // Two processes may race to create it; the loser's error is harmless.
+            if let Err(e) = Postgres::create_database(database_url).await {
+                if !Postgres::database_exists(database_url).await.unwrap_or(false) {
+                    return Err(e).context("creating the database");
+                }
+            }
+        }
+        // sqlx logs statements at DEBUG and slow ones (over 1 s) at WARN by default: kept.
+        let options: PgConnectOptions = database_url
+            .parse::<PgConnectOptions>()
+            .context("parsing DATABASE_URL")?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            // A request for a connection that waits longer than this is an outage, not load.
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .context("connecting to PostgreSQL")?;
+        Ok(Self { pool })
+    }
+
+    /// Applies pending migrations (idempotent; concurrent workers serialise on sqlx's lock).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR.run(&self.pool).await.context("applying migrations")
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// `select 1`: for readiness.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("select 1")
+            .execute(&self.pool)
+            .await
+            .context("pinging PostgreSQL")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,68 @@
+//! What `/healthz` and `/readyz` report, shared by the parts that know it.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Flags the worker's parts set; the HTTP endpoints read them.
+#[derive(Debug, Default)]
+pub struct Health {
+    broker: AtomicBool,
+    database: AtomicBool,
+    account_refused: AtomicBool,
+    /// Unix millis of the consumer loop's last turn.
+    heartbeat_ms: AtomicI64,
+}
+
+/// Why the worker is not ready, or `None`.
+pub type NotReady = Option<&'static str>;
+
+impl Health {
+    pub fn new() -> Arc<Self> {
+        let h = Arc::new(Self::default());
+        h.beat();
+        h
+    }
+
+    pub fn set_broker(&self, up: bool) {
+        self.broker.store(up, Ordering::Relaxed);
+    }
+
+    pub fn set_database(&self, up: bool) {
+        self.database.store(up, Ordering::Relaxed);
+    }
+
+    pub fn set_account_refused(&self, refused: bool) {
+        self.account_refused.store(refused, Ordering::Relaxed);
+        metrics::gauge!(crate::instrumentation::CONSUMER_PAUSED).set(if refused { 1.0 } else { 0.0 });
+    }
+
+    pub fn account_refused(&self) -> bool {
+        self.account_refused.load(Ordering::Relaxed)
+    }
+
+    /// The loop is alive: called on every turn of the supervisor (at least once a second).
+    pub fn beat(&self) {
+        self.heartbeat_ms
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// `/healthz`: the loop turned within `within`.
+    pub fn alive(&self, within: Duration) -> bool {
+        let age = chrono::Utc::now().timestamp_millis() - self.heartbeat_ms.load(Ordering::Relaxed);
+        age <= within.as_millis() as i64
+    }
+
+    /// `/readyz`: broker channel open, database reachable, upstream not refusing the account.
+    pub fn not_ready(&self) -> NotReady {
+        if !self.broker.load(Ordering::Relaxed) {
+            Some("broker channel not open")
+        } else if !self.database.load(Ordering::Relaxed) {
+            Some("database unreachable")
+        } else if self.account_refused() {
+            Some("upstream refuses the account")
+        } else {
+            None
+        }
+    }
+}

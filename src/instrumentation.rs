@@ -1,0 +1,69 @@
+//! Metric names and the few helpers that record them, so every series is named
+//! once. Rendered as Prometheus text at `/metrics` (see [`crate::http`]).
+
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const JOBS: &str = "id2meta_jobs_total";
+pub const UPSTREAM_CALLS: &str = "id2meta_upstream_calls_total";
+pub const UPSTREAM_LATENCY: &str = "id2meta_upstream_latency_seconds";
+pub const RETRIES: &str = "id2meta_retries_total";
+pub const ATTEMPTS: &str = "id2meta_job_attempts";
+pub const LIMITER_WAIT: &str = "id2meta_limiter_wait_seconds";
+pub const IN_FLIGHT: &str = "id2meta_jobs_in_flight";
+pub const QPS_SHARE: &str = "id2meta_qps_share";
+pub const CONSUMER_PAUSED: &str = "id2meta_consumer_paused";
+pub const DEAD_LETTERED: &str = "id2meta_dead_lettered_total";
+pub const REPUBLISHED: &str = "id2meta_completions_republished_total";
+
+/// Installs the process-wide recorder once and returns its handle (later calls
+/// return the same handle, so tests and the demo can start several workers).
+pub fn install() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            let attempts = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(UPSTREAM_LATENCY.into()), &buckets)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(LIMITER_WAIT.into()), &buckets))
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(ATTEMPTS.into()), &attempts));
+            let builder = match builder {
+                Ok(b) => b,
+                // Only an empty bucket list fails; ours are constants.
+                Err(_) => PrometheusBuilder::new(),
+            };
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (embedding): keep ours readable anyway.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(JOBS, "Jobs settled, by final status.");
+    metrics::describe_counter!(UPSTREAM_CALLS, "Upstream calls made, by answered Code.");
+    metrics::describe_histogram!(UPSTREAM_LATENCY, metrics::Unit::Seconds, "Upstream call latency.");
+    metrics::describe_counter!(RETRIES, "Upstream attempts that were retries of a transient failure.");
+    metrics::describe_histogram!(ATTEMPTS, "Upstream attempts per settled job.");
+    metrics::describe_histogram!(LIMITER_WAIT, metrics::Unit::Seconds, "Time a call waited for a rate-limit token.");
+    metrics::describe_gauge!(IN_FLIGHT, "Jobs being processed by this replica.");
+    metrics::describe_gauge!(QPS_SHARE, "This replica's share of the account QPS budget (calls/s).");
+    metrics::describe_gauge!(CONSUMER_PAUSED, "1 while consumption is paused (account refused, or disconnected).");
+    metrics::describe_counter!(DEAD_LETTERED, "Messages sent to the dead-letter queue, by reason.");
+    metrics::describe_counter!(REPUBLISHED, "Completions re-published for jobs already settled.");
+}
+
+pub fn job_settled(status: &str, attempts: i32) {
+    metrics::counter!(JOBS, "status" => status.to_string()).increment(1);
+    metrics::histogram!(ATTEMPTS).record(attempts as f64);
+}
+
+pub fn upstream_call(code: &str, latency: Duration) {
+    metrics::counter!(UPSTREAM_CALLS, "code" => code.to_string()).increment(1);
+    metrics::histogram!(UPSTREAM_LATENCY).record(latency.as_secs_f64());
+}

@@ -1,0 +1,110 @@
+//! Settling a job: build its row, commit it, publish its completion.
+//! Store, then publish: a crash between the two is healed by the redelivery,
+//! which finds the row and publishes again.
+
+use chrono::{DateTime, Utc};
+
+use super::{Disposition, Processor};
+use crate::identity::{mask_id_number, mask_name};
+use crate::job::Job;
+use crate::queue::Publisher;
+use crate::status::Status;
+use crate::store::{ResultRow, StoredOutcome};
+
+/// The dead-letter reason for a job_id reused with another identity.
+pub const CONFLICT: &str = "job_id_conflict";
+
+/// What a settled job says about itself, beside its identity.
+pub(super) struct Settlement {
+    pub status: Status,
+    pub biz_code: Option<String>,
+    pub upstream_code: Option<String>,
+    pub upstream_message: Option<String>,
+    pub request_id: Option<String>,
+    pub attempts: i32,
+}
+
+impl Settlement {
+    pub fn invalid(reason: &str) -> Self {
+        Self {
+            status: Status::Invalid,
+            biz_code: None,
+            upstream_code: None,
+            upstream_message: Some(reason.to_string()),
+            request_id: None,
+            attempts: 0,
+        }
+    }
+}
+
+/// The row for a job: masks of what arrived (normalised when it was valid), never plaintext.
+pub(super) fn row(
+    job: &Job,
+    masked: (String, String),
+    identity_digest: String,
+    received_at: DateTime<Utc>,
+    s: Settlement,
+) -> ResultRow {
+    let (name_masked, id_number_masked) = masked;
+    ResultRow {
+        job_id: job.job_id.clone(),
+        batch_id: job.batch_id.clone(),
+        status: s.status.as_str().to_string(),
+        biz_code: s.biz_code,
+        upstream_code: s.upstream_code,
+        upstream_message: s.upstream_message,
+        request_id: s.request_id,
+        attempts: s.attempts,
+        name_masked: Some(name_masked),
+        id_number_masked: Some(id_number_masked),
+        identity_digest,
+        metadata: job.metadata.clone(),
+        received_at,
+        completed_at: Utc::now(),
+    }
+}
+
+/// Masks of the raw fields, for a job that never became an `Identity`.
+pub(super) fn raw_masks(job: &Job) -> (String, String) {
+    (mask_name(job.name.expose()), mask_id_number(job.id_number.expose()))
+}
+
+impl Processor {
+    /// Commits `row` (or finds the one already there), then publishes its completion.
+    pub(super) async fn settle(&self, row: ResultRow, publisher: &Publisher) -> Disposition {
+        let digest = row.identity_digest.clone();
+        let stored = match self.writer.write(row).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "result writer unavailable; returning the job");
+                return Disposition::Requeue;
+            }
+        };
+        match &stored {
+            StoredOutcome::Written(r) => {
+                crate::instrumentation::job_settled(&r.status, r.attempts);
+                tracing::info!(status = %r.status, attempts = r.attempts, "job settled");
+            }
+            StoredOutcome::Existing(r) if r.identity_digest != digest => {
+                tracing::warn!("job_id already settled for another identity");
+                return Disposition::DeadLetter(CONFLICT.into());
+            }
+            StoredOutcome::Existing(_) => {
+                metrics::counter!(crate::instrumentation::REPUBLISHED).increment(1);
+            }
+        }
+        self.publish(stored.row(), publisher).await
+    }
+
+    /// Publishes the completion of a settled row; the job may then be acknowledged.
+    pub(super) async fn publish(&self, row: &ResultRow, publisher: &Publisher) -> Disposition {
+        match publisher.publish_completion(row).await {
+            Ok(()) => Disposition::Ack,
+            Err(error) => {
+                // The row is committed: the redelivery will find it and publish again.
+                tracing::warn!(error = %format!("{error:#}"), "publishing a completion failed; returning the job");
+                Disposition::Requeue
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The `verification_results` table: the row type and the reads users make.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::Store;
+
+/// One settled job, as stored (masks and a keyed digest; never plaintext).
+#[derive(Debug, Clone, PartialEq, FromRow, serde::Serialize)]
+pub struct ResultRow {
+    pub job_id: String,
+    pub batch_id: Option<String>,
+    pub status: String,
+    pub biz_code: Option<String>,
+    pub upstream_code: Option<String>,
+    pub upstream_message: Option<String>,
+    pub request_id: Option<String>,
+    pub attempts: i32,
+    pub name_masked: Option<String>,
+    pub id_number_masked: Option<String>,
+    pub identity_digest: String,
+    pub metadata: Option<serde_json::Value>,
+    pub received_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+}
+
+/// What writing a result came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredOutcome {
+    /// This row was written now.
+    Written(Box<ResultRow>),
+    /// A row for the job_id already existed (a duplicate or a redelivery): here it is.
+    Existing(Box<ResultRow>),
+}
+
+impl StoredOutcome {
+    pub fn row(&self) -> &ResultRow {
+        match self {
+            Self::Written(r) | Self::Existing(r) => r,
+        }
+    }
+}
+
+pub(super) const COLUMNS: &str = "job_id, batch_id, status, biz_code, upstream_code, upstream_message, \
+     request_id, attempts, name_masked, id_number_masked, identity_digest, metadata, received_at, completed_at";
+
+impl Store {
+    /// The row of one job, if it is settled.
+    pub async fn result(&self, job_id: &str) -> anyhow::Result<Option<ResultRow>> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM verification_results WHERE job_id = $1"))
+            .bind(job_id)
+            .fetch_optional(self.pool())
+            .await
+            .context("reading a result")
+    }
+
+    /// Rows of a batch (or every row when `batch_id` is `None`), oldest first, at most `limit`.
+    pub async fn results(&self, batch_id: Option<&str>, limit: i64) -> anyhow::Result<Vec<ResultRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM verification_results
+              WHERE ($1::text IS NULL OR batch_id = $1)
+              ORDER BY completed_at, job_id LIMIT $2"
+        ))
+        .bind(batch_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .context("reading results")
+    }
+
+    /// Counts by status of a batch, with the first and last completion time.
+    pub async fn batch_counts(&self, batch_id: &str) -> anyhow::Result<BatchCounts> {
+        let by_status: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, count(*) FROM verification_results WHERE batch_id = $1 GROUP BY status ORDER BY status",
+        )
+        .bind(batch_id)
+        .fetch_all(self.pool())
+        .await
+        .context("counting a batch")?;
+        let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
+            "SELECT min(received_at), max(completed_at) FROM verification_results WHERE batch_id = $1",
+        )
+        .bind(batch_id)
+        .fetch_one(self.pool())
+        .await
+        .context("timing a batch")?;
+        let enqueued: Option<(i64,)> =
+            sqlx::query_as("SELECT enqueued FROM batches WHERE batch_id = $1")
+                .bind(batch_id)
+                .fetch_optional(self.pool())
+                .await
+                .context("reading a batch's size")?;
+        Ok(BatchCounts {
+            by_status,
+            first_received: first,
+            last_completed: last,
+            enqueued: enqueued.map(|(n,)| n),
+        })
+    }
+}
+
+/// `id2meta batch`'s numbers.
+#[derive(Debug, Clone, Default)]
+pub struct BatchCounts {
+    pub by_status: Vec<(String, i64)>,
+    pub first_received: Option<DateTime<Utc>>,
+    pub last_completed: Option<DateTime<Utc>>,
+    /// Jobs `enqueue` published for the batch, when it could record them.
+    pub enqueued: Option<i64>,
+}
+
+impl BatchCounts {
+    pub fn total(&self) -> i64 {
+        self.by_status.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl Store {
+    /// Adds `count` to the jobs known to be enqueued for a batch (`id2meta batch` reads it).
+    pub async fn record_enqueued(&self, batch_id: &str, count: i64) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO batches (batch_id, enqueued) VALUES ($1, $2)
+             ON CONFLICT (batch_id) DO UPDATE SET enqueued = batches.enqueued + EXCLUDED.enqueued,
+                                                  updated_at = now()",
+        )
+        .bind(batch_id)
+        .bind(count)
+        .execute(self.pool())
+        .await
+        .context("recording an enqueued batch")?;
+        Ok(())
+    }
+}

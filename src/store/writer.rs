@@ -1,0 +1,145 @@
+//! The batched result writer: one task that commits whatever results arrived
+//! while the previous commit ran, in one transaction (`UNNEST` insert + claim
+//! update). Single-row upserts top out near 2-6k/s here; 200-row batches reach
+//! 43-77k rows/s (field notes), so batching is what keeps the store off the
+//! critical path.
+//!
+//! A result arriving here was paid for: a failed commit is retried (with a
+//! capped pause) rather than dropped, so a PostgreSQL restart delays jobs but
+//! never makes them call upstream again.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, oneshot};
+
+use super::results::COLUMNS;
+use super::{ResultRow, Store, StoredOutcome};
+
+/// The most rows in one transaction.
+const MAX_BATCH: usize = 256;
+
+struct Request {
+    row: ResultRow,
+    reply: oneshot::Sender<StoredOutcome>,
+}
+
+/// Sends rows to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct ResultWriter {
+    tx: mpsc::Sender<Request>,
+}
+
+impl ResultWriter {
+    /// Starts the writer task. It ends when every `ResultWriter` clone is dropped,
+    /// after committing what it holds.
+    pub fn spawn(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        let handle = tokio::spawn(run(store, rx));
+        (Self { tx }, handle)
+    }
+
+    /// Commits `row` (unless a row for its job_id exists) and marks its claim done.
+    /// Returns once committed: the caller may publish and acknowledge.
+    pub async fn write(&self, row: ResultRow) -> anyhow::Result<StoredOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request { row, reply })
+            .await
+            .ok()
+            .context("the result writer has stopped")?;
+        answer.await.context("the result writer has stopped")
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let rows: Vec<&ResultRow> = batch.iter().map(|r| &r.row).collect();
+        let mut pause = Duration::from_millis(100);
+        let outcomes = loop {
+            match commit(&store, &rows).await {
+                Ok(outcomes) => break outcomes,
+                Err(error) => {
+                    metrics::counter!("id2meta_store_retries_total").increment(1);
+                    tracing::warn!(error = %format!("{error:#}"), rows = rows.len(), "committing results failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        for (request, outcome) in batch.drain(..).zip(outcomes) {
+            // A caller that gave up (shutdown) no longer listens; the row is committed anyway.
+            let _ = request.reply.send(outcome);
+        }
+    }
+}
+
+/// One transaction for the whole batch; outcomes in the order of `rows`.
+async fn commit(store: &Store, rows: &[&ResultRow]) -> anyhow::Result<Vec<StoredOutcome>> {
+    let col = |f: fn(&ResultRow) -> Option<String>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let job_ids: Vec<String> = rows.iter().map(|r| r.job_id.clone()).collect();
+    let mut tx = store.pool().begin().await.context("beginning a result transaction")?;
+    let written: Vec<(String,)> = sqlx::query_as(&format!(
+        "INSERT INTO verification_results ({COLUMNS})
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                              $7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::jsonb[],
+                              $13::timestamptz[], $14::timestamptz[])
+         ON CONFLICT (job_id) DO NOTHING
+         RETURNING job_id"
+    ))
+    .bind(&job_ids)
+    .bind(col(|r| r.batch_id.clone()))
+    .bind(rows.iter().map(|r| r.status.clone()).collect::<Vec<_>>())
+    .bind(col(|r| r.biz_code.clone()))
+    .bind(col(|r| r.upstream_code.clone()))
+    .bind(col(|r| r.upstream_message.clone()))
+    .bind(col(|r| r.request_id.clone()))
+    .bind(rows.iter().map(|r| r.attempts).collect::<Vec<_>>())
+    .bind(col(|r| r.name_masked.clone()))
+    .bind(col(|r| r.id_number_masked.clone()))
+    .bind(rows.iter().map(|r| r.identity_digest.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.metadata.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.received_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.completed_at).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await
+    .context("inserting results")?;
+    sqlx::query("UPDATE job_claims SET state = 'done' WHERE job_id = ANY($1) AND state = 'active'")
+        .bind(&job_ids)
+        .execute(&mut *tx)
+        .await
+        .context("settling claims")?;
+    let written: std::collections::HashSet<String> = written.into_iter().map(|(id,)| id).collect();
+    let missing: Vec<&String> = job_ids.iter().filter(|id| !written.contains(*id)).collect();
+    let mut existing: HashMap<String, ResultRow> = HashMap::new();
+    if !missing.is_empty() {
+        let found: Vec<ResultRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM verification_results WHERE job_id = ANY($1)"
+        ))
+        .bind(&missing)
+        .fetch_all(&mut *tx)
+        .await
+        .context("reading existing results")?;
+        existing = found.into_iter().map(|r| (r.job_id.clone(), r)).collect();
+    }
+    tx.commit().await.context("committing results")?;
+    // The first row of a job_id in this batch is the one written; a later copy sees it.
+    let mut first_written: HashMap<&str, &ResultRow> = HashMap::new();
+    Ok(rows
+        .iter()
+        .map(|row| {
+            if written.contains(&row.job_id) {
+                if let Some(first) = first_written.get(row.job_id.as_str()) {
+                    return StoredOutcome::Existing(Box::new((*first).clone()));
+                }
+                first_written.insert(&row.job_id, row);
+                StoredOutcome::Written(Box::new((*row).clone()))
+            } else {
+                let stored = existing.get(&row.job_id).cloned().unwrap_or_else(|| (*row).clone());
+                StoredOutcome::Existing(Box::new(stored))
+            }
+        })
+        .collect())
+}
