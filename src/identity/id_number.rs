@@ -5,8 +5,6 @@
 //! transpositions, so a number that fails it is settled `invalid` locally
 //! instead of paying the upstream to say "no record".
 
-use std::fmt;
-
 use chrono::{Datelike, NaiveDate, Utc};
 
 use super::IdentityError;
@@ -93,17 +91,7 @@ fn birth_date(yyyymmdd: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, month, day)
 }
 
-impl fmt::Debug for IdNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("IdNumber([redacted])")
-    }
-}
-
-impl fmt::Display for IdNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+super::redacted_debug_and_display!(IdNumber);
 
 #[cfg(test)]
 mod tests;

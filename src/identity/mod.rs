@@ -11,6 +11,25 @@
 //! lets an analyst who holds the key test "was this person verified?" without
 //! the table revealing who was.
 
+/// `Debug` and `Display` that print the type's name and `[redacted]`, for the
+/// validated PII types: a `{:?}` in a log line must never leak the value.
+macro_rules! redacted_debug_and_display {
+    ($type:ident) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}([redacted])", stringify!($type))
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("[redacted]")
+            }
+        }
+    };
+}
+use redacted_debug_and_display;
+
 mod digest;
 mod id_number;
 mod masking;

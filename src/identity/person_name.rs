@@ -4,8 +4,6 @@
 //! zero-width characters, bidi overrides and look-alike spaces would let one
 //! name pass for another in a report, and give the same person two digests.
 
-use std::fmt;
-
 use super::IdentityError;
 
 /// The longest name accepted, in characters (not bytes).
@@ -73,17 +71,7 @@ pub fn is_hidden_or_control(c: char) -> bool {
         )
 }
 
-impl fmt::Debug for PersonName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PersonName([redacted])")
-    }
-}
-
-impl fmt::Display for PersonName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+super::redacted_debug_and_display!(PersonName);
 
 #[cfg(test)]
 mod tests {
