@@ -74,7 +74,10 @@ mod tests {
             format!("{p:?}"),
             format!("{p}"),
         ] {
-            assert!(!text.contains("testsecret") && !text.contains("1101"), "{text}");
+            assert!(
+                !text.contains("testsecret") && !text.contains("1101"),
+                "{text}"
+            );
         }
         assert_eq!(s.expose(), "testsecret");
         assert_eq!(p.expose(), "11010519491231002X");

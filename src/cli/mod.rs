@@ -5,7 +5,11 @@ pub mod mock_upstream;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "id2meta", version, about = "Verify name + Chinese resident ID pairs at scale, from RabbitMQ to PostgreSQL, through Alibaba Cloud Id2MetaVerifyIntl.")]
+#[command(
+    name = "id2meta",
+    version,
+    about = "Verify name + Chinese resident ID pairs at scale, from RabbitMQ to PostgreSQL, through Alibaba Cloud Id2MetaVerifyIntl."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -27,7 +27,9 @@ pub struct Client {
 
 impl Client {
     pub fn new(config: UpstreamConfig) -> anyhow::Result<Self> {
-        Ok(Self { _config: std::sync::Arc::new(config) })
+        Ok(Self {
+            _config: std::sync::Arc::new(config),
+        })
     }
 
     /// One attempt to verify one identity (fresh nonce and timestamp each call).

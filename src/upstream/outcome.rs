@@ -153,7 +153,10 @@ mod tests {
         ("InvalidParameter", Permanent),
         ("Forbidden.ExceptionRepeatedInvoke", Permanent),
         ("InternalError", Transient { throttled: false }),
-        ("Forbidden.ExceptionDataSource", Transient { throttled: false }),
+        (
+            "Forbidden.ExceptionDataSource",
+            Transient { throttled: false },
+        ),
         ("ServiceUnavailable", Transient { throttled: false }),
         ("Throttling.User", Transient { throttled: true }),
         ("Throttling.Api", Transient { throttled: true }),
@@ -170,7 +173,15 @@ mod tests {
     #[test]
     fn every_documented_code_has_its_class_whatever_the_http_status() {
         for (code, class) in TABLE {
-            for status in [None, Some(200), Some(400), Some(401), Some(403), Some(429), Some(500)] {
+            for status in [
+                None,
+                Some(200),
+                Some(400),
+                Some(401),
+                Some(403),
+                Some(429),
+                Some(500),
+            ] {
                 assert_eq!(classify(code, status), *class, "{code} at {status:?}");
             }
         }

@@ -99,7 +99,10 @@ mod tests {
 
     #[test]
     fn reserved_characters_are_encoded_the_rpc_way() {
-        assert_eq!(percent_encode_rpc("a b*c~d+e/f&g=h%i"), "a%20b%2Ac~d%2Be%2Ff%26g%3Dh%25i");
+        assert_eq!(
+            percent_encode_rpc("a b*c~d+e/f&g=h%i"),
+            "a%20b%2Ac~d%2Be%2Ff%26g%3Dh%25i"
+        );
         assert_eq!(percent_encode_rpc("-_.~AZaz09"), "-_.~AZaz09");
     }
 

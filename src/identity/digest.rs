@@ -1,0 +1,67 @@
+//! The keyed digest of an identity: a stable pseudonym for "this number with
+//! this name".
+//!
+//! HMAC rather than a plain hash: ID numbers have so little entropy (region,
+//! date, sequence) that an unkeyed SHA-256 is reversed by enumeration in
+//! minutes. Without `ID2META_PII_KEY` the digest says nothing.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::secret::Secret;
+
+/// Separates the number from the name, so (`a`, `bc`) and (`ab`, `c`) differ.
+const UNIT_SEPARATOR: char = '\u{1f}';
+
+/// Lower-case hex of HMAC-SHA256(key, id_number + U+001F + name).
+/// Pass normalised values for a valid identity, trimmed raw ones otherwise.
+pub fn identity_digest(key: &Secret, id_number: &str, name: &str) -> String {
+    // HMAC takes a key of any length; this cannot fail.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose().as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(id_number.as_bytes());
+    let mut separator = [0u8; 4];
+    mac.update(UNIT_SEPARATOR.encode_utf8(&mut separator).as_bytes());
+    mac.update(name.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Secret {
+        Secret::new("test-pii-key")
+    }
+
+    #[test]
+    fn the_digest_matches_an_independent_hmac_sha256() {
+        // python3 -c "import hmac,hashlib; print(hmac.new(b'test-pii-key',
+        //   '11010519491231002X\x1f张三'.encode(), hashlib.sha256).hexdigest())"
+        assert_eq!(
+            identity_digest(&key(), "11010519491231002X", "张三"),
+            "ba53cc7b1e4e228c81977002c83a74ad7de9c50f7c2ada3923b56241a9de56a1"
+        );
+    }
+
+    #[test]
+    fn moving_the_boundary_between_number_and_name_changes_the_digest() {
+        assert_ne!(
+            identity_digest(&key(), "a", "bc"),
+            identity_digest(&key(), "ab", "c")
+        );
+        assert_ne!(
+            identity_digest(&key(), "", "ab"),
+            identity_digest(&key(), "ab", "")
+        );
+    }
+
+    #[test]
+    fn another_key_gives_another_digest() {
+        let other = Secret::new("another-key");
+        assert_ne!(
+            identity_digest(&key(), "11010519491231002X", "张三"),
+            identity_digest(&other, "11010519491231002X", "张三")
+        );
+    }
+}
