@@ -162,6 +162,12 @@ mod tests {
     }
 
     #[test]
+    fn the_people_scripts_sdk_check_relies_on_stay_the_same() {
+        assert_eq!(person(0), ("马杰娜".into(), "110105195001010004".into(), Verdict::Match));
+        assert_eq!(person(7), ("李勇平".into(), "440305198910109002".into(), Verdict::NotFound));
+    }
+
+    #[test]
     fn names_are_deterministic_and_two_or_three_characters_long() {
         let (_, id, _) = person(42);
         assert_eq!(name_for(&id), name_for(&id));
