@@ -113,7 +113,8 @@ apt_install() {
 
 # ---------------------------------------------------------------- PostgreSQL
 
-pg_works() { psql "$1" -XAtqc 'select 1' >/dev/null 2>&1; }
+pg_works() { PGCONNECT_TIMEOUT=5 psql "$1" -XAtqc 'select 1' >/dev/null 2>&1; }
+pg_ready() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; }
 
 # The installed cluster that listens on 5432, as "VERSION NAME"; the first one otherwise.
 pg_cluster() {
@@ -188,10 +189,11 @@ ensure_postgres() {
             apt_install postgresql
         fi
         pg_start_installed
-        wait_until "$WAIT_SECS" "PostgreSQL: accepting connections" \
-            pg_isready -q -h 127.0.0.1 -p "$PG_PORT" ||
-            die "PostgreSQL did not accept connections on 127.0.0.1:$PG_PORT within ${WAIT_SECS}s"
     fi
+    # Also when the port was open: a server that is still starting refuses logins for a moment,
+    # which must not be taken for an authentication problem.
+    wait_until "$WAIT_SECS" "PostgreSQL: accepting connections" pg_ready ||
+        die "PostgreSQL did not accept connections on 127.0.0.1:$PG_PORT within ${WAIT_SECS}s"
     if ! pg_works "$PG_ADMIN_URL"; then
         pg_trust_loopback
         wait_until 10 "PostgreSQL: passwordless loopback logins work" pg_works "$PG_ADMIN_URL" ||
