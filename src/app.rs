@@ -50,7 +50,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let store = Store::connect(&config.database_url, connections).await?;
     store.migrate().await?;
     health.set_database(true);
-    let http_addr = crate::http::serve(config.http_addr, health.clone(), metrics, shutdown.clone()).await?;
+    let http_addr =
+        crate::http::serve(config.http_addr, health.clone(), metrics, shutdown.clone()).await?;
     let owner = Uuid::new_v4();
     let limiter = Limiter::new(config.qps, config.burst);
     metrics::gauge!(crate::instrumentation::QPS_SHARE).set(config.qps);
@@ -89,5 +90,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tracing::info!("worker stopped");
         Ok(())
     });
-    Ok(RunningWorker { http_addr, health, owner, task })
+    Ok(RunningWorker {
+        http_addr,
+        health,
+        owner,
+        task,
+    })
 }

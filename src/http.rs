@@ -61,13 +61,19 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     if state.health.alive(Duration::from_secs(10)) {
         (StatusCode::OK, "ok\n")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "the consume loop is not making progress\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the consume loop is not making progress\n",
+        )
     }
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.health.not_ready() {
         None => (StatusCode::OK, "ready\n".to_string()),
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        ),
     }
 }

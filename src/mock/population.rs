@@ -163,8 +163,18 @@ mod tests {
 
     #[test]
     fn the_people_scripts_sdk_check_relies_on_stay_the_same() {
-        assert_eq!(person(0), ("马杰娜".into(), "110105195001010004".into(), Verdict::Match));
-        assert_eq!(person(7), ("李勇平".into(), "440305198910109002".into(), Verdict::NotFound));
+        assert_eq!(
+            person(0),
+            ("马杰娜".into(), "110105195001010004".into(), Verdict::Match)
+        );
+        assert_eq!(
+            person(7),
+            (
+                "李勇平".into(),
+                "440305198910109002".into(),
+                Verdict::NotFound
+            )
+        );
     }
 
     #[test]
