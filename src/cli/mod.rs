@@ -1,5 +1,6 @@
 //! The `id2meta` command line: one binary, one subcommand per user task.
 
+pub mod demo;
 pub mod mock_upstream;
 pub mod worker;
 
@@ -23,6 +24,8 @@ pub enum Command {
     Worker(worker::WorkerArgs),
     /// Apply the database migrations and exit.
     Migrate(worker::MigrateArgs),
+    /// Run the main job on an embedded default: mock upstream, worker, a sample batch, a summary.
+    Demo(demo::DemoArgs),
     /// A faithful stand-in for the Alibaba endpoint, for tests, demos and load work.
     MockUpstream(mock_upstream::MockUpstreamArgs),
 }
@@ -33,5 +36,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker::run(args).await,
         Command::Migrate(args) => worker::migrate(args).await,
         Command::MockUpstream(args) => mock_upstream::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
     }
 }
