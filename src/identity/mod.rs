@@ -70,6 +70,8 @@ pub enum IdentityError {
     NameControlCharacters,
     #[error("name may hold only single ordinary spaces between words")]
     NameWhiteSpace,
+    #[error("name may hold only letters, spaces and the marks · . - '")]
+    NameCharacters,
 }
 
 impl IdentityError {
@@ -85,6 +87,7 @@ impl IdentityError {
             Self::NameTooLong => "name_too_long",
             Self::NameControlCharacters => "name_control_characters",
             Self::NameWhiteSpace => "name_white_space",
+            Self::NameCharacters => "name_characters",
         }
     }
 }
@@ -140,6 +143,7 @@ mod tests {
             IdentityError::NameTooLong,
             IdentityError::NameControlCharacters,
             IdentityError::NameWhiteSpace,
+            IdentityError::NameCharacters,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(|e| e.code()).collect();
         assert_eq!(codes.len(), all.len());
