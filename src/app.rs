@@ -1,1 +1,99 @@
-//! (to be written)
+//! Wiring: from a [`Config`] to a running worker (store, writer, client,
+//! limiter, budget, HTTP endpoints, consumer), and back down at shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::health::Health;
+use crate::pipeline::account::AccountGate;
+use crate::pipeline::consumer::Consumer;
+use crate::pipeline::limiter::Limiter;
+use crate::pipeline::processor::Parts;
+use crate::pipeline::retry::RetryPolicy;
+use crate::pipeline::Processor;
+use crate::queue::Topology;
+use crate::store::{ResultWriter, Store};
+use crate::upstream::Client;
+
+/// A worker started in this process.
+pub struct RunningWorker {
+    /// Where `/metrics`, `/healthz`, `/readyz` answer.
+    pub http_addr: SocketAddr,
+    pub health: Arc<Health>,
+    /// This worker's id in claims and in the budget's replica table.
+    pub owner: Uuid,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningWorker {
+    /// Waits until the worker has shut down and flushed its writes.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("the worker task panicked")?
+    }
+}
+
+/// Connects, migrates, binds the HTTP endpoints and starts consuming; returns once
+/// running. Cancel `shutdown` to stop it; then [`RunningWorker::wait`].
+pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<RunningWorker> {
+    let pii_key = config.require_pii_key()?.clone();
+    let client = Client::new(config.upstream()?).context("building the upstream client")?;
+    let health = Health::new();
+    let metrics = crate::instrumentation::install();
+    // One connection per job in flight would be wasteful: claims and attempts are short.
+    let connections = (u32::from(config.concurrency) / 4).clamp(4, 32);
+    let store = Store::connect(&config.database_url, connections).await?;
+    store.migrate().await?;
+    health.set_database(true);
+    let http_addr =
+        crate::http::serve(config.http_addr, health.clone(), metrics, shutdown.clone()).await?;
+    let owner = Uuid::new_v4();
+    let limiter = Limiter::new(config.qps, config.burst);
+    metrics::gauge!(crate::instrumentation::QPS_SHARE).set(config.qps);
+    let (writer, writer_task) = ResultWriter::spawn(store.clone());
+    let gate = AccountGate::new(health.clone());
+    let processor = Processor::new(Parts {
+        store: store.clone(),
+        writer,
+        client: client.clone(),
+        limiter,
+        retry: RetryPolicy::default(),
+        gate: gate.clone(),
+        health: health.clone(),
+        pii_key,
+        owner,
+        lease: config.lease,
+        max_attempts: config.max_attempts,
+        shutdown: shutdown.clone(),
+    });
+    let consumer = Consumer {
+        amqp_url: config.amqp_url.clone(),
+        topology: Topology::from_config(&config),
+        concurrency: config.concurrency,
+        processor,
+        client,
+        gate,
+        health: health.clone(),
+        shutdown: shutdown.clone(),
+        shutdown_deadline: config.shutdown_deadline,
+    };
+    tracing::info!(%owner, qps = config.qps, concurrency = config.concurrency, %http_addr, "worker started");
+    let task = tokio::spawn(async move {
+        consumer.run().await?;
+        // The consumer held the last writer handles: the writer now flushes and ends.
+        writer_task.await.context("the result writer panicked")?;
+        tracing::info!("worker stopped");
+        Ok(())
+    });
+    Ok(RunningWorker {
+        http_addr,
+        health,
+        owner,
+        task,
+    })
+}

@@ -80,13 +80,19 @@ impl Config {
         }
         let request_timeout = millis(env, "ID2META_REQUEST_TIMEOUT_MS", 10_000)?;
         let concurrency = match env.get("ID2META_CONCURRENCY") {
-            Some(_) => parse::<u16>(env, "ID2META_CONCURRENCY", "0", "a whole number from 1 to 65535")?,
+            Some(_) => parse::<u16>(
+                env,
+                "ID2META_CONCURRENCY",
+                "0",
+                "a whole number from 1 to 65535",
+            )?,
             None => default_concurrency(qps),
         };
         if concurrency == 0 {
             bail!("ID2META_CONCURRENCY must be a whole number from 1 to 65535, got '0'");
         }
-        let max_attempts: u32 = parse(env, "ID2META_MAX_ATTEMPTS", "6", "a whole number from 1 up")?;
+        let max_attempts: u32 =
+            parse(env, "ID2META_MAX_ATTEMPTS", "6", "a whole number from 1 up")?;
         if max_attempts == 0 {
             bail!("ID2META_MAX_ATTEMPTS must be a whole number from 1 up, got '0'");
         }
@@ -94,7 +100,10 @@ impl Config {
         if burst == 0 {
             bail!("ID2META_BURST must be a whole number from 1 up, got '0'");
         }
-        let endpoint = text("ID2META_ENDPOINT", "https://cloudauth-intl.cn-hongkong.aliyuncs.com");
+        let endpoint = text(
+            "ID2META_ENDPOINT",
+            "https://cloudauth-intl.cn-hongkong.aliyuncs.com",
+        );
         if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
             bail!("ID2META_ENDPOINT must be an http:// or https:// URL, got '{endpoint}'");
         }
@@ -111,11 +120,21 @@ impl Config {
             max_attempts,
             jobs_queue: text("ID2META_JOBS_QUEUE", "id2meta.jobs"),
             results_exchange: text("ID2META_RESULTS_EXCHANGE", "id2meta.results"),
-            http_addr: parse(env, "ID2META_HTTP_ADDR", "0.0.0.0:9464", "a socket address like 0.0.0.0:9464")?,
+            http_addr: parse(
+                env,
+                "ID2META_HTTP_ADDR",
+                "0.0.0.0:9464",
+                "a socket address like 0.0.0.0:9464",
+            )?,
             pii_key: env.get("ID2META_PII_KEY").map(Secret::new),
             connect_timeout: millis(env, "ID2META_CONNECT_TIMEOUT_MS", 5_000)?,
             request_timeout,
-            lease: Duration::from_secs(parse(env, "ID2META_LEASE_SECS", "60", "a whole number of seconds")?),
+            lease: Duration::from_secs(parse(
+                env,
+                "ID2META_LEASE_SECS",
+                "60",
+                "a whole number of seconds",
+            )?),
             shutdown_deadline: Duration::from_secs(parse(
                 env,
                 "ID2META_SHUTDOWN_DEADLINE_SECS",
@@ -138,9 +157,9 @@ impl Config {
 
     /// The PII key, required by anything that stores results.
     pub fn require_pii_key(&self) -> anyhow::Result<&Secret> {
-        self.pii_key
-            .as_ref()
-            .context("ID2META_PII_KEY must be set (a long random secret; it keys the identity digest)")
+        self.pii_key.as_ref().context(
+            "ID2META_PII_KEY must be set (a long random secret; it keys the identity digest)",
+        )
     }
 
     /// The upstream client's settings; credentials are required.
@@ -181,7 +200,12 @@ fn parse<T: std::str::FromStr>(
 }
 
 fn millis(env: &dyn Source, name: &str, default: u64) -> anyhow::Result<Duration> {
-    let ms: u64 = parse(env, name, &default.to_string(), "a whole number of milliseconds")?;
+    let ms: u64 = parse(
+        env,
+        name,
+        &default.to_string(),
+        "a whole number of milliseconds",
+    )?;
     if ms == 0 {
         bail!("{name} must be a whole number of milliseconds above 0, got '0'");
     }
@@ -198,7 +222,10 @@ mod tests {
         let c = Config::from_source(&HashMap::new()).unwrap();
         assert_eq!(c.database_url, "postgres://postgres@127.0.0.1:5432/id2meta");
         assert_eq!(c.amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2f");
-        assert_eq!(c.endpoint, "https://cloudauth-intl.cn-hongkong.aliyuncs.com");
+        assert_eq!(
+            c.endpoint,
+            "https://cloudauth-intl.cn-hongkong.aliyuncs.com"
+        );
         assert_eq!(c.qps, 50.0);
         assert_eq!(c.max_attempts, 6);
         assert_eq!(c.jobs_queue, "id2meta.jobs");
@@ -219,7 +246,10 @@ mod tests {
         let env = HashMap::from([("ID2META_MAX_ATTEMPTS", "0")]);
         assert!(Config::from_source(&env).is_err());
         let env = HashMap::from([("ID2META_HTTP_ADDR", "nowhere")]);
-        assert!(Config::from_source(&env).unwrap_err().to_string().contains("ID2META_HTTP_ADDR"));
+        assert!(Config::from_source(&env)
+            .unwrap_err()
+            .to_string()
+            .contains("ID2META_HTTP_ADDR"));
     }
 
     #[test]

@@ -34,7 +34,11 @@ impl Health {
 
     pub fn set_account_refused(&self, refused: bool) {
         self.account_refused.store(refused, Ordering::Relaxed);
-        metrics::gauge!(crate::instrumentation::CONSUMER_PAUSED).set(if refused { 1.0 } else { 0.0 });
+        metrics::gauge!(crate::instrumentation::CONSUMER_PAUSED).set(if refused {
+            1.0
+        } else {
+            0.0
+        });
     }
 
     pub fn account_refused(&self) -> bool {

@@ -23,11 +23,15 @@ pub fn install() -> PrometheusHandle {
     static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            let buckets = [
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
             let attempts = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0];
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(UPSTREAM_LATENCY.into()), &buckets)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(LIMITER_WAIT.into()), &buckets))
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(LIMITER_WAIT.into()), &buckets)
+                })
                 .and_then(|b| b.set_buckets_for_metric(Matcher::Full(ATTEMPTS.into()), &attempts));
             let builder = match builder {
                 Ok(b) => b,
@@ -47,15 +51,38 @@ pub fn install() -> PrometheusHandle {
 fn describe() {
     metrics::describe_counter!(JOBS, "Jobs settled, by final status.");
     metrics::describe_counter!(UPSTREAM_CALLS, "Upstream calls made, by answered Code.");
-    metrics::describe_histogram!(UPSTREAM_LATENCY, metrics::Unit::Seconds, "Upstream call latency.");
-    metrics::describe_counter!(RETRIES, "Upstream attempts that were retries of a transient failure.");
+    metrics::describe_histogram!(
+        UPSTREAM_LATENCY,
+        metrics::Unit::Seconds,
+        "Upstream call latency."
+    );
+    metrics::describe_counter!(
+        RETRIES,
+        "Upstream attempts that were retries of a transient failure."
+    );
     metrics::describe_histogram!(ATTEMPTS, "Upstream attempts per settled job.");
-    metrics::describe_histogram!(LIMITER_WAIT, metrics::Unit::Seconds, "Time a call waited for a rate-limit token.");
+    metrics::describe_histogram!(
+        LIMITER_WAIT,
+        metrics::Unit::Seconds,
+        "Time a call waited for a rate-limit token."
+    );
     metrics::describe_gauge!(IN_FLIGHT, "Jobs being processed by this replica.");
-    metrics::describe_gauge!(QPS_SHARE, "This replica's share of the account QPS budget (calls/s).");
-    metrics::describe_gauge!(CONSUMER_PAUSED, "1 while consumption is paused (account refused, or disconnected).");
-    metrics::describe_counter!(DEAD_LETTERED, "Messages sent to the dead-letter queue, by reason.");
-    metrics::describe_counter!(REPUBLISHED, "Completions re-published for jobs already settled.");
+    metrics::describe_gauge!(
+        QPS_SHARE,
+        "This replica's share of the account QPS budget (calls/s)."
+    );
+    metrics::describe_gauge!(
+        CONSUMER_PAUSED,
+        "1 while consumption is paused (account refused, or disconnected)."
+    );
+    metrics::describe_counter!(
+        DEAD_LETTERED,
+        "Messages sent to the dead-letter queue, by reason."
+    );
+    metrics::describe_counter!(
+        REPUBLISHED,
+        "Completions re-published for jobs already settled."
+    );
 }
 
 pub fn job_settled(status: &str, attempts: i32) {

@@ -1,11 +1,21 @@
+//! The `id2meta` binary: parse the command line, set up logging, run.
+
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = id2meta::cli::Cli::parse();
+    match id2meta::telemetry::LogFormat::from_env() {
+        Ok(format) => id2meta::telemetry::init(format, "info"),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     match id2meta::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "exiting");
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }

@@ -1,6 +1,7 @@
 //! The `id2meta` command line: one binary, one subcommand per user task.
 
 pub mod mock_upstream;
+pub mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -8,7 +9,8 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "id2meta",
     version,
-    about = "Verify name + Chinese resident ID pairs at scale, from RabbitMQ to PostgreSQL, through Alibaba Cloud Id2MetaVerifyIntl."
+    about = "Verify name + Chinese resident ID pairs at scale, from RabbitMQ to PostgreSQL, through Alibaba Cloud Id2MetaVerifyIntl.",
+    after_help = "Configuration comes from the environment and a .env file; see .env.example for every variable."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -17,6 +19,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Consume and process jobs until SIGTERM/SIGINT; applies migrations at start.
+    Worker(worker::WorkerArgs),
+    /// Apply the database migrations and exit.
+    Migrate(worker::MigrateArgs),
     /// A faithful stand-in for the Alibaba endpoint, for tests, demos and load work.
     MockUpstream(mock_upstream::MockUpstreamArgs),
 }
@@ -24,6 +30,8 @@ pub enum Command {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Worker(args) => worker::run(args).await,
+        Command::Migrate(args) => worker::migrate(args).await,
         Command::MockUpstream(args) => mock_upstream::run(args).await,
     }
 }

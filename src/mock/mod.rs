@@ -1,13 +1,42 @@
-//! A faithful stand-in for Alibaba's `Id2MetaVerifyIntl` (STUB: to be written).
+//! A faithful stand-in for Alibaba's `Id2MetaVerifyIntl`, for tests, demos and load work.
+//!
+//! Every real call is billed and the real endpoint cannot be told to fail, so the
+//! worker is proven against this instead. It is strict where a wrong client would
+//! be caught in production (key, signature, timestamp window, nonce reuse, the
+//! operation and its parameters), answers with Alibaba's codes, bodies and HTTP
+//! statuses, throttles above a QPS limit, can inject latency and each documented
+//! error, decides verdicts deterministically ([`population`]) and counts what it
+//! answered ([`Stats`]). The official SDK pointed at it works unchanged.
+//!
+//! Control over HTTP: `POST /__script`, `GET`/`POST /__config`, `GET /__stats`,
+//! `POST /__reset`; [`MockHandle`] offers the same in process.
 
+mod faults;
+mod gate;
+mod nonce;
 pub mod population;
+mod request;
+mod server;
+mod settings;
+mod state;
+mod stats;
+mod throttle;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::secret::Secret;
 
-/// How the mock behaves; everything here can also be changed at run time over HTTP.
+pub use faults::{ScriptStep, DOCUMENTED as DOCUMENTED_ERRORS};
+pub use settings::{Settings, SettingsError, SettingsPatch};
+pub use stats::Stats;
+
+/// How the mock starts; everything but the key pair and seed can change at run time.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
     pub access_key_id: String,
@@ -35,23 +64,103 @@ impl Default for MockConfig {
     }
 }
 
-/// What the mock has answered (also served as JSON at `GET /__stats`).
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct Stats {
-    pub calls: u64,
-    /// Calls by answered Code (`Success` for a verdict).
-    pub by_code: std::collections::BTreeMap<String, u64>,
-    /// Calls per ID number is not kept (PII); this is the most calls answered in any one second.
-    pub max_calls_in_one_second: u64,
-    pub throttled: u64,
+impl MockConfig {
+    fn settings(&self) -> Result<Settings, SettingsError> {
+        let settings = Settings {
+            qps_limit: self.qps_limit,
+            latency_ms: self.latency.as_millis() as u64,
+            jitter_ms: self.jitter.as_millis() as u64,
+            error_rates: self.error_rates.iter().cloned().collect(),
+            account_denied: None,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
 }
 
-/// A running mock; dropping it does not stop it, `shutdown` does.
+/// A running mock; dropping it does not stop it, [`MockHandle::shutdown`] does.
 pub struct MockHandle {
     pub addr: SocketAddr,
+    shared: Arc<state::Shared>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
 }
 
 /// Starts the mock on `listen` (port 0 picks a free one).
-pub async fn start(_config: MockConfig, _listen: SocketAddr) -> anyhow::Result<MockHandle> {
-    todo!()
+pub async fn start(config: MockConfig, listen: SocketAddr) -> anyhow::Result<MockHandle> {
+    let settings = config.settings().context("invalid mock configuration")?;
+    let shared = Arc::new(state::Shared::new(
+        config.access_key_id,
+        config.access_key_secret,
+        settings,
+        config.seed,
+    ));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr().context("no local address")?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = server::router(shared.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(MockHandle {
+        addr,
+        shared,
+        stop,
+        task,
+    })
+}
+
+impl MockHandle {
+    /// The base URL to give a client: `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// Zeroes the counts and forgets every script.
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+
+    /// The next calls for `id_number` answer these steps in order, then behave normally.
+    pub fn script<S: Into<ScriptStep>>(&self, id_number: &str, steps: impl IntoIterator<Item = S>) {
+        self.shared
+            .script(id_number, steps.into_iter().map(Into::into));
+    }
+
+    /// Every call answers `code` (e.g. `Forbidden.AccountAccessDenied`) until `None`.
+    pub fn set_account_denied(&self, code: Option<&str>) {
+        let patch = SettingsPatch {
+            account_denied: Some(code.map(str::to_string)),
+            ..SettingsPatch::default()
+        };
+        // Only error rates and a zero QPS can be refused; this patch has neither.
+        let _ = self.shared.update(patch);
+    }
+
+    pub fn update(&self, patch: SettingsPatch) -> Result<Settings, SettingsError> {
+        self.shared.update(patch)
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.shared.settings()
+    }
+
+    /// Stops accepting calls, lets answers in flight finish, and waits for the server.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .context("the mock task panicked")?
+            .context("the mock server failed")
+    }
 }

@@ -25,7 +25,11 @@ pub struct AccountGate {
 impl AccountGate {
     pub fn new(health: Arc<Health>) -> Self {
         let (refused, _) = watch::channel(false);
-        Self { refused, cause: Arc::new(Mutex::new(None)), health }
+        Self {
+            refused,
+            cause: Arc::new(Mutex::new(None)),
+            health,
+        }
     }
 
     /// Records a refusal; logs it only the first time.
@@ -35,7 +39,11 @@ impl AccountGate {
             Err(p) => p.into_inner(),
         };
         if cause.is_none() {
-            tracing::error!(code, message, "upstream refuses the account; pausing consumption");
+            tracing::error!(
+                code,
+                message,
+                "upstream refuses the account; pausing consumption"
+            );
             *cause = Some(code.to_string());
         }
         self.health.set_account_refused(true);
@@ -51,7 +59,11 @@ impl AccountGate {
     }
 
     /// Probes with backoff (1 s doubling to 60 s) until the account is accepted.
-    pub async fn probe_until_accepted(&self, client: &Client, shutdown: &tokio_util::sync::CancellationToken) {
+    pub async fn probe_until_accepted(
+        &self,
+        client: &Client,
+        shutdown: &tokio_util::sync::CancellationToken,
+    ) {
         let mut pause = Duration::from_secs(1);
         loop {
             tokio::select! {

@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
 use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -53,7 +55,9 @@ impl Consumer {
             match self.session(&tracker).await {
                 Ok(SessionEnd::Shutdown) => break,
                 Ok(SessionEnd::AccountRefused) => {
-                    self.gate.probe_until_accepted(&self.client, &self.shutdown).await;
+                    self.gate
+                        .probe_until_accepted(&self.client, &self.shutdown)
+                        .await;
                 }
                 Err(error) => {
                     self.health.set_broker(false);
@@ -72,8 +76,14 @@ impl Consumer {
             delay = Duration::from_millis(500);
         }
         tracker.close();
-        if tokio::time::timeout(self.shutdown_deadline, tracker.wait()).await.is_err() {
-            tracing::warn!(in_flight = tracker.len(), "shutdown deadline passed; unfinished jobs return to the queue");
+        if tokio::time::timeout(self.shutdown_deadline, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = tracker.len(),
+                "shutdown deadline passed; unfinished jobs return to the queue"
+            );
         }
         Ok(())
     }
@@ -81,7 +91,10 @@ impl Consumer {
     /// One connection: consume until shutdown, an account refusal or a broker error.
     async fn session(&self, tracker: &TaskTracker) -> anyhow::Result<SessionEnd> {
         let connection = queue::connect(&self.amqp_url, "id2meta worker").await?;
-        let channel = connection.create_channel().await.context("opening the consuming channel")?;
+        let channel = connection
+            .create_channel()
+            .await
+            .context("opening the consuming channel")?;
         // Prefetch = jobs in flight: the broker never hands this replica more than it
         // works on, so the rest of the backlog stays available to other replicas.
         // Quorum queues reject global QoS, so it is per consumer.
@@ -90,8 +103,12 @@ impl Consumer {
             .await
             .context("setting the prefetch")?;
         queue::declare(&channel, &self.topology).await?;
-        let publisher =
-            Publisher::open(&connection, &self.topology.results_exchange, &self.topology.dead_letter_queue).await?;
+        let publisher = Publisher::open(
+            &connection,
+            &self.topology.results_exchange,
+            &self.topology.dead_letter_queue,
+        )
+        .await?;
         let mut deliveries = channel
             .basic_consume(
                 self.topology.jobs_queue.as_str().into(),
@@ -129,17 +146,34 @@ impl Consumer {
         };
         // Stop the flow, and hand back what was delivered but not started.
         let tag = deliveries.tag();
-        if let Err(error) = channel.basic_cancel(tag, BasicCancelOptions::default()).await {
+        if let Err(error) = channel
+            .basic_cancel(tag, BasicCancelOptions::default())
+            .await
+        {
             tracing::debug!(%error, "cancelling the consumer");
         }
-        while let Ok(Some(Ok(delivery))) = tokio::time::timeout(Duration::from_millis(200), deliveries.next()).await {
-            let _ = delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await;
+        while let Ok(Some(Ok(delivery))) =
+            tokio::time::timeout(Duration::from_millis(200), deliveries.next()).await
+        {
+            let _ = delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await;
         }
         // Jobs in flight keep using this connection to publish and acknowledge.
         if matches!(end, SessionEnd::Shutdown) {
             tracker.close();
-            if tokio::time::timeout(self.shutdown_deadline, tracker.wait()).await.is_err() {
-                tracing::warn!(in_flight = tracker.len(), "shutdown deadline passed; unfinished jobs return to the queue");
+            if tokio::time::timeout(self.shutdown_deadline, tracker.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    in_flight = tracker.len(),
+                    "shutdown deadline passed; unfinished jobs return to the queue"
+                );
             }
         } else {
             tracker.wait().await;
@@ -153,8 +187,14 @@ impl Consumer {
         let processor = self.processor.clone();
         metrics::gauge!(crate::instrumentation::IN_FLIGHT).increment(1.0);
         tracker.spawn(async move {
-            let message_id = delivery.properties.message_id().as_ref().map(|id| id.as_str().to_string());
-            let disposition = processor.process(&delivery.data, message_id.as_deref(), &publisher).await;
+            let message_id = delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|id| id.as_str().to_string());
+            let disposition = processor
+                .process(&delivery.data, message_id.as_deref(), &publisher)
+                .await;
             apply(&delivery, disposition, &publisher).await;
             metrics::gauge!(crate::instrumentation::IN_FLIGHT).decrement(1.0);
         });
@@ -163,14 +203,21 @@ impl Consumer {
 
 /// The only place a delivery is acknowledged, returned or dead-lettered.
 async fn apply(delivery: &Delivery, disposition: Disposition, publisher: &Publisher) {
-    let requeue = BasicNackOptions { requeue: true, multiple: false };
+    let requeue = BasicNackOptions {
+        requeue: true,
+        multiple: false,
+    };
     let result = match disposition {
         Disposition::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
         Disposition::Requeue => delivery.acker.nack(requeue).await,
         Disposition::DeadLetter(reason) => {
-            match publisher.dead_letter(&delivery.data, &delivery.properties, &reason).await {
+            match publisher
+                .dead_letter(&delivery.data, &delivery.properties, &reason)
+                .await
+            {
                 Ok(()) => {
-                    metrics::counter!(crate::instrumentation::DEAD_LETTERED, "reason" => reason).increment(1);
+                    metrics::counter!(crate::instrumentation::DEAD_LETTERED, "reason" => reason)
+                        .increment(1);
                     delivery.acker.ack(BasicAckOptions::default()).await
                 }
                 Err(error) => {

@@ -20,7 +20,10 @@ pub struct Limiter {
 impl Limiter {
     pub fn new(rate: f64, burst: u32) -> Self {
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        Self { inner: Arc::new(RwLock::new(Arc::new(bucket(rate, burst)))), burst }
+        Self {
+            inner: Arc::new(RwLock::new(Arc::new(bucket(rate, burst)))),
+            burst,
+        }
     }
 
     /// Replaces the bucket with one at `rate` calls per second.
@@ -50,7 +53,11 @@ impl Limiter {
 /// A rate of zero (no share yet) is a very slow bucket, not a closed one: the
 /// budget module withholds calls itself while it has no share.
 fn bucket(rate: f64, burst: NonZeroU32) -> DefaultDirectRateLimiter {
-    let rate = if rate.is_finite() && rate > 0.0 { rate } else { 0.01 };
+    let rate = if rate.is_finite() && rate > 0.0 {
+        rate
+    } else {
+        0.01
+    };
     let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
     let quota = Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))

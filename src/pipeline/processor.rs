@@ -67,16 +67,27 @@ struct Returned;
 
 impl Processor {
     pub fn new(parts: Parts) -> Self {
-        Self { inner: Arc::new(parts) }
+        Self {
+            inner: Arc::new(parts),
+        }
     }
 
     /// Processes one delivery body. `message_id` is the AMQP property.
-    pub async fn process(&self, body: &[u8], message_id: Option<&str>, publisher: &Publisher) -> Disposition {
+    pub async fn process(
+        &self,
+        body: &[u8],
+        message_id: Option<&str>,
+        publisher: &Publisher,
+    ) -> Disposition {
         let received_at = Utc::now();
         let job = match Job::parse(body, message_id) {
             Ok(job) => job,
             Err(not_a_job) => {
-                tracing::warn!(reason = not_a_job.reason(), bytes = body.len(), "message is not a job");
+                tracing::warn!(
+                    reason = not_a_job.reason(),
+                    bytes = body.len(),
+                    "message is not a job"
+                );
                 return Disposition::DeadLetter(not_a_job.reason().to_string());
             }
         };
@@ -88,28 +99,52 @@ impl Processor {
             upstream_code = tracing::field::Empty,
             request_id = tracing::field::Empty,
         );
-        self.process_job(job, received_at, publisher).instrument(span).await
+        self.process_job(job, received_at, publisher)
+            .instrument(span)
+            .await
     }
 
-    async fn process_job(&self, job: Job, received_at: chrono::DateTime<Utc>, publisher: &Publisher) -> Disposition {
+    async fn process_job(
+        &self,
+        job: Job,
+        received_at: chrono::DateTime<Utc>,
+        publisher: &Publisher,
+    ) -> Disposition {
         let validated = match &job.field_problem {
             Some(problem) => Err(problem.clone()),
-            None => Identity::parse(job.name.expose(), job.id_number.expose()).map_err(|e| e.code().to_string()),
+            None => Identity::parse(job.name.expose(), job.id_number.expose())
+                .map_err(|e| e.code().to_string()),
         };
         let identity = match validated {
             Ok(identity) => identity,
             Err(reason) => {
                 // Invalid: settled without a claim or a call. The digest is of the trimmed
                 // raw fields, so a reuse of the job_id for other input is still detected.
-                let digest = identity_digest(&self.pii_key, job.id_number.expose().trim(), job.name.expose().trim());
-                let row = settle::row(&job, settle::raw_masks(&job), digest, received_at, Settlement::invalid(&reason));
+                let digest = identity_digest(
+                    &self.pii_key,
+                    job.id_number.expose().trim(),
+                    job.name.expose().trim(),
+                );
+                let row = settle::row(
+                    &job,
+                    settle::raw_masks(&job),
+                    digest,
+                    received_at,
+                    Settlement::invalid(&reason),
+                );
                 return self.settle(row, publisher).await;
             }
         };
         let digest = identity.digest(&self.pii_key);
         let masked = (identity.name.masked(), identity.id_number.masked());
         loop {
-            let claim = match self.retry_database("claiming", || self.store.claim(&job.job_id, &digest, self.owner, self.lease)).await {
+            let claim = match self
+                .retry_database("claiming", || {
+                    self.store
+                        .claim(&job.job_id, &digest, self.owner, self.lease)
+                })
+                .await
+            {
                 Ok(claim) => claim,
                 Err(Returned) => return Disposition::Requeue,
             };
@@ -128,9 +163,16 @@ impl Processor {
                         return Disposition::Requeue;
                     }
                 }
-                Claim::Claimed { attempts, last_code, last_message } => {
+                Claim::Claimed {
+                    attempts,
+                    last_code,
+                    last_message,
+                } => {
                     let last = last_code.map(|code| (code, last_message.unwrap_or_default()));
-                    match self.call_until_settled(&job, &identity, attempts, last).await {
+                    match self
+                        .call_until_settled(&job, &identity, attempts, last)
+                        .await
+                    {
                         Ok(Some(settlement)) => {
                             let row = settle::row(&job, masked, digest, received_at, settlement);
                             return self.settle(row, publisher).await;
@@ -155,8 +197,15 @@ impl Processor {
         let mut schedule = self.retry.schedule();
         loop {
             if attempts >= self.max_attempts as i32 {
-                let (code, message) = last.unwrap_or_else(|| ("MaxAttempts".into(), "attempts exhausted".into()));
-                return Ok(Some(failure_settlement(Status::Failed, code, message, None, attempts)));
+                let (code, message) =
+                    last.unwrap_or_else(|| ("MaxAttempts".into(), "attempts exhausted".into()));
+                return Ok(Some(failure_settlement(
+                    Status::Failed,
+                    code,
+                    message,
+                    None,
+                    attempts,
+                )));
             }
             if self.gate.is_refused() {
                 return self.give_back(job, false).await;
@@ -166,7 +215,10 @@ impl Processor {
                 _ = self.limiter.acquire() => {}
             }
             let Some(attempt) = self
-                .retry_database("starting an attempt", || self.store.begin_attempt(&job.job_id, self.owner, self.lease))
+                .retry_database("starting an attempt", || {
+                    self.store
+                        .begin_attempt(&job.job_id, self.owner, self.lease)
+                })
                 .await?
             else {
                 return Ok(None);
@@ -182,7 +234,10 @@ impl Processor {
             crate::instrumentation::upstream_call(outcome.code(), started.elapsed());
             span.record("upstream_code", outcome.code());
             match outcome {
-                Outcome::Verdict { verdict, request_id } => {
+                Outcome::Verdict {
+                    verdict,
+                    request_id,
+                } => {
                     span.record("request_id", request_id.as_str());
                     return Ok(Some(Settlement {
                         status: verdict.into(),
@@ -210,7 +265,10 @@ impl Processor {
                             tracing::info!(code = %f.code, attempt, "transient upstream failure");
                             let Failure { code, message, .. } = &f;
                             // Best effort: losing this note only loses the reason of a takeover.
-                            let _ = self.store.note_failure(&job.job_id, self.owner, code, message).await;
+                            let _ = self
+                                .store
+                                .note_failure(&job.job_id, self.owner, code, message)
+                                .await;
                             if attempt >= self.max_attempts as i32 {
                                 return Ok(Some(settlement_of(Status::Failed, f, attempt)));
                             }
@@ -272,7 +330,13 @@ fn settlement_of(status: Status, f: Failure, attempts: i32) -> Settlement {
     failure_settlement(status, f.code, f.message, f.request_id, attempts)
 }
 
-fn failure_settlement(status: Status, code: String, message: String, request_id: Option<String>, attempts: i32) -> Settlement {
+fn failure_settlement(
+    status: Status,
+    code: String,
+    message: String,
+    request_id: Option<String>,
+    attempts: i32,
+) -> Settlement {
     Settlement {
         status,
         biz_code: None,

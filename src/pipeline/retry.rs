@@ -22,7 +22,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { initial: Duration::from_millis(200), max: Duration::from_secs(10), multiplier: 2.0, jitter: 0.5 }
+        Self {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(10),
+            multiplier: 2.0,
+            jitter: 0.5,
+        }
     }
 }
 
@@ -44,7 +49,10 @@ impl RetryPolicy {
             max_elapsed_time: None,
             ..ExponentialBackoff::default()
         };
-        RetrySchedule { inner, max: self.max }
+        RetrySchedule {
+            inner,
+            max: self.max,
+        }
     }
 }
 

@@ -66,7 +66,10 @@ pub(super) fn row(
 
 /// Masks of the raw fields, for a job that never became an `Identity`.
 pub(super) fn raw_masks(job: &Job) -> (String, String) {
-    (mask_name(job.name.expose()), mask_id_number(job.id_number.expose()))
+    (
+        mask_name(job.name.expose()),
+        mask_id_number(job.id_number.expose()),
+    )
 }
 
 impl Processor {

@@ -55,9 +55,14 @@ impl Publisher {
             .with_message_id(ShortString::from(row.job_id.as_str()))
             .with_content_type("application/json".into())
             .with_delivery_mode(PERSISTENT);
-        self.publish(&self.results_exchange, &completion.routing_key(), &body, properties)
-            .await
-            .context("publishing a completion")
+        self.publish(
+            &self.results_exchange,
+            &completion.routing_key(),
+            &body,
+            properties,
+        )
+        .await
+        .context("publishing a completion")
     }
 
     /// Sends a message that is not a job to the dead-letter queue, body and properties
@@ -69,8 +74,14 @@ impl Publisher {
         reason: &str,
     ) -> anyhow::Result<()> {
         let mut headers = properties.headers().clone().unwrap_or_default();
-        headers.insert(REASON_HEADER.into(), AMQPValue::LongString(LongString::from(reason)));
-        let properties = properties.clone().with_headers(headers).with_delivery_mode(PERSISTENT);
+        headers.insert(
+            REASON_HEADER.into(),
+            AMQPValue::LongString(LongString::from(reason)),
+        );
+        let properties = properties
+            .clone()
+            .with_headers(headers)
+            .with_delivery_mode(PERSISTENT);
         self.publish("", &self.dead_letter_queue, body, properties)
             .await
             .context("dead-lettering a message")
@@ -83,7 +94,9 @@ impl Publisher {
             .with_content_type("application/json".into())
             .with_delivery_mode(PERSISTENT)
             .with_headers(FieldTable::default());
-        self.publish("", queue, body, properties).await.context("publishing a job")
+        self.publish("", queue, body, properties)
+            .await
+            .context("publishing a job")
     }
 
     async fn publish(
@@ -94,10 +107,19 @@ impl Publisher {
         properties: BasicProperties,
     ) -> anyhow::Result<()> {
         // mandatory: an unroutable message comes back instead of vanishing.
-        let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
         let confirm = self
             .channel
-            .basic_publish(exchange.into(), routing_key.into(), options, body, properties)
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                options,
+                body,
+                properties,
+            )
             .await?
             .await?;
         if !confirm.is_ack() {

@@ -35,7 +35,10 @@ fn text(value: &str) -> AMQPValue {
 
 /// Declares the jobs queue, its dead-letter queue, the results exchange and queue.
 pub async fn declare(channel: &Channel, topology: &Topology) -> anyhow::Result<()> {
-    let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
 
     // The dead-letter queue: a quorum queue too, so a poison message is kept as safely
     // as a job. Nothing consumes it automatically: an operator reads it.
@@ -51,10 +54,16 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> anyhow::Result<(
     jobs.insert("x-queue-type".into(), text("quorum"));
     // A message that keeps killing workers (or keeps being returned) stops after this
     // many deliveries instead of looping forever (3.10 has no default limit).
-    jobs.insert("x-delivery-limit".into(), AMQPValue::LongInt(topology.delivery_limit as i32));
+    jobs.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongInt(topology.delivery_limit as i32),
+    );
     // Dead letters go, through the default exchange, to `<jobs>.dead`.
     jobs.insert("x-dead-letter-exchange".into(), text(""));
-    jobs.insert("x-dead-letter-routing-key".into(), text(&topology.dead_letter_queue));
+    jobs.insert(
+        "x-dead-letter-routing-key".into(),
+        text(&topology.dead_letter_queue),
+    );
     // Broker dead-lettering is at-most-once by default; at-least-once keeps the message
     // until the dead-letter queue confirms it. It requires reject-publish overflow.
     jobs.insert("x-dead-letter-strategy".into(), text("at-least-once"));
@@ -69,7 +78,10 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> anyhow::Result<(
         .exchange_declare(
             topology.results_exchange.as_str().into(),
             ExchangeKind::Topic,
-            ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() },
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
             FieldTable::default(),
         )
         .await

@@ -63,7 +63,11 @@ impl Store {
         .await
         .context("claiming a job")?;
         if let Some((attempts, last_code, last_message)) = taken {
-            return Ok(Claim::Claimed { attempts, last_code, last_message });
+            return Ok(Claim::Claimed {
+                attempts,
+                last_code,
+                last_message,
+            });
         }
         let existing: Option<(String, String)> =
             sqlx::query_as("SELECT identity_digest, state FROM job_claims WHERE job_id = $1")
@@ -106,7 +110,13 @@ impl Store {
 
     /// Remembers the last transient failure, so a worker that takes the job over
     /// can store it as the reason if no attempts are left.
-    pub async fn note_failure(&self, job_id: &str, owner: Uuid, code: &str, message: &str) -> anyhow::Result<()> {
+    pub async fn note_failure(
+        &self,
+        job_id: &str,
+        owner: Uuid,
+        code: &str,
+        message: &str,
+    ) -> anyhow::Result<()> {
         sqlx::query("UPDATE job_claims SET last_code = $3, last_message = $4 WHERE job_id = $1 AND owner = $2")
             .bind(job_id)
             .bind(owner)
@@ -121,7 +131,12 @@ impl Store {
     /// Gives a job back without a result (account-level refusal, shutdown): the lease
     /// ends now so the next delivery can claim at once, and an attempt the upstream
     /// refused for account reasons is not counted against the job.
-    pub async fn release(&self, job_id: &str, owner: Uuid, uncount_attempt: bool) -> anyhow::Result<()> {
+    pub async fn release(
+        &self,
+        job_id: &str,
+        owner: Uuid,
+        uncount_attempt: bool,
+    ) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE job_claims
                 SET lease_until = now() - interval '1 second',

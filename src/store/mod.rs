@@ -37,7 +37,10 @@ impl Store {
         {
             // Two processes may race to create it; the loser's error is harmless.
             if let Err(e) = Postgres::create_database(database_url).await {
-                if !Postgres::database_exists(database_url).await.unwrap_or(false) {
+                if !Postgres::database_exists(database_url)
+                    .await
+                    .unwrap_or(false)
+                {
                     return Err(e).context("creating the database");
                 }
             }
@@ -58,7 +61,10 @@ impl Store {
 
     /// Applies pending migrations (idempotent; concurrent workers serialise on sqlx's lock).
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR.run(&self.pool).await.context("applying migrations")
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .context("applying migrations")
     }
 
     pub fn pool(&self) -> &PgPool {

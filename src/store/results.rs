@@ -48,15 +48,21 @@ pub(super) const COLUMNS: &str = "job_id, batch_id, status, biz_code, upstream_c
 impl Store {
     /// The row of one job, if it is settled.
     pub async fn result(&self, job_id: &str) -> anyhow::Result<Option<ResultRow>> {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM verification_results WHERE job_id = $1"))
-            .bind(job_id)
-            .fetch_optional(self.pool())
-            .await
-            .context("reading a result")
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM verification_results WHERE job_id = $1"
+        ))
+        .bind(job_id)
+        .fetch_optional(self.pool())
+        .await
+        .context("reading a result")
     }
 
     /// Rows of a batch (or every row when `batch_id` is `None`), oldest first, at most `limit`.
-    pub async fn results(&self, batch_id: Option<&str>, limit: i64) -> anyhow::Result<Vec<ResultRow>> {
+    pub async fn results(
+        &self,
+        batch_id: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<ResultRow>> {
         sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM verification_results
               WHERE ($1::text IS NULL OR batch_id = $1)

@@ -80,7 +80,11 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
 async fn commit(store: &Store, rows: &[&ResultRow]) -> anyhow::Result<Vec<StoredOutcome>> {
     let col = |f: fn(&ResultRow) -> Option<String>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
     let job_ids: Vec<String> = rows.iter().map(|r| r.job_id.clone()).collect();
-    let mut tx = store.pool().begin().await.context("beginning a result transaction")?;
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .context("beginning a result transaction")?;
     let written: Vec<(String,)> = sqlx::query_as(&format!(
         "INSERT INTO verification_results ({COLUMNS})
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
@@ -137,7 +141,10 @@ async fn commit(store: &Store, rows: &[&ResultRow]) -> anyhow::Result<Vec<Stored
                 first_written.insert(&row.job_id, row);
                 StoredOutcome::Written(Box::new((*row).clone()))
             } else {
-                let stored = existing.get(&row.job_id).cloned().unwrap_or_else(|| (*row).clone());
+                let stored = existing
+                    .get(&row.job_id)
+                    .cloned()
+                    .unwrap_or_else(|| (*row).clone());
                 StoredOutcome::Existing(Box::new(stored))
             }
         })

@@ -1,11 +1,24 @@
-//! The signed HTTP client (STUB: to be written).
+//! The signed HTTP client for `Id2MetaVerifyIntl`.
+//!
+//! It sends what the official SDK sends (a POST to `/` with every parameter in the
+//! query string and an empty body, signed with HMAC-SHA1) and turns every way a
+//! call can end, including the ones that never produce a body, into an
+//! [`Outcome`]. It makes exactly one attempt per call: retrying, pacing and
+//! billing decisions belong to the pipeline.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
+use chrono::Utc;
+
+use super::signing::{percent_encode_rpc, signature};
+use super::{response, FailureClass, Outcome, ACTION, API_VERSION, PARAM_TYPE, PRODUCT_CODE};
 use crate::identity::Identity;
 use crate::secret::Secret;
 
-use super::Outcome;
+/// The method the request is sent and signed with.
+const METHOD: &str = "POST";
 
 /// Where and as whom to call.
 #[derive(Debug, Clone)]
@@ -22,25 +35,136 @@ pub struct UpstreamConfig {
 /// One pooled, keep-alive HTTP client; cheap to clone.
 #[derive(Clone)]
 pub struct Client {
-    _config: std::sync::Arc<UpstreamConfig>,
+    http: reqwest::Client,
+    config: Arc<UpstreamConfig>,
 }
 
 impl Client {
     pub fn new(config: UpstreamConfig) -> anyhow::Result<Self> {
+        let url = reqwest::Url::parse(&config.endpoint)
+            .with_context(|| format!("ID2META_ENDPOINT {:?} is not a URL", config.endpoint))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https") && url.host().is_some(),
+            "ID2META_ENDPOINT {:?} must be an http(s) URL with a host",
+            config.endpoint
+        );
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .tcp_keepalive(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .user_agent(concat!("id2meta/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot build the upstream HTTP client")?;
         Ok(Self {
-            _config: std::sync::Arc::new(config),
+            http,
+            config: Arc::new(config),
         })
     }
 
     /// One attempt to verify one identity (fresh nonce and timestamp each call).
-    pub async fn verify(&self, _identity: &Identity) -> Outcome {
-        todo!()
+    pub async fn verify(&self, identity: &Identity) -> Outcome {
+        self.call(&[
+            ("ProductCode", PRODUCT_CODE),
+            ("ParamType", PARAM_TYPE),
+            ("IdentifyNum", identity.id_number.expose()),
+            ("UserName", identity.name.expose()),
+        ])
+        .await
     }
 
     /// A call with the business parameters left out: not billed (it never reaches
     /// the data source). `MissingParameter` means the account is accepted again;
     /// an account-level failure means it is still refused.
     pub async fn probe(&self) -> Outcome {
-        todo!()
+        self.call(&[("ProductCode", PRODUCT_CODE), ("ParamType", PARAM_TYPE)])
+            .await
+    }
+
+    async fn call(&self, business: &[(&str, &str)]) -> Outcome {
+        let url = format!(
+            "{}/?{}",
+            self.config.endpoint.trim_end_matches('/'),
+            self.signed_query(business)
+        );
+        let outcome = match self.http.post(url).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match response.bytes().await {
+                    Ok(body) => response::interpret(status, &body),
+                    Err(error) => transport_failure(&error),
+                }
+            }
+            Err(error) => transport_failure(&error),
+        };
+        if let Outcome::Failure(failure) = &outcome {
+            tracing::debug!(
+                code = %failure.code,
+                request_id = failure.request_id.as_deref().unwrap_or(""),
+                "upstream call failed"
+            );
+        }
+        outcome
+    }
+
+    /// Every parameter, signed, encoded the RPC way (spaces as `%20`).
+    fn signed_query(&self, business: &[(&str, &str)]) -> String {
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let timestamp = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut params: Vec<(&str, &str)> = vec![
+            ("Action", ACTION),
+            ("Version", API_VERSION),
+            ("Format", "JSON"),
+            ("AccessKeyId", &self.config.access_key_id),
+            ("SignatureMethod", "HMAC-SHA1"),
+            ("SignatureVersion", "1.0"),
+            ("SignatureNonce", &nonce),
+            ("Timestamp", &timestamp),
+        ];
+        if let Some(token) = &self.config.security_token {
+            params.push(("SecurityToken", token.expose()));
+        }
+        params.extend_from_slice(business);
+        let signature = signature(
+            METHOD,
+            params.iter().copied(),
+            self.config.access_key_secret.expose(),
+        );
+        params.push(("Signature", &signature));
+        params
+            .iter()
+            .map(|(name, value)| {
+                format!("{}={}", percent_encode_rpc(name), percent_encode_rpc(value))
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// A call that produced no readable answer: always worth another attempt.
+fn transport_failure(error: &reqwest::Error) -> Outcome {
+    let transient = FailureClass::Transient { throttled: false };
+    // reqwest's messages name the URL, which carries the identity: keep them out.
+    if error.is_timeout() {
+        Outcome::local_failure(transient, "Timeout", "the upstream did not answer in time")
+    } else if error.is_connect() {
+        Outcome::local_failure(
+            transient,
+            "ConnectionError",
+            "cannot connect to the upstream",
+        )
+    } else if error.is_body() || error.is_decode() {
+        Outcome::local_failure(
+            transient,
+            "UnreadableBody",
+            "the answer's body could not be read",
+        )
+    } else {
+        Outcome::local_failure(
+            transient,
+            "ConnectionError",
+            "the connection failed during the call",
+        )
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod outcome;
+mod response;
 pub mod signing;
 
 pub use client::{Client, UpstreamConfig};

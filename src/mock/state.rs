@@ -1,0 +1,207 @@
+//! The mock's shared state and the decision of what to answer one call.
+//!
+//! Everything a call can change (the nonce window, the bucket, scripts, the rng,
+//! the counts) sits behind one `std::sync::Mutex`, held only while deciding and
+//! never across an `.await`: the mock's own work is microseconds, its latency is
+//! slept outside the lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chrono::Utc;
+use rand::{rngs::StdRng, SeedableRng};
+
+use super::faults::{self, ScriptStep};
+use super::gate;
+use super::nonce::NonceWindow;
+use super::population;
+use super::request::{Answer, Params};
+use super::settings::{Settings, SettingsError, SettingsPatch};
+use super::stats::{Counters, Stats};
+use super::throttle::TokenBucket;
+use crate::secret::Secret;
+
+/// What to send back for one call, and after how long.
+#[derive(Debug)]
+pub struct Decision {
+    pub answer: Answer,
+    pub delay: Duration,
+}
+
+/// The state one mock shares between its handlers and its [`super::MockHandle`].
+pub struct Shared {
+    access_key_id: String,
+    access_key_secret: Secret,
+    state: Mutex<State>,
+}
+
+struct State {
+    settings: Settings,
+    bucket: Option<TokenBucket>,
+    nonces: NonceWindow,
+    /// Scripted answers by ID number; an entry is removed once consumed.
+    scripts: HashMap<String, VecDeque<ScriptStep>>,
+    rng: StdRng,
+    counters: Counters,
+}
+
+impl Shared {
+    pub fn new(
+        access_key_id: String,
+        access_key_secret: Secret,
+        settings: Settings,
+        seed: u64,
+    ) -> Self {
+        let bucket = settings
+            .qps_limit
+            .map(|q| TokenBucket::new(q, Instant::now()));
+        Self {
+            access_key_id,
+            access_key_secret,
+            state: Mutex::new(State {
+                settings,
+                bucket,
+                nonces: NonceWindow::default(),
+                scripts: HashMap::new(),
+                rng: StdRng::seed_from_u64(seed),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// Decides the answer to one API call and counts it. A call is counted when it
+    /// is decided, so one the client gives up on during the latency still counts,
+    /// as Alibaba would still bill it.
+    pub fn decide(&self, method: &str, params: &Params) -> Decision {
+        let auth = gate::authenticate(
+            method,
+            params,
+            &self.access_key_id,
+            self.access_key_secret.expose(),
+            Utc::now(),
+        );
+        let mut state = self.lock();
+        let now = Instant::now();
+        let (decision, throttled) = match auth {
+            Err(answer) => (state.delayed(answer, None), false),
+            Ok(nonce) if !state.nonces.admit(nonce, now) => {
+                (state.delayed(gate::nonce_used(), None), false)
+            }
+            Ok(_) => state.after_authentication(params, now),
+        };
+        state
+            .counters
+            .record(&decision.answer.code, throttled, unix_second());
+        decision
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.lock().counters.snapshot()
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.lock().settings.clone()
+    }
+
+    /// Zeroes the counts and forgets every script.
+    pub fn reset(&self) {
+        let mut state = self.lock();
+        state.counters.reset();
+        state.scripts.clear();
+    }
+
+    /// Queues answers for the next calls carrying `id_number`.
+    pub fn script(&self, id_number: &str, steps: impl IntoIterator<Item = ScriptStep>) {
+        let mut state = self.lock();
+        state
+            .scripts
+            .entry(id_number.to_string())
+            .or_default()
+            .extend(steps);
+    }
+
+    pub fn update(&self, patch: SettingsPatch) -> Result<Settings, SettingsError> {
+        let mut state = self.lock();
+        let next = state.settings.patched(patch)?;
+        if next.qps_limit != state.settings.qps_limit {
+            state.bucket = next.qps_limit.map(|q| TokenBucket::new(q, Instant::now()));
+        }
+        state.settings = next.clone();
+        Ok(next)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves counts, not invariants: keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    /// Operation, QPS limit, account refusal, business input, script, injection, verdict.
+    /// The bool says whether the call was throttled.
+    fn after_authentication(&mut self, params: &Params, now: Instant) -> (Decision, bool) {
+        if let Err(answer) = gate::operation(params) {
+            return (self.delayed(answer, None), false);
+        }
+        if let Some(bucket) = &mut self.bucket {
+            if !bucket.try_take(now) {
+                let answer = faults::error_answer("Throttling.User", 400);
+                return (
+                    Decision {
+                        answer,
+                        delay: Duration::ZERO,
+                    },
+                    true,
+                );
+            }
+        }
+        if let Some(code) = self.settings.account_denied.clone() {
+            return (self.delayed(faults::error_answer(&code, 403), None), false);
+        }
+        let business = match gate::business(params) {
+            Ok(business) => business,
+            Err(answer) => return (self.delayed(answer, None), false),
+        };
+        let biz_code = population::verdict_for(business.name, business.id_number).biz_code();
+        if let Some(step) = self.next_step(business.id_number) {
+            return (self.delayed(step.answer(biz_code), step.latency_ms), false);
+        }
+        let answer = match faults::pick_injected(&self.settings.error_rates, &mut self.rng) {
+            Some(code) => faults::error_answer(code, 500),
+            None => Answer::verdict(biz_code),
+        };
+        (self.delayed(answer, None), false)
+    }
+
+    fn next_step(&mut self, id_number: &str) -> Option<ScriptStep> {
+        let queue = self.scripts.get_mut(id_number)?;
+        let step = queue.pop_front();
+        if queue.is_empty() {
+            self.scripts.remove(id_number);
+        }
+        step
+    }
+
+    /// `answer` after the configured latency with jitter, or after `latency_ms` if given.
+    fn delayed(&mut self, answer: Answer, latency_ms: Option<u64>) -> Decision {
+        let delay = match latency_ms {
+            Some(ms) => Duration::from_millis(ms),
+            None => faults::jittered(
+                self.settings.latency(),
+                self.settings.jitter(),
+                &mut self.rng,
+            ),
+        };
+        Decision { answer, delay }
+    }
+}
+
+fn unix_second() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}

@@ -1,0 +1,244 @@
+//! A test environment: a fresh database, fresh queue names, a mock upstream, and
+//! in-process workers; plus readers for rows, completions and dead letters.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use id2meta::app::RunningWorker;
+use id2meta::config::Config;
+use id2meta::mock::{self, MockConfig, MockHandle};
+use id2meta::queue::{self, Completion, Publisher, Topology, REASON_HEADER};
+use id2meta::secret::Secret;
+use id2meta::store::{ResultRow, Store};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions};
+use lapin::types::AMQPValue;
+use sqlx::migrate::MigrateDatabase;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const PII_KEY: &str = "test-pii-key-0123456789";
+
+/// One isolated world for a test.
+pub struct TestEnv {
+    pub config: Config,
+    pub mock: MockHandle,
+    pub store: Store,
+    pub publisher: Publisher,
+    _connection: lapin::Connection,
+}
+
+/// A worker started by a test; stop it with [`Worker::stop`].
+pub struct Worker {
+    pub running: RunningWorker,
+    pub shutdown: CancellationToken,
+}
+
+impl Worker {
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.wait().await.expect("the worker stops cleanly");
+    }
+}
+
+/// The base configuration of a test: unique names, the mock as upstream.
+pub fn test_config(endpoint: &str) -> Config {
+    let id = Uuid::new_v4().simple().to_string();
+    let mut config = Config::from_source(&HashMap::new()).expect("default config");
+    config.database_url = format!("postgres://postgres@127.0.0.1:5432/id2meta_test_{id}");
+    config.jobs_queue = format!("test.{id}.jobs");
+    config.results_exchange = format!("test.{id}.results");
+    config.endpoint = endpoint.to_string();
+    config.access_key_id = Some("testid".into());
+    config.access_key_secret = Some(Secret::new("testsecret"));
+    config.pii_key = Some(Secret::new(PII_KEY));
+    config.http_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.qps = 500.0;
+    config.concurrency = 32;
+    config.request_timeout = Duration::from_secs(2);
+    config.lease = Duration::from_secs(5);
+    config
+}
+
+impl TestEnv {
+    pub async fn new(mock_config: MockConfig) -> Self {
+        let mock = mock::start(mock_config, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("the mock starts");
+        let config = test_config(&mock.endpoint());
+        let store = Store::connect(&config.database_url, 4)
+            .await
+            .expect("database");
+        store.migrate().await.expect("migrations");
+        let connection = queue::connect(&config.amqp_url, "test")
+            .await
+            .expect("broker");
+        let channel = connection.create_channel().await.expect("channel");
+        queue::declare(&channel, &Topology::from_config(&config))
+            .await
+            .expect("topology");
+        let publisher = Publisher::open(
+            &connection,
+            &config.results_exchange,
+            &config.dead_letter_queue(),
+        )
+        .await
+        .expect("publisher");
+        Self {
+            config,
+            mock,
+            store,
+            publisher,
+            _connection: connection,
+        }
+    }
+
+    /// Starts a worker in this process with this environment's configuration.
+    pub async fn start_worker(&self) -> Worker {
+        self.start_worker_with(self.config.clone()).await
+    }
+
+    pub async fn start_worker_with(&self, config: Config) -> Worker {
+        let shutdown = CancellationToken::new();
+        let running = id2meta::app::start(config, shutdown.clone())
+            .await
+            .expect("the worker starts");
+        Worker { running, shutdown }
+    }
+
+    /// Publishes job objects as the pipelines would.
+    pub async fn publish_jobs(&self, jobs: &[serde_json::Value]) {
+        let publishes = jobs.iter().map(|job| {
+            let body = serde_json::to_vec(job).expect("json");
+            let job_id = job["job_id"].as_str().unwrap_or("").to_string();
+            let publisher = self.publisher.clone();
+            let queue = self.config.jobs_queue.clone();
+            async move {
+                publisher
+                    .publish_job(&queue, &job_id, &body)
+                    .await
+                    .expect("published")
+            }
+        });
+        futures_util::stream::iter(publishes)
+            .buffer_unordered(256)
+            .collect::<Vec<_>>()
+            .await;
+    }
+
+    /// Publishes an arbitrary body to the jobs queue.
+    pub async fn publish_raw(&self, body: &[u8]) {
+        self.publisher
+            .publish_job(&self.config.jobs_queue, "", body)
+            .await
+            .expect("published");
+    }
+
+    /// Waits until `count` rows exist (or panics after `within`).
+    pub async fn wait_for_rows(&self, count: usize, within: Duration) -> Vec<ResultRow> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let rows = self.rows().await;
+            if rows.len() >= count {
+                return rows;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {count} rows after {within:?}",
+                rows.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn rows(&self) -> Vec<ResultRow> {
+        self.store.results(None, 1_000_000).await.expect("rows")
+    }
+
+    /// Takes every message from a queue (acknowledging them) with its headers.
+    async fn drain(&self, queue_name: &str) -> Vec<(Vec<u8>, Option<String>)> {
+        let channel = self.publisher.channel();
+        let mut out = Vec::new();
+        while let Some(message) = channel
+            .basic_get(queue_name.into(), BasicGetOptions::default())
+            .await
+            .expect("basic_get")
+        {
+            let reason = message
+                .delivery
+                .properties
+                .headers()
+                .as_ref()
+                .and_then(|h| h.inner().get(REASON_HEADER).cloned())
+                .and_then(|v| match v {
+                    AMQPValue::LongString(s) => {
+                        Some(String::from_utf8_lossy(s.as_bytes()).to_string())
+                    }
+                    _ => None,
+                });
+            message
+                .delivery
+                .acker
+                .ack(BasicAckOptions::default())
+                .await
+                .expect("ack");
+            out.push((message.delivery.data.clone(), reason));
+        }
+        out
+    }
+
+    /// Every completion published so far (drains the results queue).
+    pub async fn completions(&self) -> Vec<Completion> {
+        self.drain(&self.config.results_queue())
+            .await
+            .into_iter()
+            .map(|(body, _)| serde_json::from_slice(&body).expect("a completion"))
+            .collect()
+    }
+
+    /// Every dead letter so far, with its reason header (drains the queue).
+    pub async fn dead_letters(&self) -> Vec<(Vec<u8>, Option<String>)> {
+        self.drain(&self.config.dead_letter_queue()).await
+    }
+
+    /// Messages still in the jobs queue (ready, not unacknowledged).
+    pub async fn jobs_ready(&self) -> u32 {
+        let queue = self
+            .publisher
+            .channel()
+            .queue_declare(
+                self.config.jobs_queue.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .expect("passive declare");
+        queue.message_count()
+    }
+
+    /// Deletes this test's queues and database.
+    pub async fn cleanup(self) {
+        let channel = self.publisher.channel();
+        for q in [
+            self.config.jobs_queue.clone(),
+            self.config.dead_letter_queue(),
+            self.config.results_queue(),
+        ] {
+            let _ = channel
+                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        self.store.pool().close().await;
+        let _ = sqlx::Postgres::drop_database(&self.config.database_url).await;
+    }
+}
+
+/// A job object for the i-th synthetic person of the mock's population.
+pub fn person_job(job_id: &str, i: u64) -> serde_json::Value {
+    let (name, id_number, _) = id2meta::mock::population::person(i);
+    serde_json::json!({ "job_id": job_id, "name": name, "id_number": id_number, "batch_id": "b1" })
+}
