@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::status::Status;
 use crate::store::{BatchCounts, Store};
 
-/// Show the progress of a batch.
+/// Show a batch's progress: counts by status, pending, rate, ETA
 ///
 /// Prints the count of settled jobs by status (all six: match, mismatch,
 /// not_found, invalid, rejected, failed), the total done, the number
@@ -52,7 +52,11 @@ impl BatchProgress {
         let by_status: Vec<(Status, i64)> = Status::ALL
             .iter()
             .map(|status| {
-                let n = counts.by_status.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n);
+                let n = counts
+                    .by_status
+                    .iter()
+                    .find(|(s, _)| s == status.as_str())
+                    .map_or(0, |(_, n)| *n);
                 (*status, n)
             })
             .collect();
@@ -72,7 +76,14 @@ impl BatchProgress {
             (Some(pending), Some(rate)) => Some(Duration::from_secs_f64(pending as f64 / rate)),
             _ => None,
         };
-        BatchProgress { by_status, done, enqueued: counts.enqueued, pending, rate, eta }
+        BatchProgress {
+            by_status,
+            done,
+            enqueued: counts.enqueued,
+            pending,
+            rate,
+            eta,
+        }
     }
 
     /// Known to be finished: every enqueued job is settled.
@@ -83,19 +94,31 @@ impl BatchProgress {
     /// The report `id2meta batch` prints.
     pub fn render(&self, batch_id: &str) -> String {
         let unknown = || "unknown".to_string();
-        let mut rows: Vec<Vec<String>> =
-            self.by_status.iter().map(|(s, n)| vec![s.to_string(), n.to_string()]).collect();
+        let mut rows: Vec<Vec<String>> = self
+            .by_status
+            .iter()
+            .map(|(s, n)| vec![s.to_string(), n.to_string()])
+            .collect();
         rows.push(vec!["done".into(), self.done.to_string()]);
         rows.push(vec![
             "enqueued".into(),
-            self.enqueued.map_or_else(|| "unknown (not recorded by id2meta enqueue)".into(), |n| n.to_string()),
+            self.enqueued.map_or_else(
+                || "unknown (not recorded by id2meta enqueue)".into(),
+                |n| n.to_string(),
+            ),
         ]);
-        rows.push(vec!["pending".into(), self.pending.map_or_else(unknown, |n| n.to_string())]);
-        rows.push(vec!["rate".into(), self.rate.map_or_else(unknown, |r| format!("{r:.1} jobs/s"))]);
+        rows.push(vec![
+            "pending".into(),
+            self.pending.map_or_else(unknown, |n| n.to_string()),
+        ]);
+        rows.push(vec![
+            "rate".into(),
+            self.rate.map_or_else(unknown, |r| format!("{r:.1} jobs/s")),
+        ]);
         rows.push(vec!["eta".into(), self.eta.map_or_else(unknown, human)]);
         let mut out = String::new();
         let _ = writeln!(out, "batch {batch_id}");
-        out.push_str(&table::render(&["status", "jobs"], &rows));
+        out.push_str(&table::render(&[], &rows));
         out
     }
 }
@@ -117,7 +140,10 @@ pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
     loop {
         let counts = store.batch_counts(&args.batch_id).await?;
         if counts.total() == 0 && counts.enqueued.is_none() && !args.watch {
-            bail!("batch {:?} has no results and no recorded enqueue", args.batch_id);
+            bail!(
+                "batch {:?} has no results and no recorded enqueue",
+                args.batch_id
+            );
         }
         let progress = BatchProgress::from_counts(&counts);
         if clear {
@@ -129,7 +155,9 @@ pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         if progress.enqueued.is_none() {
-            println!("(--watch waits for pending to reach 0, which needs the enqueued count; stopping)");
+            println!(
+                "(--watch waits for pending to reach 0, which needs the enqueued count; stopping)"
+            );
             return Ok(());
         }
         tokio::select! {
@@ -145,7 +173,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn counts(enqueued: Option<i64>) -> BatchCounts {
-        let first = chrono::Utc.with_ymd_and_hms(2026, 11, 28, 13, 0, 0).unwrap();
+        let first = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 28, 13, 0, 0)
+            .unwrap();
         BatchCounts {
             by_status: vec![("match".into(), 30), ("invalid".into(), 10)],
             first_received: Some(first),
@@ -167,7 +197,13 @@ mod tests {
         assert_eq!(progress.eta, Some(Duration::from_secs(30)));
         assert!(!progress.is_finished());
         let text = progress.render("b1");
-        for expected in ["batch b1", "not_found", "pending   60", "2.0 jobs/s", "30s"] {
+        for expected in [
+            "batch b1",
+            "not_found",
+            "pending    60",
+            "2.0 jobs/s",
+            "30s",
+        ] {
             assert!(text.contains(expected), "{expected} missing from\n{text}");
         }
     }
@@ -189,8 +225,14 @@ mod tests {
 
     #[test]
     fn an_empty_batch_has_no_rate() {
-        let progress = BatchProgress::from_counts(&BatchCounts { enqueued: Some(5), ..BatchCounts::default() });
-        assert_eq!((progress.done, progress.rate, progress.eta), (0, None, None));
+        let progress = BatchProgress::from_counts(&BatchCounts {
+            enqueued: Some(5),
+            ..BatchCounts::default()
+        });
+        assert_eq!(
+            (progress.done, progress.rate, progress.eta),
+            (0, None, None)
+        );
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! The `id2meta` command line: one binary, one subcommand per user task.
 
+pub mod batch;
+pub mod enqueue;
+pub mod input;
 pub mod mock_upstream;
+pub mod results;
+mod table;
 pub mod worker;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +30,9 @@ pub enum Command {
     Migrate(worker::MigrateArgs),
     /// A faithful stand-in for the Alibaba endpoint, for tests, demos and load work.
     MockUpstream(mock_upstream::MockUpstreamArgs),
+    Enqueue(enqueue::EnqueueArgs),
+    Results(results::ResultsArgs),
+    Batch(batch::BatchArgs),
 }
 
 /// Runs the parsed command.
@@ -33,5 +41,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker::run(args).await,
         Command::Migrate(args) => worker::migrate(args).await,
         Command::MockUpstream(args) => mock_upstream::run(args).await,
+        Command::Enqueue(args) => enqueue::run(args).await,
+        Command::Results(args) => results::run(args).await,
+        Command::Batch(args) => batch::run(args).await,
     }
 }

@@ -13,7 +13,7 @@ use super::table;
 use crate::config::Config;
 use crate::store::{ResultRow, Store};
 
-/// Read stored results.
+/// Read stored results (masked; as a table, JSON Lines or CSV)
 ///
 /// With --job-id, the one row of that job (exits non-zero if the job has no
 /// settled row yet). With --batch-id, the rows of that batch; with neither,
@@ -55,10 +55,16 @@ pub async fn run(args: ResultsArgs) -> anyhow::Result<()> {
     let rows = match &args.job_id {
         Some(job_id) => match store.result(job_id).await? {
             Some(row) => vec![row],
-            None => bail!("no result for job_id {job_id:?}: it is not settled yet, or was never enqueued"),
+            None => bail!(
+                "no result for job_id {job_id:?}: it is not settled yet, or was never enqueued"
+            ),
         },
         None => {
-            let limit = if args.limit == 0 { i64::MAX } else { i64::try_from(args.limit).unwrap_or(i64::MAX) };
+            let limit = if args.limit == 0 {
+                i64::MAX
+            } else {
+                i64::try_from(args.limit).unwrap_or(i64::MAX)
+            };
             store.results(args.batch_id.as_deref(), limit).await?
         }
     };
@@ -71,13 +77,20 @@ pub async fn run(args: ResultsArgs) -> anyhow::Result<()> {
     write_rows(&mut out, &rows, format)?;
     out.flush().context("writing results")?;
     if args.job_id.is_none() && args.limit != 0 && rows.len() as u64 == args.limit {
-        eprintln!("showing the first {} rows; --limit 0 shows them all", args.limit);
+        eprintln!(
+            "showing the first {} rows; --limit 0 shows them all",
+            args.limit
+        );
     }
     Ok(())
 }
 
 /// Prints rows in a format.
-pub fn write_rows(out: &mut dyn Write, rows: &[ResultRow], format: OutputFormat) -> anyhow::Result<()> {
+pub fn write_rows(
+    out: &mut dyn Write,
+    rows: &[ResultRow],
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     match format {
         OutputFormat::Table => {
             let cells: Vec<Vec<String>> = rows.iter().map(table_row).collect();
@@ -165,7 +178,10 @@ fn csv_row(row: &ResultRow) -> Vec<String> {
         text(&row.name_masked),
         text(&row.id_number_masked),
         row.identity_digest.clone(),
-        row.metadata.as_ref().map(ToString::to_string).unwrap_or_default(),
+        row.metadata
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         time(&row.received_at),
         time(&row.completed_at),
     ]
@@ -177,7 +193,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn row() -> ResultRow {
-        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 28, 13, 9, 58).unwrap();
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 28, 13, 9, 58)
+            .unwrap();
         ResultRow {
             job_id: "onb-1".into(),
             batch_id: Some("b1".into()),
@@ -207,8 +225,14 @@ mod tests {
         let text = printed(OutputFormat::Table);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("job_id  batch_id  status  biz_code  upstream_code  attempts"), "{text}");
-        assert!(lines[1].contains("张*") && lines[1].ends_with("2026-11-28T13:09:58Z"), "{text}");
+        assert!(
+            lines[0].starts_with("job_id  batch_id  status  biz_code  upstream_code  attempts"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("张*") && lines[1].ends_with("2026-11-28T13:09:58Z"),
+            "{text}"
+        );
         // Each header starts where its value starts (by display width).
         let at = table::width(&lines[0][..lines[0].find("completed_at").unwrap()]);
         let value = table::width(&lines[1][..lines[1].find("2026-").unwrap()]);
@@ -228,7 +252,12 @@ mod tests {
     fn csv_prints_a_header_and_every_column_quoted_where_needed() {
         let text = printed(OutputFormat::Csv);
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
         assert_eq!(header, CSV_COLUMNS);
         let record = reader.records().next().unwrap().unwrap();
         assert_eq!(&record[5], "OK, fine");

@@ -3,22 +3,28 @@
 //! Masked names are Chinese: a CJK character takes two terminal cells, so
 //! columns are padded by display width, not by character count.
 
-/// The rows under their header, columns separated by two spaces.
+/// The rows under their header (none when `header` is empty), columns
+/// separated by two spaces.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
-    for row in rows {
-        for (column, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(column) {
-                *w = (*w).max(width(cell));
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let lines: Vec<&Vec<String>> = std::iter::once(&header)
+        .filter(|h| !h.is_empty())
+        .chain(rows)
+        .collect();
+    let mut widths: Vec<usize> = Vec::new();
+    for line in &lines {
+        for (column, cell) in line.iter().enumerate() {
+            match widths.get_mut(column) {
+                Some(w) => *w = (*w).max(width(cell)),
+                None => widths.push(width(cell)),
             }
         }
     }
     let mut out = String::new();
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(rows) {
+    for row in lines {
         let mut line = String::new();
         for (column, cell) in row.iter().enumerate() {
-            let pad = widths.get(column).copied().unwrap_or(0).saturating_sub(width(cell));
+            let pad = widths[column].saturating_sub(width(cell));
             line.push_str(cell);
             line.push_str(&" ".repeat(pad + 2));
         }
@@ -66,6 +72,15 @@ mod tests {
              a        张*     x\n\
              long-id  欧阳**  y\n"
         );
+    }
+
+    #[test]
+    fn without_a_header_only_the_rows_are_printed() {
+        let rows = vec![
+            vec!["done".to_string(), "4".to_string()],
+            vec!["enqueued".to_string(), "10".to_string()],
+        ];
+        assert_eq!(render(&[], &rows), "done      4\nenqueued  10\n");
     }
 
     #[test]
