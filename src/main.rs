@@ -6,7 +6,11 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     let cli = id2meta::cli::Cli::parse();
     match id2meta::telemetry::LogFormat::from_env() {
-        Ok(format) => id2meta::telemetry::init(format, "info"),
+        Ok(format) => {
+            // The demo draws a progress line: only warnings may interrupt it.
+            let quiet = matches!(cli.command, id2meta::cli::Command::Demo(_));
+            id2meta::telemetry::init(format, if quiet { "warn" } else { "info" })
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             return std::process::ExitCode::FAILURE;

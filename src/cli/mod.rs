@@ -1,6 +1,7 @@
 //! The `id2meta` command line: one binary, one subcommand per user task.
 
 pub mod batch;
+pub mod demo;
 pub mod enqueue;
 pub mod input;
 pub mod mock_upstream;
@@ -28,6 +29,8 @@ pub enum Command {
     Worker(worker::WorkerArgs),
     /// Apply the database migrations and exit.
     Migrate(worker::MigrateArgs),
+    /// Run the main job on an embedded default: mock upstream, worker, a sample batch, a summary.
+    Demo(demo::DemoArgs),
     /// A faithful stand-in for the Alibaba endpoint, for tests, demos and load work.
     MockUpstream(mock_upstream::MockUpstreamArgs),
     Enqueue(enqueue::EnqueueArgs),
@@ -41,6 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker::run(args).await,
         Command::Migrate(args) => worker::migrate(args).await,
         Command::MockUpstream(args) => mock_upstream::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Enqueue(args) => enqueue::run(args).await,
         Command::Results(args) => results::run(args).await,
         Command::Batch(args) => batch::run(args).await,
