@@ -1,7 +1,12 @@
 //! The `id2meta` command line: one binary, one subcommand per user task.
 
+pub mod batch;
 pub mod demo;
+pub mod enqueue;
+pub mod input;
 pub mod mock_upstream;
+pub mod results;
+mod table;
 pub mod worker;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +33,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// A faithful stand-in for the Alibaba endpoint, for tests, demos and load work.
     MockUpstream(mock_upstream::MockUpstreamArgs),
+    Enqueue(enqueue::EnqueueArgs),
+    Results(results::ResultsArgs),
+    Batch(batch::BatchArgs),
 }
 
 /// Runs the parsed command.
@@ -37,5 +45,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => worker::migrate(args).await,
         Command::MockUpstream(args) => mock_upstream::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Enqueue(args) => enqueue::run(args).await,
+        Command::Results(args) => results::run(args).await,
+        Command::Batch(args) => batch::run(args).await,
     }
 }

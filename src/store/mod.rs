@@ -9,7 +9,7 @@ mod results;
 mod writer;
 
 pub use claims::Claim;
-pub use results::{ResultRow, StoredOutcome};
+pub use results::{BatchCounts, ResultRow, StoredOutcome};
 pub use writer::ResultWriter;
 
 use std::time::Duration;

@@ -1,0 +1,244 @@
+//! `id2meta batch`: how far a batch has come, from the results table and the
+//! size `enqueue` recorded.
+//!
+//! Pending and ETA need the recorded size; without it the counts are still shown.
+//! The rate is settled jobs over the time from the first job received to the
+//! last completed, so it reflects the workers' pace, not when someone looked.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::bail;
+
+use super::table;
+use crate::config::Config;
+use crate::status::Status;
+use crate::store::{BatchCounts, Store};
+
+/// Show a batch's progress: counts by status, pending, rate, ETA
+///
+/// Prints the count of settled jobs by status (all six: match, mismatch,
+/// not_found, invalid, rejected, failed), the total done, the number
+/// enqueued (as recorded by `id2meta enqueue`), pending = enqueued - done,
+/// the rate (done jobs per second between the first job received and the
+/// last completed) and an ETA = pending / rate. Reads DATABASE_URL.
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct BatchArgs {
+    /// The batch_id the jobs were enqueued with.
+    pub batch_id: String,
+    /// Refresh every second until nothing is pending (needs the enqueued
+    /// count; Ctrl-C stops).
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// A batch's numbers, derived from [`BatchCounts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchProgress {
+    /// Every status, zeros included, in the contract's order.
+    pub by_status: Vec<(Status, i64)>,
+    pub done: i64,
+    pub enqueued: Option<i64>,
+    pub pending: Option<i64>,
+    /// Settled jobs per second, when at least a moment has passed.
+    pub rate: Option<f64>,
+    pub eta: Option<Duration>,
+}
+
+impl BatchProgress {
+    pub fn from_counts(counts: &BatchCounts) -> BatchProgress {
+        let by_status: Vec<(Status, i64)> = Status::ALL
+            .iter()
+            .map(|status| {
+                let n = counts
+                    .by_status
+                    .iter()
+                    .find(|(s, _)| s == status.as_str())
+                    .map_or(0, |(_, n)| *n);
+                (*status, n)
+            })
+            .collect();
+        let done = counts.total();
+        // A batch enqueued twice, or jobs stored before enqueue recorded them,
+        // can make done exceed enqueued: nothing is pending then.
+        let pending = counts.enqueued.map(|enqueued| (enqueued - done).max(0));
+        let rate = match (counts.first_received, counts.last_completed) {
+            (Some(first), Some(last)) => {
+                let seconds = (last - first).num_milliseconds() as f64 / 1000.0;
+                (seconds > 0.0).then(|| done as f64 / seconds)
+            }
+            _ => None,
+        };
+        let eta = match (pending, rate) {
+            (Some(0), _) => Some(Duration::ZERO),
+            (Some(pending), Some(rate)) => Some(Duration::from_secs_f64(pending as f64 / rate)),
+            _ => None,
+        };
+        BatchProgress {
+            by_status,
+            done,
+            enqueued: counts.enqueued,
+            pending,
+            rate,
+            eta,
+        }
+    }
+
+    /// Known to be finished: every enqueued job is settled.
+    pub fn is_finished(&self) -> bool {
+        self.pending == Some(0)
+    }
+
+    /// The report `id2meta batch` prints.
+    pub fn render(&self, batch_id: &str) -> String {
+        let unknown = || "unknown".to_string();
+        let mut rows: Vec<Vec<String>> = self
+            .by_status
+            .iter()
+            .map(|(s, n)| vec![s.to_string(), n.to_string()])
+            .collect();
+        rows.push(vec!["done".into(), self.done.to_string()]);
+        rows.push(vec![
+            "enqueued".into(),
+            self.enqueued.map_or_else(
+                || "unknown (not recorded by id2meta enqueue)".into(),
+                |n| n.to_string(),
+            ),
+        ]);
+        rows.push(vec![
+            "pending".into(),
+            self.pending.map_or_else(unknown, |n| n.to_string()),
+        ]);
+        rows.push(vec![
+            "rate".into(),
+            self.rate.map_or_else(unknown, |r| format!("{r:.1} jobs/s")),
+        ]);
+        rows.push(vec!["eta".into(), self.eta.map_or_else(unknown, human)]);
+        let mut out = String::new();
+        let _ = writeln!(out, "batch {batch_id}");
+        out.push_str(&table::render(&[], &rows));
+        out
+    }
+}
+
+/// `1h02m03s`, `4m05s`, `6s`.
+fn human(duration: Duration) -> String {
+    let s = duration.as_secs();
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, min, sec) => format!("{min}m{sec:02}s"),
+        (h, min, sec) => format!("{h}h{min:02}m{sec:02}s"),
+    }
+}
+
+pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let store = Store::connect(&config.database_url, 1).await?;
+    let clear = args.watch && std::io::stdout().is_terminal();
+    loop {
+        let counts = store.batch_counts(&args.batch_id).await?;
+        if counts.total() == 0 && counts.enqueued.is_none() && !args.watch {
+            bail!(
+                "batch {:?} has no results and no recorded enqueue",
+                args.batch_id
+            );
+        }
+        let progress = BatchProgress::from_counts(&counts);
+        if clear {
+            // Clear the screen and go home, so the report redraws in place.
+            print!("\x1b[2J\x1b[H");
+        }
+        print!("{}", progress.render(&args.batch_id));
+        if !args.watch || progress.is_finished() {
+            return Ok(());
+        }
+        if progress.enqueued.is_none() {
+            println!(
+                "(--watch waits for pending to reach 0, which needs the enqueued count; stopping)"
+            );
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn counts(enqueued: Option<i64>) -> BatchCounts {
+        let first = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 28, 13, 0, 0)
+            .unwrap();
+        BatchCounts {
+            by_status: vec![("match".into(), 30), ("invalid".into(), 10)],
+            first_received: Some(first),
+            last_completed: Some(first + chrono::Duration::seconds(20)),
+            enqueued,
+        }
+    }
+
+    #[test]
+    fn every_status_is_listed_and_pending_rate_and_eta_follow() {
+        let progress = BatchProgress::from_counts(&counts(Some(100)));
+        assert_eq!(progress.by_status.len(), 6);
+        assert_eq!(progress.by_status[0], (Status::Match, 30));
+        assert_eq!(progress.by_status[2], (Status::NotFound, 0));
+        assert_eq!(progress.by_status[3], (Status::Invalid, 10));
+        assert_eq!(progress.done, 40);
+        assert_eq!(progress.pending, Some(60));
+        assert_eq!(progress.rate, Some(2.0));
+        assert_eq!(progress.eta, Some(Duration::from_secs(30)));
+        assert!(!progress.is_finished());
+        let text = progress.render("b1");
+        for expected in [
+            "batch b1",
+            "not_found",
+            "pending    60",
+            "2.0 jobs/s",
+            "30s",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn without_a_recorded_size_pending_and_eta_are_unknown() {
+        let progress = BatchProgress::from_counts(&counts(None));
+        assert_eq!((progress.pending, progress.eta), (None, None));
+        assert!(!progress.is_finished());
+        assert!(progress.render("b1").contains("unknown (not recorded"));
+    }
+
+    #[test]
+    fn a_batch_with_more_done_than_enqueued_is_finished() {
+        let progress = BatchProgress::from_counts(&counts(Some(25)));
+        assert_eq!(progress.pending, Some(0));
+        assert!(progress.is_finished());
+    }
+
+    #[test]
+    fn an_empty_batch_has_no_rate() {
+        let progress = BatchProgress::from_counts(&BatchCounts {
+            enqueued: Some(5),
+            ..BatchCounts::default()
+        });
+        assert_eq!(
+            (progress.done, progress.rate, progress.eta),
+            (0, None, None)
+        );
+    }
+
+    #[test]
+    fn durations_read_like_a_clock() {
+        assert_eq!(human(Duration::from_secs(6)), "6s");
+        assert_eq!(human(Duration::from_secs(245)), "4m05s");
+        assert_eq!(human(Duration::from_secs(3723)), "1h02m03s");
+    }
+}

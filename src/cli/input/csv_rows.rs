@@ -1,0 +1,115 @@
+//! CSV input: a header row naming `job_id`, `name`, `id_number` and optionally
+//! `batch_id` (in any order; other columns are ignored), then one job a row.
+//!
+//! Rows become the same JSON body the demo publishes, then go through the same
+//! check as a JSON line. A row's line number is the line it starts on (a quoted
+//! field may span lines).
+
+use anyhow::{bail, Context};
+use csv::{ByteRecord, ReaderBuilder, Trim};
+
+use super::{csv_body, Checker};
+
+/// Where each column is.
+struct Columns {
+    job_id: usize,
+    name: usize,
+    id_number: usize,
+    batch_id: Option<usize>,
+}
+
+impl Columns {
+    fn from_header(header: &ByteRecord) -> anyhow::Result<Columns> {
+        let find = |wanted: &str| {
+            header
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(wanted.as_bytes()))
+        };
+        let (Some(job_id), Some(name), Some(id_number)) =
+            (find("job_id"), find("name"), find("id_number"))
+        else {
+            bail!("the CSV header row must name the columns job_id, name and id_number (and optionally batch_id)");
+        };
+        Ok(Columns {
+            job_id,
+            name,
+            id_number,
+            batch_id: find("batch_id"),
+        })
+    }
+}
+
+pub(super) fn read(
+    input: &[u8],
+    default_batch: Option<&str>,
+    checker: &mut Checker,
+) -> anyhow::Result<()> {
+    let mut reader = ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(Trim::All)
+        .from_reader(input);
+    let header = reader
+        .byte_headers()
+        .context("reading the CSV header row")?
+        .clone();
+    let columns = Columns::from_header(&header)?;
+    let mut record = ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| line_of(input, p.byte()));
+                if record.iter().all(<[u8]>::is_empty) {
+                    continue;
+                }
+                checker.check(line, body(&record, &columns, default_batch));
+            }
+            // Reading from memory: the only errors left are I/O, which cannot
+            // happen here, so any error ends the input.
+            Err(e) => return Err(e).context("reading CSV"),
+        }
+    }
+}
+
+/// The line a record starts on. csv's own count lags by one after a `\r\n`
+/// (it takes the `\n` as the start of the next record), so count from the bytes.
+fn line_of(input: &[u8], record_start: u64) -> usize {
+    let start = usize::try_from(record_start)
+        .unwrap_or(usize::MAX)
+        .min(input.len());
+    let first = input[start..]
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .map_or(input.len(), |offset| start + offset);
+    1 + input[..first].iter().filter(|b| **b == b'\n').count()
+}
+
+fn body(
+    record: &ByteRecord,
+    columns: &Columns,
+    default_batch: Option<&str>,
+) -> Result<Vec<u8>, String> {
+    let field = |index: usize, column: &str| -> Result<&str, String> {
+        let bytes = record.get(index).ok_or_else(|| {
+            format!(
+                "missing the {column} column (the row has {} fields)",
+                record.len()
+            )
+        })?;
+        std::str::from_utf8(bytes).map_err(|_| format!("the {column} column is not UTF-8"))
+    };
+    let job_id = field(columns.job_id, "job_id")?;
+    let name = field(columns.name, "name")?;
+    let id_number = field(columns.id_number, "id_number")?;
+    let batch_id = match columns.batch_id {
+        Some(index) => record
+            .get(index)
+            .map(|_| field(index, "batch_id"))
+            .transpose()?
+            .filter(|b| !b.is_empty()),
+        None => None,
+    };
+    let batch_id = batch_id.or(default_batch).map(str::to_owned);
+    Ok(csv_body(job_id, name, id_number, batch_id))
+}
