@@ -51,6 +51,28 @@ impl Health {
             .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
     }
 
+    /// Sleeps for `delay` while still beating (waiting out an outage is progress too:
+    /// an orchestrator must not restart a worker for the broker's or the upstream's
+    /// outage). Returns `false` if `shutdown` came first.
+    pub async fn idle(
+        &self,
+        delay: Duration,
+        shutdown: &tokio_util::sync::CancellationToken,
+    ) -> bool {
+        let wake = tokio::time::Instant::now() + delay;
+        loop {
+            self.beat();
+            let now = tokio::time::Instant::now();
+            if now >= wake {
+                return true;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return false,
+                _ = tokio::time::sleep_until(wake.min(now + Duration::from_secs(1))) => {}
+            }
+        }
+    }
+
     /// `/healthz`: the loop turned within `within`.
     pub fn alive(&self, within: Duration) -> bool {
         let age = chrono::Utc::now().timestamp_millis() - self.heartbeat_ms.load(Ordering::Relaxed);

@@ -66,9 +66,8 @@ impl AccountGate {
     ) {
         let mut pause = Duration::from_secs(1);
         loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(pause) => {}
+            if !self.health.idle(pause, shutdown).await {
+                return;
             }
             match client.probe().await {
                 Outcome::Failure(f) if f.class == FailureClass::Account => {

@@ -62,9 +62,8 @@ impl Consumer {
                 Err(error) => {
                     self.health.set_broker(false);
                     tracing::warn!(error = %format!("{error:#}"), retry_in = ?delay, "broker session ended; reconnecting");
-                    tokio::select! {
-                        _ = self.shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(delay) => {}
+                    if !self.health.idle(delay, &self.shutdown).await {
+                        break;
                     }
                     delay = (delay * 2).min(Duration::from_secs(30));
                     continue;
