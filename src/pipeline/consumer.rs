@@ -175,7 +175,12 @@ impl Consumer {
                 );
             }
         } else {
+            // `TaskTracker::wait` only returns once the tracker is closed (and empty):
+            // without the close this waited forever and the worker never probed again.
+            // Reopened for the next session's jobs.
+            tracker.close();
             tracker.wait().await;
+            tracker.reopen();
         }
         // Closing after channels were dropped can fail harmlessly ("invalid channel state").
         let _ = connection.close(200, "bye".into()).await;

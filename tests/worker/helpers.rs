@@ -2,6 +2,7 @@
 //! in-process workers; plus readers for rows, completions and dead letters.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use id2meta::secret::Secret;
 use id2meta::store::{ResultRow, Store};
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions};
 use lapin::types::AMQPValue;
+use lapin::BasicProperties;
 use sqlx::migrate::MigrateDatabase;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -39,6 +41,62 @@ impl Worker {
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.running.wait().await.expect("the worker stops cleanly");
+    }
+
+    /// What `GET /readyz` answers: the HTTP status and the body (the reason).
+    pub async fn readyz(&self) -> (u16, String) {
+        let url = format!("http://{}/readyz", self.running.http_addr);
+        let response = reqwest::get(url).await.expect("the HTTP endpoints answer");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("a readiness body"))
+    }
+}
+
+/// Polls `probe` (every 50 ms) until it gives `Some`, or panics after `within`
+/// naming `what`. For conditions a test awaits instead of sleeping.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not reached within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Calls `fetch` (every 50 ms), accumulating what it gives, until at least `count`
+/// items arrived; panics after `within`.
+pub async fn collect_until<T, F, Fut>(
+    what: &str,
+    count: usize,
+    within: Duration,
+    mut fetch: F,
+) -> Vec<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Vec<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        seen.extend(fetch().await);
+        if seen.len() >= count {
+            return seen;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {count} {what} after {within:?}",
+            seen.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -137,19 +195,11 @@ impl TestEnv {
 
     /// Waits until `count` rows exist (or panics after `within`).
     pub async fn wait_for_rows(&self, count: usize, within: Duration) -> Vec<ResultRow> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
+        eventually(&format!("{count} rows"), within, || async {
             let rows = self.rows().await;
-            if rows.len() >= count {
-                return rows;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {} of {count} rows after {within:?}",
-                rows.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            (rows.len() >= count).then_some(rows)
+        })
+        .await
     }
 
     pub async fn rows(&self) -> Vec<ResultRow> {
@@ -158,6 +208,27 @@ impl TestEnv {
 
     /// Takes every message from a queue (acknowledging them) with its headers.
     async fn drain(&self, queue_name: &str) -> Vec<(Vec<u8>, Option<String>)> {
+        self.drain_messages(queue_name)
+            .await
+            .into_iter()
+            .map(|(body, properties)| {
+                let reason = properties
+                    .headers()
+                    .as_ref()
+                    .and_then(|h| h.inner().get(REASON_HEADER).cloned())
+                    .and_then(|v| match v {
+                        AMQPValue::LongString(s) => {
+                            Some(String::from_utf8_lossy(s.as_bytes()).to_string())
+                        }
+                        _ => None,
+                    });
+                (body, reason)
+            })
+            .collect()
+    }
+
+    /// Takes every message from a queue (acknowledging them) with all its properties.
+    async fn drain_messages(&self, queue_name: &str) -> Vec<(Vec<u8>, BasicProperties)> {
         let channel = self.publisher.channel();
         let mut out = Vec::new();
         while let Some(message) = channel
@@ -165,25 +236,16 @@ impl TestEnv {
             .await
             .expect("basic_get")
         {
-            let reason = message
-                .delivery
-                .properties
-                .headers()
-                .as_ref()
-                .and_then(|h| h.inner().get(REASON_HEADER).cloned())
-                .and_then(|v| match v {
-                    AMQPValue::LongString(s) => {
-                        Some(String::from_utf8_lossy(s.as_bytes()).to_string())
-                    }
-                    _ => None,
-                });
             message
                 .delivery
                 .acker
                 .ack(BasicAckOptions::default())
                 .await
                 .expect("ack");
-            out.push((message.delivery.data.clone(), reason));
+            out.push((
+                message.delivery.data.clone(),
+                message.delivery.properties.clone(),
+            ));
         }
         out
     }
@@ -200,6 +262,26 @@ impl TestEnv {
     /// Every dead letter so far, with its reason header (drains the queue).
     pub async fn dead_letters(&self) -> Vec<(Vec<u8>, Option<String>)> {
         self.drain(&self.config.dead_letter_queue()).await
+    }
+
+    /// Every dead letter so far with all its properties (drains the queue).
+    #[allow(dead_code)] // used by tests/privacy.rs, which shares this file
+    pub async fn dead_letter_messages(&self) -> Vec<(Vec<u8>, BasicProperties)> {
+        self.drain_messages(&self.config.dead_letter_queue()).await
+    }
+
+    /// Drains completions until at least `count` have arrived; returns them all.
+    pub async fn completions_until(&self, count: usize, within: Duration) -> Vec<Completion> {
+        collect_until("completions", count, within, || self.completions()).await
+    }
+
+    /// Drains dead letters until at least `count` have arrived; returns them all.
+    pub async fn dead_letters_until(
+        &self,
+        count: usize,
+        within: Duration,
+    ) -> Vec<(Vec<u8>, Option<String>)> {
+        collect_until("dead letters", count, within, || self.dead_letters()).await
     }
 
     /// Messages still in the jobs queue (ready, not unacknowledged).
@@ -241,4 +323,14 @@ impl TestEnv {
 pub fn person_job(job_id: &str, i: u64) -> serde_json::Value {
     let (name, id_number, _) = id2meta::mock::population::person(i);
     serde_json::json!({ "job_id": job_id, "name": name, "id_number": id_number, "batch_id": "b1" })
+}
+
+/// Indexes of the mock's synthetic people the mock gives `verdict`, in order.
+pub fn people_with(verdict: id2meta::upstream::Verdict) -> impl Iterator<Item = u64> {
+    (0..).filter(move |i| id2meta::mock::population::person(*i).2 == verdict)
+}
+
+/// The ID number of the i-th synthetic person.
+pub fn id_number_of(i: u64) -> String {
+    id2meta::mock::population::person(i).1
 }
