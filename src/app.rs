@@ -18,7 +18,7 @@ use crate::pipeline::processor::Parts;
 use crate::pipeline::retry::RetryPolicy;
 use crate::pipeline::Processor;
 use crate::queue::Topology;
-use crate::store::{ResultWriter, Store};
+use crate::store::{Claimer, ResultWriter, Store};
 use crate::upstream::Client;
 
 /// A worker started in this process.
@@ -56,9 +56,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let limiter = Limiter::new(config.qps, config.burst);
     metrics::gauge!(crate::instrumentation::QPS_SHARE).set(config.qps);
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
+    let (claimer, _claimer_task) = Claimer::spawn(store.clone());
     let gate = AccountGate::new(health.clone());
     let processor = Processor::new(Parts {
         store: store.clone(),
+        claimer,
         writer,
         client: client.clone(),
         limiter,

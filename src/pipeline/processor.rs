@@ -25,7 +25,7 @@ use crate::job::Job;
 use crate::queue::Publisher;
 use crate::secret::Secret;
 use crate::status::Status;
-use crate::store::{Claim, ResultWriter, Store};
+use crate::store::{Claim, Claimer, ResultWriter, Store};
 use crate::upstream::{Client, Failure, FailureClass, Outcome};
 
 /// How often a duplicate checks whether the job's holder has finished.
@@ -40,6 +40,7 @@ pub struct Processor {
 /// The processor's collaborators and settings.
 pub struct Parts {
     pub store: Store,
+    pub claimer: Claimer,
     pub writer: ResultWriter,
     pub client: Client,
     pub limiter: Limiter,
@@ -140,7 +141,7 @@ impl Processor {
         loop {
             let claim = match self
                 .retry_database("claiming", || {
-                    self.store
+                    self.claimer
                         .claim(&job.job_id, &digest, self.owner, self.lease)
                 })
                 .await
@@ -187,6 +188,8 @@ impl Processor {
     }
 
     /// Calls upstream until an answer settles the job. `Ok(None)`: the claim was lost.
+    /// `attempts` were made before this worker claimed the job; the claim already
+    /// counted the next one.
     async fn call_until_settled(
         &self,
         job: &Job,
@@ -195,6 +198,8 @@ impl Processor {
         mut last: Option<(String, String)>,
     ) -> Result<Option<Settlement>, Returned> {
         let mut schedule = self.retry.schedule();
+        // An attempt counted in the claim but not made yet: given back uncounted.
+        let mut counted = true;
         loop {
             if attempts >= self.max_attempts as i32 {
                 let (code, message) =
@@ -208,20 +213,26 @@ impl Processor {
                 )));
             }
             if self.gate.is_refused() {
-                return self.give_back(job, false).await;
+                return self.give_back(job, counted).await;
             }
             tokio::select! {
-                _ = self.shutdown.cancelled() => return self.give_back(job, false).await,
+                _ = self.shutdown.cancelled() => return self.give_back(job, counted).await,
                 _ = self.limiter.acquire() => {}
             }
-            let Some(attempt) = self
-                .retry_database("starting an attempt", || {
-                    self.store
-                        .begin_attempt(&job.job_id, self.owner, self.lease)
-                })
-                .await?
-            else {
-                return Ok(None);
+            let attempt = if counted {
+                counted = false;
+                attempts + 1
+            } else {
+                match self
+                    .retry_database("starting an attempt", || {
+                        self.store
+                            .begin_attempt(&job.job_id, self.owner, self.lease)
+                    })
+                    .await?
+                {
+                    Some(attempt) => attempt,
+                    None => return Ok(None),
+                }
             };
             attempts = attempt;
             let span = tracing::Span::current();

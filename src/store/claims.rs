@@ -4,19 +4,26 @@
 //! id per worker process), a lease and the attempts made so far. A concurrent
 //! duplicate sees the claim and waits for the result instead of calling; a claim
 //! whose lease ran out (its worker died) is taken over, attempts and all.
+//!
+//! Claiming is batched (the [`Claimer`] task): one statement claims every job
+//! that arrived meanwhile and counts its first attempt, so the hot path costs one
+//! shared round trip per job instead of three of its own.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
 use uuid::Uuid;
 
+use super::batcher::{Batcher, OnError};
 use super::{ResultRow, Store};
 
 /// What trying to claim a job came to.
 #[derive(Debug)]
 pub enum Claim {
-    /// This worker may call upstream; `attempts` were already made (by a dead worker),
-    /// the last of them answering `last_code` / `last_message`.
+    /// This worker may call upstream. `attempts` were made before (by a dead worker),
+    /// the last of them answering `last_code` / `last_message`; the claim has already
+    /// counted the next one, which the caller is about to make.
     Claimed {
         attempts: i32,
         last_code: Option<String>,
@@ -30,9 +37,32 @@ pub enum Claim {
     Conflict,
 }
 
-impl Store {
-    /// Claims `job_id` for `owner` unless its result exists, a live lease holds it,
-    /// or it belongs to another identity.
+/// A claim request: job, identity digest.
+pub struct ClaimRequest {
+    pub job_id: String,
+    pub identity_digest: String,
+}
+
+/// Claims jobs in batches for one owner; cheap to clone.
+#[derive(Clone)]
+pub struct Claimer {
+    batcher: Batcher<(ClaimRequest, Uuid, f64), Claim>,
+}
+
+impl Claimer {
+    /// Starts the claiming task (it ends when every clone is dropped).
+    pub fn spawn(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
+        let (batcher, handle) = Batcher::spawn(
+            store,
+            "claiming jobs",
+            |store, requests| Box::pin(claim_batch(store, requests)),
+            OnError::Report,
+        );
+        (Self { batcher }, handle)
+    }
+
+    /// Claims `job_id` for `owner` (and counts its first attempt) unless its result
+    /// exists, a live lease holds it, or it belongs to another identity.
     pub async fn claim(
         &self,
         job_id: &str,
@@ -40,51 +70,92 @@ impl Store {
         owner: Uuid,
         lease: Duration,
     ) -> anyhow::Result<Claim> {
-        if let Some(row) = self.result(job_id).await? {
-            return Ok(Claim::Done(Box::new(row)));
-        }
-        // ON CONFLICT ... WHERE re-checks the newest committed claim row, so two
-        // workers can never both see an expired lease and both take it.
-        let taken: Option<(i32, Option<String>, Option<String>)> = sqlx::query_as(
-            "INSERT INTO job_claims (job_id, identity_digest, owner, lease_until)
-             VALUES ($1, $2, $3, now() + make_interval(secs => $4))
-             ON CONFLICT (job_id) DO UPDATE
-                SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
-              WHERE job_claims.state = 'active'
-                AND job_claims.lease_until < now()
-                AND job_claims.identity_digest = EXCLUDED.identity_digest
-             RETURNING attempts, last_code, last_message",
-        )
-        .bind(job_id)
-        .bind(identity_digest)
-        .bind(owner)
-        .bind(lease.as_secs_f64())
-        .fetch_optional(self.pool())
-        .await
-        .context("claiming a job")?;
-        if let Some((attempts, last_code, last_message)) = taken {
-            return Ok(Claim::Claimed {
-                attempts,
+        let request = ClaimRequest {
+            job_id: job_id.to_string(),
+            identity_digest: identity_digest.to_string(),
+        };
+        self.batcher
+            .call((request, owner, lease.as_secs_f64()))
+            .await
+    }
+}
+
+/// One statement for the batch. `ON CONFLICT ... WHERE` re-checks the newest committed
+/// claim row, so two workers can never both see an expired lease and both take it.
+/// Settled claims stay as `done` rows, so a duplicate arriving just as a result commits
+/// still finds the job taken.
+async fn claim_batch(
+    store: &Store,
+    requests: &[(ClaimRequest, Uuid, f64)],
+) -> anyhow::Result<Vec<Claim>> {
+    let job_ids: Vec<&str> = requests.iter().map(|(r, _, _)| r.job_id.as_str()).collect();
+    let digests: Vec<&str> = requests
+        .iter()
+        .map(|(r, _, _)| r.identity_digest.as_str())
+        .collect();
+    let owners: Vec<Uuid> = requests.iter().map(|(_, o, _)| *o).collect();
+    let leases: Vec<f64> = requests.iter().map(|(_, _, l)| *l).collect();
+    let taken: Vec<(String, i32, Option<String>, Option<String>)> = sqlx::query_as(
+        "INSERT INTO job_claims (job_id, identity_digest, owner, lease_until, attempts)
+         SELECT DISTINCT ON (t.job_id) t.job_id, t.digest, t.owner, now() + make_interval(secs => t.lease), 1
+           FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::float8[]) WITH ORDINALITY
+                AS t(job_id, digest, owner, lease, ord)
+          WHERE NOT EXISTS (SELECT 1 FROM verification_results r WHERE r.job_id = t.job_id)
+          ORDER BY t.job_id, t.ord
+         ON CONFLICT (job_id) DO UPDATE
+            SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
+                attempts = job_claims.attempts + 1
+          WHERE job_claims.state = 'active'
+            AND job_claims.lease_until < now()
+            AND job_claims.identity_digest = EXCLUDED.identity_digest
+         RETURNING job_id, attempts, last_code, last_message",
+    )
+    .bind(&job_ids)
+    .bind(&digests)
+    .bind(&owners)
+    .bind(&leases)
+    .fetch_all(store.pool())
+    .await
+    .context("claiming jobs")?;
+    let mut taken: HashMap<String, (i32, Option<String>, Option<String>)> = taken
+        .into_iter()
+        .map(|(id, a, c, m)| (id, (a, c, m)))
+        .collect();
+    let mut answers = Vec::with_capacity(requests.len());
+    for (request, _, _) in requests {
+        // The first request of a job_id gets the claim; a copy in the same batch waits.
+        if let Some((attempts, last_code, last_message)) = taken.remove(&request.job_id) {
+            answers.push(Claim::Claimed {
+                attempts: attempts - 1,
                 last_code,
                 last_message,
             });
-        }
-        let existing: Option<(String, String)> =
-            sqlx::query_as("SELECT identity_digest, state FROM job_claims WHERE job_id = $1")
-                .bind(job_id)
-                .fetch_optional(self.pool())
-                .await
-                .context("reading a job's claim")?;
-        match existing {
-            Some((digest, _)) if digest != identity_digest => Ok(Claim::Conflict),
-            Some((_, state)) if state == "done" => match self.result(job_id).await? {
-                Some(row) => Ok(Claim::Done(Box::new(row))),
-                None => Ok(Claim::HeldByOther),
-            },
-            _ => Ok(Claim::HeldByOther),
+        } else {
+            answers.push(unclaimed(store, request).await?);
         }
     }
+    Ok(answers)
+}
 
+/// Why a job could not be claimed (rare: duplicates, redeliveries, conflicts).
+async fn unclaimed(store: &Store, request: &ClaimRequest) -> anyhow::Result<Claim> {
+    if let Some(row) = store.result(&request.job_id).await? {
+        return Ok(Claim::Done(Box::new(row)));
+    }
+    let existing: Option<(String,)> =
+        sqlx::query_as("SELECT identity_digest FROM job_claims WHERE job_id = $1")
+            .bind(&request.job_id)
+            .fetch_optional(store.pool())
+            .await
+            .context("reading a job's claim")?;
+    match existing {
+        Some((digest,)) if digest != request.identity_digest => Ok(Claim::Conflict),
+        // A done claim whose row is not visible yet, or a live lease: wait for the row.
+        _ => Ok(Claim::HeldByOther),
+    }
+}
+
+impl Store {
     /// Renews the lease and counts one more attempt, just before a call.
     /// `None`: the claim was lost (taken over), and this worker must not call.
     pub async fn begin_attempt(

@@ -4,11 +4,12 @@
 //! Plaintext names and ID numbers never reach this module: rows carry masks and
 //! a keyed digest only.
 
+mod batcher;
 mod claims;
 mod results;
 mod writer;
 
-pub use claims::Claim;
+pub use claims::{Claim, Claimer};
 pub use results::{BatchCounts, ResultRow, StoredOutcome};
 pub use writer::ResultWriter;
 

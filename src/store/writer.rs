@@ -9,75 +9,41 @@
 //! never makes them call upstream again.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{mpsc, oneshot};
 
+use super::batcher::{Batcher, OnError};
 use super::results::COLUMNS;
 use super::{ResultRow, Store, StoredOutcome};
-
-/// The most rows in one transaction.
-const MAX_BATCH: usize = 256;
-
-struct Request {
-    row: ResultRow,
-    reply: oneshot::Sender<StoredOutcome>,
-}
 
 /// Sends rows to the writer task; cheap to clone.
 #[derive(Clone)]
 pub struct ResultWriter {
-    tx: mpsc::Sender<Request>,
+    batcher: Batcher<ResultRow, StoredOutcome>,
 }
 
 impl ResultWriter {
     /// Starts the writer task. It ends when every `ResultWriter` clone is dropped,
     /// after committing what it holds.
     pub fn spawn(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-        let handle = tokio::spawn(run(store, rx));
-        (Self { tx }, handle)
+        let (batcher, handle) = Batcher::spawn(
+            store,
+            "committing results",
+            |store, rows| Box::pin(commit(store, rows)),
+            OnError::Retry,
+        );
+        (Self { batcher }, handle)
     }
 
     /// Commits `row` (unless a row for its job_id exists) and marks its claim done.
     /// Returns once committed: the caller may publish and acknowledge.
     pub async fn write(&self, row: ResultRow) -> anyhow::Result<StoredOutcome> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Request { row, reply })
-            .await
-            .ok()
-            .context("the result writer has stopped")?;
-        answer.await.context("the result writer has stopped")
-    }
-}
-
-async fn run(store: Store, mut rx: mpsc::Receiver<Request>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let rows: Vec<&ResultRow> = batch.iter().map(|r| &r.row).collect();
-        let mut pause = Duration::from_millis(100);
-        let outcomes = loop {
-            match commit(&store, &rows).await {
-                Ok(outcomes) => break outcomes,
-                Err(error) => {
-                    metrics::counter!("id2meta_store_retries_total").increment(1);
-                    tracing::warn!(error = %format!("{error:#}"), rows = rows.len(), "committing results failed; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
-        for (request, outcome) in batch.drain(..).zip(outcomes) {
-            // A caller that gave up (shutdown) no longer listens; the row is committed anyway.
-            let _ = request.reply.send(outcome);
-        }
+        self.batcher.call(row).await
     }
 }
 
 /// One transaction for the whole batch; outcomes in the order of `rows`.
-async fn commit(store: &Store, rows: &[&ResultRow]) -> anyhow::Result<Vec<StoredOutcome>> {
+async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredOutcome>> {
     let col = |f: fn(&ResultRow) -> Option<String>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
     let job_ids: Vec<String> = rows.iter().map(|r| r.job_id.clone()).collect();
     let mut tx = store
