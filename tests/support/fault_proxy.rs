@@ -21,8 +21,10 @@ use tokio_util::sync::CancellationToken;
 /// The faults in force; every pump watches them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Faults {
-    /// Added before each chunk is forwarded, both ways.
-    latency: Duration,
+    /// Added before each chunk from the client is forwarded.
+    latency_up: Duration,
+    /// Added before each chunk from the upstream is forwarded.
+    latency_down: Duration,
     /// Nothing is forwarded while set (bytes wait in the pumps and the kernel).
     stalled: bool,
     /// New connections are accepted and dropped at once.
@@ -99,9 +101,18 @@ impl FaultProxy {
         self.addr
     }
 
-    /// Delays every chunk by `latency` (zero: none).
+    /// Delays every chunk, both ways, by `latency` (zero: none).
     pub fn set_latency(&self, latency: Duration) {
-        self.shared.faults.send_modify(|f| f.latency = latency);
+        self.shared.faults.send_modify(|f| {
+            f.latency_up = latency;
+            f.latency_down = latency;
+        });
+    }
+
+    /// Delays only the answers: the upstream sees each request at once (and, if it
+    /// bills, bills it) while the client waits `latency` longer for the reply.
+    pub fn set_answer_latency(&self, latency: Duration) {
+        self.shared.faults.send_modify(|f| f.latency_down = latency);
     }
 
     /// Stops forwarding, both ways, on every connection, until [`FaultProxy::release`].
@@ -192,13 +203,13 @@ async fn serve(client: TcpStream, reset: CancellationToken, shared: Arc<Shared>)
             &mut client_read,
             &mut upstream_write,
             &shared,
-            &counters.bytes_up,
+            Direction::Up,
         );
         let down = pump(
             &mut upstream_read,
             &mut client_write,
             &shared,
-            &counters.bytes_down,
+            Direction::Down,
         );
         tokio::select! {
             _ = reset.cancelled() => true,
@@ -214,14 +225,26 @@ async fn serve(client: TcpStream, reset: CancellationToken, shared: Arc<Shared>)
     counters.open.fetch_sub(1, Ordering::SeqCst);
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    /// Client to upstream.
+    Up,
+    /// Upstream to client.
+    Down,
+}
+
 /// Copies one direction chunk by chunk, honouring latency and stalls; on EOF it
 /// half-closes the other side, as a transparent proxy would.
 async fn pump(
     from: &mut OwnedReadHalf,
     to: &mut OwnedWriteHalf,
     shared: &Shared,
-    bytes: &AtomicU64,
+    direction: Direction,
 ) {
+    let bytes = match direction {
+        Direction::Up => &shared.counters.bytes_up,
+        Direction::Down => &shared.counters.bytes_down,
+    };
     let mut faults = shared.faults.subscribe();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -229,7 +252,10 @@ async fn pump(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let latency = faults.borrow_and_update().latency;
+        let latency = match direction {
+            Direction::Up => faults.borrow_and_update().latency_up,
+            Direction::Down => faults.borrow_and_update().latency_down,
+        };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
@@ -293,6 +319,18 @@ mod tests {
         let started = tokio::time::Instant::now();
         round_trip(&mut stream, b"y").await.expect("echo");
         assert!(started.elapsed() < Duration::from_millis(150));
+    }
+
+    #[tokio::test]
+    async fn answer_latency_delays_only_the_way_back() {
+        let proxy = FaultProxy::start(echo_server().await).await;
+        let mut stream = TcpStream::connect(proxy.addr()).await.expect("connect");
+        proxy.set_answer_latency(Duration::from_millis(200));
+        let started = tokio::time::Instant::now();
+        round_trip(&mut stream, b"x").await.expect("echo");
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(200) && elapsed < Duration::from_millis(400));
+        assert_eq!(proxy.stats().bytes_up, 1);
     }
 
     #[tokio::test]
