@@ -13,7 +13,6 @@
 mod helpers;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -147,7 +146,7 @@ fn spawn_worker(env: &TestEnv, concurrency: u16, log_file: &std::fs::File) -> Ch
         .env("ID2META_PII_KEY", PII_KEY)
         .env("ID2META_JOBS_QUEUE", &env.config.jobs_queue)
         .env("ID2META_RESULTS_EXCHANGE", &env.config.results_exchange)
-        .env("ID2META_HTTP_ADDR", SocketAddr::from(http_addr).to_string())
+        .env("ID2META_HTTP_ADDR", http_addr.to_string())
         .env("ID2META_LEASE_SECS", "2")
         .env("ID2META_QPS", "200")
         .env("ID2META_CONCURRENCY", concurrency.to_string())
