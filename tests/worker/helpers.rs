@@ -1,3 +1,4 @@
+#![allow(dead_code)] // shared by several test binaries; each uses a part
 //! A test environment: a fresh database, fresh queue names, a mock upstream, and
 //! in-process workers; plus readers for rows, completions and dead letters.
 
@@ -333,4 +334,64 @@ pub fn people_with(verdict: id2meta::upstream::Verdict) -> impl Iterator<Item = 
 /// The ID number of the i-th synthetic person.
 pub fn id_number_of(i: u64) -> String {
     id2meta::mock::population::person(i).1
+}
+
+/// `count` jobs for distinct synthetic people, job ids `{prefix}-{i}`.
+#[allow(dead_code)] // for the fault suites, not every test binary
+pub fn person_jobs(prefix: &str, count: u64) -> Vec<serde_json::Value> {
+    (0..count)
+        .map(|i| person_job(&format!("{prefix}-{i}"), i))
+        .collect()
+}
+
+/// What a settled batch came to: the fault tests assert on it and report it.
+#[allow(dead_code)] // for the fault suites, not every test binary
+pub struct SettledBatch {
+    pub rows: Vec<ResultRow>,
+    /// Distinct job ids among the completions.
+    pub completed: usize,
+    /// Calls the mock answered.
+    pub calls: u64,
+    /// The sum of the rows' `attempts`.
+    pub attempts: i64,
+}
+
+#[allow(dead_code)] // for the fault suites, not every test binary
+impl TestEnv {
+    /// Call once every worker has stopped. Asserts what any fault must leave intact:
+    /// one row per job, a completion for every job, nothing dead-lettered and
+    /// nothing left in (or returned to) the jobs queue.
+    pub async fn assert_batch_settled(&self, jobs: &[serde_json::Value]) -> SettledBatch {
+        let expected: std::collections::BTreeSet<String> = jobs
+            .iter()
+            .filter_map(|j| j["job_id"].as_str().map(str::to_string))
+            .collect();
+        let rows = self.rows().await;
+        let stored: std::collections::BTreeSet<String> =
+            rows.iter().map(|r| r.job_id.clone()).collect();
+        assert_eq!(rows.len(), stored.len(), "a job_id has two rows");
+        assert_eq!(stored, expected, "the rows are not one per job");
+        let completed: std::collections::BTreeSet<String> = self
+            .completions()
+            .await
+            .into_iter()
+            .map(|c| c.job_id)
+            .collect();
+        assert_eq!(
+            completed, expected,
+            "the completions do not cover every job"
+        );
+        assert!(
+            self.dead_letters().await.is_empty(),
+            "a job was dead-lettered"
+        );
+        assert_eq!(self.jobs_ready().await, 0, "jobs were left in the queue");
+        let attempts = rows.iter().map(|r| i64::from(r.attempts)).sum();
+        SettledBatch {
+            completed: completed.len(),
+            calls: self.mock.stats().calls,
+            attempts,
+            rows,
+        }
+    }
 }
