@@ -48,7 +48,7 @@ pub struct Parts {
     pub gate: AccountGate,
     pub health: Arc<Health>,
     pub pii_key: Secret,
-    /// This process's identity in claims.
+    /// This process's identity (logs; claims are held per job task, see `process_job`).
     pub owner: Uuid,
     pub lease: Duration,
     pub max_attempts: u32,
@@ -138,11 +138,14 @@ impl Processor {
         };
         let digest = identity.digest(&self.pii_key);
         let masked = (identity.name.masked(), identity.id_number.masked());
+        // Claims belong to this task, not to the process: a claim whose reply was lost
+        // is retaken by the retry (same token), while a second copy of the job in this
+        // same process (another token) still waits for the first.
+        let token = Uuid::new_v4();
         loop {
             let claim = match self
                 .retry_database("claiming", || {
-                    self.claimer
-                        .claim(&job.job_id, &digest, self.owner, self.lease)
+                    self.claimer.claim(&job.job_id, &digest, token, self.lease)
                 })
                 .await
             {
@@ -171,7 +174,7 @@ impl Processor {
                 } => {
                     let last = last_code.map(|code| (code, last_message.unwrap_or_default()));
                     match self
-                        .call_until_settled(&job, &identity, attempts, last)
+                        .call_until_settled(&job, &identity, token, attempts, last)
                         .await
                     {
                         Ok(Some(settlement)) => {
@@ -194,6 +197,7 @@ impl Processor {
         &self,
         job: &Job,
         identity: &Identity,
+        token: Uuid,
         mut attempts: i32,
         mut last: Option<(String, String)>,
     ) -> Result<Option<Settlement>, Returned> {
@@ -213,10 +217,10 @@ impl Processor {
                 )));
             }
             if self.gate.is_refused() {
-                return self.give_back(job, counted).await;
+                return self.give_back(job, token, counted).await;
             }
             tokio::select! {
-                _ = self.shutdown.cancelled() => return self.give_back(job, counted).await,
+                _ = self.shutdown.cancelled() => return self.give_back(job, token, counted).await,
                 _ = self.limiter.acquire() => {}
             }
             let attempt = if counted {
@@ -225,8 +229,7 @@ impl Processor {
             } else {
                 match self
                     .retry_database("starting an attempt", || {
-                        self.store
-                            .begin_attempt(&job.job_id, self.owner, self.lease)
+                        self.store.begin_attempt(&job.job_id, token, self.lease)
                     })
                     .await?
                 {
@@ -270,7 +273,7 @@ impl Processor {
                         }
                         FailureClass::Account => {
                             self.gate.trip(&f.code, &f.message);
-                            return self.give_back(job, true).await;
+                            return self.give_back(job, token, true).await;
                         }
                         FailureClass::Transient { throttled } => {
                             tracing::info!(code = %f.code, attempt, "transient upstream failure");
@@ -278,14 +281,14 @@ impl Processor {
                             // Best effort: losing this note only loses the reason of a takeover.
                             let _ = self
                                 .store
-                                .note_failure(&job.job_id, self.owner, code, message)
+                                .note_failure(&job.job_id, token, code, message)
                                 .await;
                             if attempt >= self.max_attempts as i32 {
                                 return Ok(Some(settlement_of(Status::Failed, f, attempt)));
                             }
                             last = Some((f.code.clone(), f.message.clone()));
                             if self.pause(schedule.next_delay(throttled)).await.is_err() {
-                                return self.give_back(job, false).await;
+                                return self.give_back(job, token, false).await;
                             }
                         }
                     }
@@ -296,8 +299,8 @@ impl Processor {
 
     /// Ends this worker's claim without a result, so the job can be redelivered and
     /// claimed again at once. `uncount`: the last attempt was refused for account reasons.
-    async fn give_back<T>(&self, job: &Job, uncount: bool) -> Result<T, Returned> {
-        if let Err(error) = self.store.release(&job.job_id, self.owner, uncount).await {
+    async fn give_back<T>(&self, job: &Job, token: Uuid, uncount: bool) -> Result<T, Returned> {
+        if let Err(error) = self.store.release(&job.job_id, token, uncount).await {
             // The lease will expire on its own; the job is merely delayed.
             tracing::warn!(error = %format!("{error:#}"), "releasing a claim failed");
         }

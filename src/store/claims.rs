@@ -82,6 +82,8 @@ impl Claimer {
 
 /// One statement for the batch. `ON CONFLICT ... WHERE` re-checks the newest committed
 /// claim row, so two workers can never both see an expired lease and both take it.
+/// The same owner (one job task) may retake its own live claim: that is a retry whose
+/// first reply was lost.
 /// Settled claims stay as `done` rows, so a duplicate arriving just as a result commits
 /// still finds the job taken.
 async fn claim_batch(
@@ -106,7 +108,7 @@ async fn claim_batch(
             SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
                 attempts = job_claims.attempts + 1
           WHERE job_claims.state = 'active'
-            AND job_claims.lease_until < now()
+            AND (job_claims.lease_until < now() OR job_claims.owner = EXCLUDED.owner)
             AND job_claims.identity_digest = EXCLUDED.identity_digest
          RETURNING job_id, attempts, last_code, last_message",
     )
