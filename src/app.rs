@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::task::JoinHandle;
@@ -88,7 +89,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let task = tokio::spawn(async move {
         consumer.run().await?;
         // The consumer held the last writer handles: the writer now flushes and ends.
-        writer_task.await.context("the result writer panicked")?;
+        // Jobs still waiting on it were abandoned at the deadline (their deliveries
+        // return to the queue); do not hang on a database that is down.
+        if tokio::time::timeout(Duration::from_secs(5), writer_task).await.is_err() {
+            tracing::warn!("results still uncommitted at exit; their jobs will be redelivered");
+        }
         tracing::info!("worker stopped");
         Ok(())
     });
