@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::budget::{Budget, BudgetSettings};
 use crate::config::Config;
 use crate::health::Health;
 use crate::pipeline::account::AccountGate;
@@ -53,8 +54,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let http_addr =
         crate::http::serve(config.http_addr, health.clone(), metrics, shutdown.clone()).await?;
     let owner = Uuid::new_v4();
-    let limiter = Limiter::new(config.qps, config.burst);
-    metrics::gauge!(crate::instrumentation::QPS_SHARE).set(config.qps);
+    // QPS budget: the limiter stays closed until the budget opens it at this
+    // replica's share; `budget_stop` is cancelled once the consumer made its last call.
+    let limiter = Limiter::closed(config.burst);
+    let budget_stop = CancellationToken::new();
+    let budget = Budget::start(
+        crate::budget::dedicated_pool(store.pool()),
+        owner,
+        config.qps,
+        limiter.clone(),
+        BudgetSettings::default(),
+        budget_stop.clone(),
+    );
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
     let gate = AccountGate::new(health.clone());
     let processor = Processor::new(Parts {
@@ -84,7 +95,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     };
     tracing::info!(%owner, qps = config.qps, concurrency = config.concurrency, %http_addr, "worker started");
     let task = tokio::spawn(async move {
-        consumer.run().await?;
+        let consumed = consumer.run().await;
+        // QPS budget: no more calls from here; give the share back to the others.
+        budget_stop.cancel();
+        budget.wait().await;
+        consumed?;
         // The consumer held the last writer handles: the writer now flushes and ends.
         writer_task.await.context("the result writer panicked")?;
         tracing::info!("worker stopped");
