@@ -105,6 +105,14 @@ pub fn dedicated_pool(pool: &PgPool) -> PgPool {
         .connect_lazy_with((*pool.connect_options()).clone())
 }
 
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Replica {
     pool: PgPool,
     owner: Uuid,
@@ -124,9 +132,16 @@ impl Replica {
         .clamp(1, 1000) as u64;
         let mut turns: u64 = 0;
         loop {
+            let pause_at = self.standing.pause_at();
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = ticks.tick() => {}
+                // Between ticks too: stopping late could overlap a survivor's takeover.
+                _ = sleep_until_some(pause_at) => {
+                    let action = self.standing.on_silence(Instant::now());
+                    self.apply(action, 0);
+                    continue;
+                }
             }
             tokio::select! {
                 _ = stop.cancelled() => break,

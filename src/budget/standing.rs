@@ -110,6 +110,15 @@ impl Standing {
         }
     }
 
+    /// When this replica must stop calling unless a heartbeat succeeds first
+    /// (`None` while it is not calling).
+    pub fn pause_at(&self) -> Option<Instant> {
+        match (self.phase, self.last_success) {
+            (Phase::Active { .. }, Some(at)) => Some(at + self.deadline),
+            _ => None,
+        }
+    }
+
     /// A heartbeat sent at `sent_at` succeeded with `seen`.
     pub fn on_sighting(&mut self, sent_at: Instant, seen: Sighting) -> Action {
         self.last_success = Some(sent_at);
@@ -246,6 +255,7 @@ mod tests {
         let s = active_alone(now);
         let left = s.time_left(now + Duration::from_millis(1000), Duration::from_secs(9));
         assert_eq!(left, Duration::from_millis(500));
+        assert_eq!(s.pause_at(), Some(now + DEADLINE));
         let joining = Standing::new(30.0, DEADLINE);
         assert_eq!(
             joining.time_left(now, Duration::from_secs(2)),
