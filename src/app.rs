@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::budget::{Budget, BudgetSettings};
 use crate::config::Config;
 use crate::health::Health;
 use crate::pipeline::account::AccountGate;
@@ -54,8 +55,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let http_addr =
         crate::http::serve(config.http_addr, health.clone(), metrics, shutdown.clone()).await?;
     let owner = Uuid::new_v4();
-    let limiter = Limiter::new(config.qps, config.burst);
-    metrics::gauge!(crate::instrumentation::QPS_SHARE).set(config.qps);
+    // QPS budget: the limiter stays closed until the budget opens it at this
+    // replica's share; `budget_stop` is cancelled once the consumer made its last call.
+    let limiter = Limiter::closed(config.burst);
+    let budget_stop = CancellationToken::new();
+    let budget = Budget::start(
+        crate::budget::dedicated_pool(store.pool()),
+        owner,
+        config.qps,
+        limiter.clone(),
+        BudgetSettings::default(),
+        budget_stop.clone(),
+    );
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
     let (claimer, _claimer_task) = Claimer::spawn(store.clone());
     let gate = AccountGate::new(health.clone());
@@ -87,7 +98,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     };
     tracing::info!(%owner, qps = config.qps, concurrency = config.concurrency, %http_addr, "worker started");
     let task = tokio::spawn(async move {
-        consumer.run().await?;
+        let consumed = consumer.run().await;
+        // QPS budget: no more calls from here; give the share back to the others.
+        budget_stop.cancel();
+        budget.wait().await;
+        consumed?;
         // The consumer held the last writer handles: the writer now flushes and ends.
         // Jobs still waiting on it were abandoned at the deadline (their deliveries
         // return to the queue); do not hang on a database that is down.

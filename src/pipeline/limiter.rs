@@ -1,48 +1,90 @@
 //! The local pacer: a `governor` token bucket every upstream attempt waits on.
 //!
-//! Its rate is this replica's share of the account budget (see [`crate::budget`]);
-//! when the share changes the bucket is replaced, so a new rate takes effect at
-//! the next token.
+//! Its rate is this replica's share of the account budget (see [`crate::budget`]).
+//! The budget changes that share while calls are waiting, and may close the limiter
+//! altogether (a replica still joining, or one that lost the database), so:
+//!
+//! - a change of rate takes effect for every waiter at once: a token taken from a
+//!   bucket that was replaced meanwhile is thrown away and the waiter asks the new
+//!   one, so two rates never pace calls side by side;
+//! - a bucket installed by [`Limiter::set_rate`] starts empty: its first token comes
+//!   one period after the change, so changing the rate never hands out an extra burst;
+//! - a closed limiter hands out nothing until it is opened again.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::watch;
 
-/// A rate limiter whose rate can change; cheap to clone.
+/// The current bucket, or `None` while closed.
+type Current = Option<Arc<DefaultDirectRateLimiter>>;
+
+/// A rate limiter whose rate can change and which can be closed; cheap to clone.
 #[derive(Clone)]
 pub struct Limiter {
-    inner: Arc<RwLock<Arc<DefaultDirectRateLimiter>>>,
+    current: Arc<watch::Sender<Current>>,
     burst: NonZeroU32,
 }
 
 impl Limiter {
+    /// An open limiter at `rate` calls per second, its burst available at once.
     pub fn new(rate: f64, burst: u32) -> Self {
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        let (current, _) = watch::channel(Some(Arc::new(bucket(rate, burst))));
         Self {
-            inner: Arc::new(RwLock::new(Arc::new(bucket(rate, burst)))),
+            current: Arc::new(current),
             burst,
         }
     }
 
-    /// Replaces the bucket with one at `rate` calls per second.
-    pub fn set_rate(&self, rate: f64) {
-        let fresh = Arc::new(bucket(rate, self.burst));
-        match self.inner.write() {
-            Ok(mut guard) => *guard = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
+    /// A closed limiter: [`Limiter::acquire`] waits until [`Limiter::set_rate`] opens it.
+    pub fn closed(burst: u32) -> Self {
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        let (current, _) = watch::channel(None);
+        Self {
+            current: Arc::new(current),
+            burst,
         }
+    }
+
+    /// Replaces the bucket with an empty one at `rate` calls per second (opening
+    /// the limiter if it was closed). Waiters switch to it at once.
+    pub fn set_rate(&self, rate: f64) {
+        let fresh = bucket(rate, self.burst);
+        // Start empty: the old bucket may just have handed out its burst.
+        let _ = fresh.check_n(self.burst);
+        self.current.send_replace(Some(Arc::new(fresh)));
+    }
+
+    /// Stops handing out tokens until the next [`Limiter::set_rate`].
+    pub fn close(&self) {
+        self.current.send_replace(None);
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.current.borrow().is_some()
     }
 
     /// Waits for a token; returns how long it waited.
     pub async fn acquire(&self) -> Duration {
         let started = Instant::now();
-        let bucket = match self.inner.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        bucket.until_ready().await;
+        let mut changes = self.current.subscribe();
+        loop {
+            let current = changes.borrow_and_update().clone();
+            let granted = match current {
+                // The sender lives in `self`, so `changed` cannot fail while we wait.
+                None => changes.changed().await.is_err(),
+                Some(bucket) => tokio::select! {
+                    _ = bucket.until_ready() => !changes.has_changed().unwrap_or(false),
+                    _ = changes.changed() => false,
+                },
+            };
+            if granted {
+                break;
+            }
+        }
         let waited = started.elapsed();
         metrics::histogram!(crate::instrumentation::LIMITER_WAIT).record(waited.as_secs_f64());
         waited
@@ -50,8 +92,8 @@ impl Limiter {
 }
 
 /// A GCRA bucket emitting `rate` tokens per second, `burst` at once at most.
-/// A rate of zero (no share yet) is a very slow bucket, not a closed one: the
-/// budget module withholds calls itself while it has no share.
+/// A rate that is not a positive number is a very slow bucket (use
+/// [`Limiter::close`] to hand out nothing).
 fn bucket(rate: f64, burst: NonZeroU32) -> DefaultDirectRateLimiter {
     let rate = if rate.is_finite() && rate > 0.0 {
         rate
@@ -79,5 +121,44 @@ mod tests {
         // 20 intervals of 10 ms after the first token.
         let elapsed = started.elapsed();
         assert!(elapsed >= Duration::from_millis(190), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_limiter_hands_out_nothing_until_opened() {
+        let limiter = Limiter::closed(1);
+        assert!(!limiter.is_open());
+        let waiting = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire().await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished());
+        limiter.set_rate(1000.0);
+        let waited = tokio::time::timeout(Duration::from_secs(1), waiting).await;
+        assert!(matches!(waited, Ok(Ok(_))), "the waiter got its token");
+    }
+
+    #[tokio::test]
+    async fn a_waiter_on_a_slow_bucket_moves_to_a_faster_one_at_once() {
+        let limiter = Limiter::new(0.01, 1);
+        limiter.acquire().await; // the burst
+        let waiting = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        limiter.set_rate(100.0);
+        let waited = tokio::time::timeout(Duration::from_secs(1), waiting).await;
+        assert!(matches!(waited, Ok(Ok(_))), "not left on the 100 s bucket");
+    }
+
+    #[tokio::test]
+    async fn a_new_rate_starts_without_a_fresh_burst() {
+        let limiter = Limiter::new(1000.0, 5);
+        limiter.set_rate(10.0);
+        let started = Instant::now();
+        limiter.acquire().await;
+        // Empty at the change: the first token comes a period (100 ms) later.
+        assert!(started.elapsed() >= Duration::from_millis(90));
     }
 }
