@@ -106,7 +106,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         // The consumer held the last writer handles: the writer now flushes and ends.
         // Jobs still waiting on it were abandoned at the deadline (their deliveries
         // return to the queue); do not hang on a database that is down.
-        if tokio::time::timeout(Duration::from_secs(5), writer_task).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), writer_task)
+            .await
+            .is_err()
+        {
             tracing::warn!("results still uncommitted at exit; their jobs will be redelivered");
         }
         tracing::info!("worker stopped");

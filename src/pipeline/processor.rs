@@ -219,10 +219,6 @@ impl Processor {
             if self.gate.is_refused() {
                 return self.give_back(job, token, counted).await;
             }
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return self.give_back(job, token, counted).await,
-                _ = self.limiter.acquire() => {}
-            }
             let attempt = if counted {
                 counted = false;
                 attempts + 1
@@ -238,6 +234,18 @@ impl Processor {
                 }
             };
             attempts = attempt;
+            // The token last, right before the request: a slow database step cannot
+            // make granted calls go out late and bunched. Given back uncounted if the
+            // worker stops while waiting for it.
+            let waited = tokio::select! {
+                _ = self.shutdown.cancelled() => return self.give_back(job, token, true).await,
+                waited = self.limiter.acquire() => waited,
+            };
+            // Refused meanwhile, or waited so long (the budget paused) that the lease may
+            // have passed to another worker: do not call; return the job.
+            if self.gate.is_refused() || waited > self.lease / 2 {
+                return self.give_back(job, token, true).await;
+            }
             let span = tracing::Span::current();
             span.record("attempt", attempt);
             if attempt > 1 {
