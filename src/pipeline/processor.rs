@@ -241,10 +241,20 @@ impl Processor {
                 _ = self.shutdown.cancelled() => return self.give_back(job, token, true).await,
                 waited = self.limiter.acquire() => waited,
             };
-            // Refused meanwhile, or waited so long (the budget paused) that the lease may
-            // have passed to another worker: do not call; return the job.
-            if self.gate.is_refused() || waited > self.lease / 2 {
+            if self.gate.is_refused() {
                 return self.give_back(job, token, true).await;
+            }
+            // After a long wait (a paused budget) the lease may have passed to another
+            // worker: renew it, and call only if it is still ours.
+            if waited > self.lease / 3 {
+                let ours = self
+                    .retry_database("renewing a claim", || {
+                        self.store.renew(&job.job_id, token, self.lease)
+                    })
+                    .await?;
+                if !ours {
+                    return Ok(None);
+                }
             }
             let span = tracing::Span::current();
             span.record("attempt", attempt);

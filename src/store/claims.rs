@@ -181,6 +181,21 @@ impl Store {
         Ok(row.map(|(a,)| a))
     }
 
+    /// Extends a live claim's lease; `false` if the claim is no longer this owner's.
+    pub async fn renew(&self, job_id: &str, owner: Uuid, lease: Duration) -> anyhow::Result<bool> {
+        let renewed = sqlx::query(
+            "UPDATE job_claims SET lease_until = now() + make_interval(secs => $3)
+              WHERE job_id = $1 AND owner = $2 AND state = 'active'",
+        )
+        .bind(job_id)
+        .bind(owner)
+        .bind(lease.as_secs_f64())
+        .execute(self.pool())
+        .await
+        .context("renewing a claim")?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
     /// Remembers the last transient failure, so a worker that takes the job over
     /// can store it as the reason if no attempts are left.
     pub async fn note_failure(
