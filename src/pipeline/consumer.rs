@@ -74,6 +74,14 @@ impl Consumer {
             }
             delay = Duration::from_millis(500);
         }
+        // A session that ended by shutdown has drained already (an empty tracker returns
+        // at once); jobs of a session lost to a broker error are drained here.
+        self.drain(&tracker).await;
+        Ok(())
+    }
+
+    /// Waits for the jobs in flight to finish or return, up to the shutdown deadline.
+    async fn drain(&self, tracker: &TaskTracker) {
         tracker.close();
         if tokio::time::timeout(self.shutdown_deadline, tracker.wait())
             .await
@@ -84,7 +92,6 @@ impl Consumer {
                 "shutdown deadline passed; unfinished jobs return to the queue"
             );
         }
-        Ok(())
     }
 
     /// One connection: consume until shutdown, an account refusal or a broker error.
@@ -164,16 +171,7 @@ impl Consumer {
         }
         // Jobs in flight keep using this connection to publish and acknowledge.
         if matches!(end, SessionEnd::Shutdown) {
-            tracker.close();
-            if tokio::time::timeout(self.shutdown_deadline, tracker.wait())
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    in_flight = tracker.len(),
-                    "shutdown deadline passed; unfinished jobs return to the queue"
-                );
-            }
+            self.drain(tracker).await;
         } else {
             // `TaskTracker::wait` only returns once the tracker is closed (and empty):
             // without the close this waited forever and the worker never probed again.
