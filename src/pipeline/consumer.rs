@@ -53,7 +53,8 @@ impl Consumer {
         let mut delay = Duration::from_millis(500);
         loop {
             match self.session(&tracker).await {
-                Ok(SessionEnd::Shutdown) => break,
+                // The session drained its jobs before it ended.
+                Ok(SessionEnd::Shutdown) => return Ok(()),
                 Ok(SessionEnd::AccountRefused) => {
                     self.gate
                         .probe_until_accepted(&self.client, &self.shutdown)
@@ -74,8 +75,7 @@ impl Consumer {
             }
             delay = Duration::from_millis(500);
         }
-        // A session that ended by shutdown has drained already (an empty tracker returns
-        // at once); jobs of a session lost to a broker error are drained here.
+        // Shutdown came while no session was open: drain the jobs of the lost one.
         self.drain(&tracker).await;
         Ok(())
     }
