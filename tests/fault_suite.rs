@@ -8,7 +8,6 @@
 //! `ID2META_LONG_FAULTS=1` runs the long variant of the kill test (more kills, more
 //! jobs). Each test prints a `REPORT` line (run with `--nocapture`).
 
-#[allow(dead_code)]
 #[path = "worker/helpers.rs"]
 mod helpers;
 

@@ -3,7 +3,6 @@
 //! process-wide, so no other worker may count into it.
 
 #[path = "worker/helpers.rs"]
-#[allow(dead_code)]
 mod helpers;
 
 use std::collections::BTreeMap;

@@ -9,7 +9,6 @@
 
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
-#[allow(dead_code)]
 #[path = "worker/helpers.rs"]
 mod helpers;
 

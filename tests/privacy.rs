@@ -5,7 +5,6 @@
 //! and no other test may share (or pollute) it.
 
 #[path = "worker/helpers.rs"]
-#[allow(dead_code)]
 mod helpers;
 
 use std::io::Write;

@@ -44,7 +44,7 @@ impl ResultWriter {
 
 /// One transaction for the whole batch; outcomes in the order of `rows`.
 async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredOutcome>> {
-    let col = |f: fn(&ResultRow) -> Option<String>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let col = |f: fn(&ResultRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
     let job_ids: Vec<String> = rows.iter().map(|r| r.job_id.clone()).collect();
     let mut tx = store
         .pool()
