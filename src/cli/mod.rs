@@ -1,5 +1,6 @@
 //! The `id2meta` command line: one binary, one subcommand per user task.
 
+pub mod bench;
 pub mod demo;
 pub mod mock_upstream;
 pub mod worker;
@@ -26,6 +27,8 @@ pub enum Command {
     Migrate(worker::MigrateArgs),
     /// Run the main job on an embedded default: mock upstream, worker, a sample batch, a summary.
     Demo(demo::DemoArgs),
+    /// Measure throughput, QPS-budget use, latency and resources against the mock; print a table.
+    Bench(bench::BenchArgs),
     /// A faithful stand-in for the Alibaba endpoint, for tests, demos and load work.
     MockUpstream(mock_upstream::MockUpstreamArgs),
 }
@@ -37,5 +40,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => worker::migrate(args).await,
         Command::MockUpstream(args) => mock_upstream::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
