@@ -7,6 +7,9 @@ pub struct Machine {
     pub model: String,
     pub memory_gib: f64,
     pub kernel: String,
+    /// The 1, 5 and 15 minute load averages at the start: on a shared machine, the
+    /// other tenants' share of the CPUs the numbers did not get.
+    pub load: String,
 }
 
 pub fn describe() -> Machine {
@@ -21,6 +24,9 @@ pub fn describe() -> Machine {
             / (1024.0 * 1024.0),
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|k| k.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into()),
+        load: std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
             .unwrap_or_else(|_| "unknown".into()),
     }
 }
@@ -37,8 +43,8 @@ fn cpu_model(cpuinfo: &str) -> Option<String> {
 impl Machine {
     pub fn one_line(&self) -> String {
         format!(
-            "{} CPUs ({}), {:.1} GiB RAM, Linux {}",
-            self.cpus, self.model, self.memory_gib, self.kernel
+            "{} CPUs ({}), {:.1} GiB RAM, Linux {}, load average {} at start",
+            self.cpus, self.model, self.memory_gib, self.kernel, self.load
         )
     }
 
