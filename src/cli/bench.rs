@@ -51,6 +51,9 @@ pub struct BenchArgs {
     /// Skip (3) and (4), the runs paced by the QPS budget (they take about 40 s).
     #[arg(long)]
     pub skip_paced: bool,
+    /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub only: Vec<u8>,
     /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
     /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
     #[arg(long)]
@@ -82,6 +85,15 @@ impl BenchArgs {
         args
     }
 
+    fn runs(&self, section: u8) -> bool {
+        let skipped = match section {
+            3 | 4 => self.skip_paced,
+            5 => self.skip_resources,
+            _ => false,
+        };
+        !skipped && (self.only.is_empty() || self.only.contains(&section))
+    }
+
     fn concurrency(&self) -> u16 {
         self.concurrency
             .unwrap_or_else(|| crate::config::default_concurrency(pipeline::UNLIMITED_QPS))
@@ -101,49 +113,43 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut table = report::Table::default();
     let concurrency = args.concurrency();
 
-    eprintln!(
-        "(1) raw queue: {} messages, prefetch {concurrency}",
-        args.jobs
-    );
-    let raw = raw::measure(&base, &run_id, args.jobs, concurrency).await?;
-    table.raw(&raw);
-
-    eprintln!("(2) pipeline, unlimited upstream: {} jobs", args.jobs);
-    let throughput =
-        pipeline::throughput(&base, &run_id, args.jobs, concurrency, Duration::ZERO).await?;
-    table.pipeline(&throughput, &raw);
-
-    if !args.skip_paced {
+    let mut raw = None;
+    if args.runs(1) {
+        eprintln!(
+            "(1) raw queue: {} messages, prefetch {concurrency}",
+            args.jobs
+        );
+        let measured = raw::measure(&base, &run_id, args.jobs, concurrency).await?;
+        table.raw(&measured);
+        raw = Some(measured);
+    }
+    if args.runs(2) {
+        eprintln!("(2) pipeline, unlimited upstream: {} jobs", args.jobs);
+        let throughput =
+            pipeline::throughput(&base, &run_id, args.jobs, concurrency, Duration::ZERO).await?;
+        table.pipeline(&throughput, raw.as_ref());
+    }
+    if args.runs(3) {
         eprintln!(
             "(3) QPS cap: {} jobs, mock 200±50 ms, limit 50",
             args.capped_jobs
         );
         let capped = pipeline::capped(&base, &run_id, args.capped_jobs).await?;
         table.capped(&capped);
+    }
+    if args.runs(4) {
         eprintln!(
             "(4) latency: {} jobs/s offered for {} s",
             args.offered_rate, args.offered_secs
         );
-        let latency = pipeline::latency(
-            &base,
-            &run_id,
-            args.offered_rate,
-            Duration::from_secs(args.offered_secs),
-        )
-        .await?;
+        let window = Duration::from_secs(args.offered_secs);
+        let latency = pipeline::latency(&base, &run_id, args.offered_rate, window).await?;
         table.latency(&latency);
     }
-
-    if !args.skip_resources {
+    if args.runs(5) {
         eprintln!("(5) one worker process: {} jobs", args.jobs);
-        let used = resources::measure(
-            &base,
-            &run_id,
-            args.jobs,
-            concurrency,
-            args.perf_record.as_deref(),
-        )
-        .await?;
+        let profile = args.perf_record.as_deref();
+        let used = resources::measure(&base, &run_id, args.jobs, concurrency, profile).await?;
         table.resources(&used);
     }
 

@@ -56,7 +56,7 @@ impl Table {
         );
     }
 
-    pub fn pipeline(&mut self, run: &Throughput, raw: &Raw) {
+    pub fn pipeline(&mut self, run: &Throughput, raw: Option<&Raw>) {
         self.row(
             format!(
                 "(2) pipeline, upstream unlimited: first publish → last completion, {} jobs, concurrency {}",
@@ -75,13 +75,15 @@ impl Table {
             "",
             None,
         );
-        let ratio = run.rate() / raw.rate();
-        self.row(
-            "(2) pipeline / raw".into(),
-            format!("{:.1} %", 100.0 * ratio),
-            "≥ 90 %",
-            Some(ratio >= PIPELINE_OVER_RAW),
-        );
+        if let Some(raw) = raw {
+            let ratio = run.rate() / raw.rate();
+            self.row(
+                "(2) pipeline / raw".into(),
+                format!("{:.1} %", 100.0 * ratio),
+                "≥ 90 %",
+                Some(ratio >= PIPELINE_OVER_RAW),
+            );
+        }
         self.calls_per_job("(2)", &run.upstream, run.jobs);
         let statuses: Vec<String> = run
             .by_status
