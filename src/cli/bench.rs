@@ -67,7 +67,7 @@ pub struct BenchArgs {
     /// Duration of (4), seconds.
     #[arg(long, default_value_t = 20)]
     pub offered_secs: u64,
-    /// Record a CPU profile of the worker process in (5) with `perf record -g` into this
+    /// Record a CPU profile of the worker process in (5) with `perf record --call-graph dwarf` into this
     /// file (its CPU figure then includes perf's overhead: profile and measure separately).
     #[arg(long, value_name = "FILE")]
     pub perf_record: Option<std::path::PathBuf>,

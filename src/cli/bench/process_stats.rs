@@ -10,8 +10,11 @@ pub struct Sample {
     pub cpu_seconds: f64,
     /// Peak resident set (VmHWM), KiB.
     pub peak_rss_kib: u64,
-    /// Current resident set (VmRSS), KiB.
+    /// Current resident set (VmRSS), KiB, and its anonymous (heap, stacks) and
+    /// file-backed (the binary's pages) parts.
     pub rss_kib: u64,
+    pub rss_anon_kib: u64,
+    pub rss_file_kib: u64,
 }
 
 /// Reads `/proc/<pid>/stat` and `/proc/<pid>/status`.
@@ -25,6 +28,8 @@ pub fn sample(pid: u32, clock_ticks: u64) -> anyhow::Result<Sample> {
         cpu_seconds: ticks as f64 / clock_ticks.max(1) as f64,
         peak_rss_kib: kib(&status, "VmHWM").context("no VmHWM in /proc/<pid>/status")?,
         rss_kib: kib(&status, "VmRSS").context("no VmRSS in /proc/<pid>/status")?,
+        rss_anon_kib: kib(&status, "RssAnon").unwrap_or(0),
+        rss_file_kib: kib(&status, "RssFile").unwrap_or(0),
     })
 }
 

@@ -176,9 +176,11 @@ impl Table {
         self.row(
             "(5) peak resident memory (VmHWM)".into(),
             format!(
-                "{peak:.1} MiB (at ready {:.1}, at end {:.1})",
+                "{peak:.1} MiB (at ready {:.1}; at end {:.1} = heap {:.1} + file {:.1})",
                 run.ready.peak_rss_kib as f64 / 1024.0,
-                run.done.rss_kib as f64 / 1024.0
+                run.done.rss_kib as f64 / 1024.0,
+                run.done.rss_anon_kib as f64 / 1024.0,
+                run.done.rss_file_kib as f64 / 1024.0
             ),
             "≤ 20 MiB",
             Some(peak <= PEAK_MIB),

@@ -163,10 +163,19 @@ fn spawn_worker(
         .context("starting the worker process")
 }
 
-/// `perf record -g` attached to the worker until stopped.
+/// `perf record --call-graph dwarf` (Rust keeps no frame pointers) attached to the worker until stopped.
 fn start_perf(pid: u32, file: &Path) -> anyhow::Result<Child> {
     Command::new("perf")
-        .args(["record", "-g", "-F", "499", "-p", &pid.to_string(), "-o"])
+        .args([
+            "record",
+            "--call-graph",
+            "dwarf",
+            "-F",
+            "299",
+            "-p",
+            &pid.to_string(),
+            "-o",
+        ])
         .arg(file)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
