@@ -1,6 +1,7 @@
 //! The `id2meta` command line: one binary, one subcommand per user task.
 
 pub mod batch;
+pub mod bench;
 pub mod demo;
 pub mod enqueue;
 pub mod input;
@@ -31,6 +32,8 @@ pub enum Command {
     Migrate(worker::MigrateArgs),
     /// Run the main job on an embedded default: mock upstream, worker, a sample batch, a summary.
     Demo(demo::DemoArgs),
+    /// Measure throughput, QPS-budget use, latency and resources against the mock; print a table.
+    Bench(bench::BenchArgs),
     /// A faithful stand-in for the Alibaba endpoint, for tests, demos and load work.
     MockUpstream(mock_upstream::MockUpstreamArgs),
     Enqueue(enqueue::EnqueueArgs),
@@ -48,5 +51,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enqueue(args) => enqueue::run(args).await,
         Command::Results(args) => results::run(args).await,
         Command::Batch(args) => batch::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }

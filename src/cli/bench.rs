@@ -1,0 +1,164 @@
+//! `id2meta bench`: the numbers a user chooses a job system on, measured in one run
+//! against the mock upstream, printed as a Markdown table (see docs/benchmarks.md).
+//!
+//! Why each section exists:
+//! 1. the raw quorum-queue rate is the ceiling the pipeline is judged against
+//!    (same queue arguments, persistence, confirms and prefetch, same run, same machine);
+//! 2. the pipeline rate with an unlimited upstream shows what the worker adds on top;
+//! 3. at the account's cap, what matters is using the budget fully and never exceeding it;
+//! 4. below the cap, the end-to-end latency a caller sees;
+//! 5. one worker *process*, measured from /proc, for CPU and memory per job.
+//!
+//! Every section uses its own queues and database, named after the run, deleted at the end.
+
+mod completions;
+mod harness;
+mod jobs;
+mod machine;
+mod pipeline;
+mod process_stats;
+mod raw;
+mod report;
+mod resources;
+mod scratch;
+
+use std::time::Duration;
+
+use crate::config::Config;
+
+/// Options of the benchmark.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    long_about = "Measure id2meta against the in-process mock upstream and print a Markdown table: \
+(1) raw quorum-queue throughput (publish with pipelined confirms, consume with one ack per message), \
+(2) pipeline throughput with an unlimited upstream and its ratio to (1), upstream calls per job, \
+(3) QPS-budget use at a cap (mock 200 ms latency, 50 QPS), \
+(4) end-to-end latency percentiles at a fixed offered load below the cap, \
+(5) CPU time and peak memory of one worker process. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
+(AMQP_URL) only; every section uses fresh queues and a fresh database, removed at the end. \
+Build with --release: a debug build measures the compiler, not the worker."
+)]
+pub struct BenchArgs {
+    /// Jobs (and raw messages) for the throughput and resource sections.
+    #[arg(long, default_value_t = 20_000)]
+    pub jobs: u64,
+    /// A small run for CI and smoke tests (a few hundred jobs, a few seconds per section).
+    #[arg(long)]
+    pub quick: bool,
+    /// Skip (5), the worker child process (e.g. when the binary is not the one to measure).
+    #[arg(long)]
+    pub skip_resources: bool,
+    /// Skip (3) and (4), the runs paced by the QPS budget (they take about 40 s).
+    #[arg(long)]
+    pub skip_paced: bool,
+    /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub only: Vec<u8>,
+    /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
+    /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
+    #[arg(long)]
+    pub concurrency: Option<u16>,
+    /// Jobs for (3), the run at the QPS cap.
+    #[arg(long, default_value_t = 1000)]
+    pub capped_jobs: u64,
+    /// Offered load of (4), jobs per second (below the 50 QPS cap).
+    #[arg(long, default_value_t = 30.0)]
+    pub offered_rate: f64,
+    /// Duration of (4), seconds.
+    #[arg(long, default_value_t = 20)]
+    pub offered_secs: u64,
+    /// Record a CPU profile of the worker process in (5) with `perf record --call-graph dwarf` into this
+    /// file (its CPU figure then includes perf's overhead: profile and measure separately).
+    #[arg(long, value_name = "FILE")]
+    pub perf_record: Option<std::path::PathBuf>,
+}
+
+impl BenchArgs {
+    /// The arguments after `--quick`: small enough for CI, large enough to exercise every path.
+    fn effective(&self) -> Self {
+        let mut args = self.clone();
+        if self.quick {
+            args.jobs = self.jobs.min(200);
+            args.capped_jobs = self.capped_jobs.min(150);
+            args.offered_secs = self.offered_secs.min(4);
+        }
+        args
+    }
+
+    fn runs(&self, section: u8) -> bool {
+        let skipped = match section {
+            3 | 4 => self.skip_paced,
+            5 => self.skip_resources,
+            _ => false,
+        };
+        !skipped && (self.only.is_empty() || self.only.contains(&section))
+    }
+
+    fn concurrency(&self) -> u16 {
+        self.concurrency
+            .unwrap_or_else(|| crate::config::default_concurrency(pipeline::UNLIMITED_QPS))
+    }
+}
+
+/// Runs every section in turn and prints the machine and the table.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let args = args.effective();
+    let base = Config::from_env()?;
+    let run_id = scratch::run_id();
+    let machine = machine::describe();
+    if cfg!(debug_assertions) {
+        eprintln!("id2meta bench: WARNING: a debug build; use --release for numbers worth keeping");
+    }
+    eprintln!("id2meta bench: run {run_id} on {}", machine.one_line());
+    let mut table = report::Table::default();
+    let concurrency = args.concurrency();
+
+    let mut raw = None;
+    if args.runs(1) {
+        eprintln!(
+            "(1) raw queue: {} messages, prefetch {concurrency}",
+            args.jobs
+        );
+        let measured = raw::measure(&base, &run_id, args.jobs, concurrency).await?;
+        table.raw(&measured);
+        raw = Some(measured);
+    }
+    if args.runs(2) {
+        eprintln!("(2) pipeline, unlimited upstream: {} jobs", args.jobs);
+        let throughput =
+            pipeline::throughput(&base, &run_id, args.jobs, concurrency, Duration::ZERO).await?;
+        table.pipeline(&throughput, raw.as_ref());
+    }
+    if args.runs(3) {
+        eprintln!(
+            "(3) QPS cap: {} jobs, mock 200±50 ms, limit 50",
+            args.capped_jobs
+        );
+        let capped = pipeline::capped(&base, &run_id, args.capped_jobs).await?;
+        table.capped(&capped);
+    }
+    if args.runs(4) {
+        eprintln!(
+            "(4) latency: {} jobs/s offered for {} s",
+            args.offered_rate, args.offered_secs
+        );
+        let window = Duration::from_secs(args.offered_secs);
+        let latency = pipeline::latency(&base, &run_id, args.offered_rate, window).await?;
+        table.latency(&latency);
+    }
+    if args.runs(5) {
+        eprintln!("(5) one worker process: {} jobs", args.jobs);
+        let profile = args.perf_record.as_deref();
+        let used = resources::measure(&base, &run_id, args.jobs, concurrency, profile).await?;
+        table.resources(&used);
+    }
+
+    let command: Vec<String> = std::env::args().collect();
+    println!("{}", machine.markdown());
+    println!("Command: `{}`; run `{run_id}`.\n", command.join(" "));
+    println!("{}", table.markdown());
+    if !table.all_met() {
+        eprintln!("id2meta bench: some targets were missed (marked **no** in the table)");
+    }
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! One in-process pipeline run: a mock upstream with the section's behaviour, the
+//! section's scratch queues and database, a worker started exactly as
+//! `id2meta worker` starts one (`crate::app::start`), and a reader of completions.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use tokio_util::sync::CancellationToken;
+
+use super::completions::Completions;
+use super::scratch::Scratch;
+use crate::app::RunningWorker;
+use crate::config::Config;
+use crate::mock::{self, MockConfig, MockHandle, Stats};
+use crate::secret::Secret;
+
+/// A worker's pace: its QPS budget and jobs in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub qps: f64,
+    pub concurrency: u16,
+}
+
+pub struct Harness {
+    pub mock: MockHandle,
+    pub scratch: Scratch,
+    pub completions: Completions,
+    worker: RunningWorker,
+    shutdown: CancellationToken,
+}
+
+impl Harness {
+    pub async fn open(
+        base: &Config,
+        run_id: &str,
+        section: &str,
+        upstream: MockConfig,
+        pace: Pace,
+    ) -> anyhow::Result<Self> {
+        let mock = mock::start(upstream, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let scratch = Scratch::open(base, run_id, section).await?;
+        let completions =
+            Completions::start(&scratch.connection, &scratch.topology.results_queue).await?;
+        let mut config = worker_config(&scratch.config, &mock.endpoint());
+        config.qps = pace.qps;
+        config.concurrency = pace.concurrency;
+        let shutdown = CancellationToken::new();
+        let worker = crate::app::start(config, shutdown.clone()).await?;
+        wait_for_consumer(&scratch, Duration::from_secs(30)).await?;
+        Ok(Self {
+            mock,
+            scratch,
+            completions,
+            worker,
+            shutdown,
+        })
+    }
+
+    /// Stops the worker, the reader and the mock, removes the scratch; returns the mock's counts.
+    pub async fn close(self) -> anyhow::Result<Stats> {
+        self.shutdown.cancel();
+        self.worker.wait().await?;
+        self.completions.stop();
+        let stats = self.mock.stats();
+        self.mock.shutdown().await?;
+        self.scratch.remove().await?;
+        Ok(stats)
+    }
+}
+
+/// A section's configuration pointed at the mock, with a throwaway PII key; the
+/// HTTP endpoints on a free port. The caller sets the pace.
+pub fn worker_config(section: &Config, endpoint: &str) -> Config {
+    let mut config = section.clone();
+    config.endpoint = endpoint.to_string();
+    config.access_key_id = Some("testid".into());
+    config.access_key_secret = Some(Secret::new("testsecret"));
+    config.security_token = None;
+    config.pii_key = Some(Secret::new(uuid::Uuid::new_v4().to_string()));
+    config.http_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config
+}
+
+/// Waits until a consumer is attached to the section's jobs queue: the broker has no
+/// event for it, so this asks every 50 ms.
+pub async fn wait_for_consumer(scratch: &Scratch, limit: Duration) -> anyhow::Result<()> {
+    let channel = scratch
+        .connection
+        .create_channel()
+        .await
+        .context("opening a channel")?;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let started = Instant::now();
+    loop {
+        let queue = channel
+            .queue_declare(
+                scratch.topology.jobs_queue.as_str().into(),
+                passive,
+                FieldTable::default(),
+            )
+            .await
+            .context("inspecting the jobs queue")?;
+        if queue.consumer_count() > 0 {
+            let _ = channel.close(200, "bye".into()).await;
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            bail!("no worker consumed the jobs queue within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
