@@ -47,8 +47,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let client = Client::new(config.upstream()?).context("building the upstream client")?;
     let health = Health::new();
     let metrics = crate::instrumentation::install();
-    // One connection per job in flight would be wasteful: claims and attempts are short.
-    let connections = (u32::from(config.concurrency) / 4).clamp(4, 32);
+    // Claims and results go through two batching tasks (one statement each at a time);
+    // the rest (retries, releases) is rare: a few connections suffice at any concurrency.
+    let connections = (u32::from(config.concurrency) / 16).clamp(4, 8);
     let store = Store::connect(&config.database_url, connections).await?;
     store.migrate().await?;
     health.set_database(true);

@@ -52,6 +52,10 @@ impl Store {
             .context("parsing DATABASE_URL")?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            // sqlx pings a connection before lending it by default: a round trip per
+            // statement, 25% of the worker's CPU in the profile (docs/benchmarks.md).
+            // A dead connection fails its statement instead, and every caller retries.
+            .test_before_acquire(false)
             // A request for a connection that waits longer than this is an outage, not load.
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
