@@ -2,11 +2,13 @@
 //!
 //! - [`consumer`]: the supervised consume loop; the only place that acks, nacks
 //!   or dead-letters, from the [`Disposition`] the processor returns.
-//! - [`processor`]: parse, validate, claim, call (paced and retried), store, publish.
+//! - [`processor`]: parse, validate, claim, store, publish; `attempts`: pace, call,
+//!   classify, retry.
 //! - [`account`]: the pause when the upstream refuses the account, and its probe.
 //! - [`limiter`]: the local `governor` pacer; [`retry`]: the backoff policy.
 
 pub mod account;
+mod attempts;
 pub mod consumer;
 pub mod limiter;
 pub mod processor;

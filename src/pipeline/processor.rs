@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
@@ -24,9 +24,8 @@ use crate::identity::{identity_digest, Identity};
 use crate::job::Job;
 use crate::queue::Publisher;
 use crate::secret::Secret;
-use crate::status::Status;
 use crate::store::{Claim, Claimer, ResultWriter, Store};
-use crate::upstream::{Client, Failure, FailureClass, Outcome};
+use crate::upstream::Client;
 
 /// How often a duplicate checks whether the job's holder has finished.
 const HOLDER_POLL: Duration = Duration::from_millis(500);
@@ -64,7 +63,7 @@ impl std::ops::Deref for Processor {
 }
 
 /// Why a step stopped short of a result: the job goes back to the queue.
-struct Returned;
+pub(super) struct Returned;
 
 impl Processor {
     pub fn new(parts: Parts) -> Self {
@@ -190,134 +189,14 @@ impl Processor {
         }
     }
 
-    /// Calls upstream until an answer settles the job. `Ok(None)`: the claim was lost.
-    /// `attempts` were made before this worker claimed the job; the claim already
-    /// counted the next one.
-    async fn call_until_settled(
-        &self,
-        job: &Job,
-        identity: &Identity,
-        token: Uuid,
-        mut attempts: i32,
-        mut last: Option<(String, String)>,
-    ) -> Result<Option<Settlement>, Returned> {
-        let mut schedule = self.retry.schedule();
-        // An attempt counted in the claim but not made yet: given back uncounted.
-        let mut counted = true;
-        loop {
-            if attempts >= self.max_attempts as i32 {
-                let (code, message) =
-                    last.unwrap_or_else(|| ("MaxAttempts".into(), "attempts exhausted".into()));
-                return Ok(Some(failure_settlement(
-                    Status::Failed,
-                    code,
-                    message,
-                    None,
-                    attempts,
-                )));
-            }
-            if self.gate.is_refused() {
-                return self.give_back(job, token, counted).await;
-            }
-            let attempt = if counted {
-                counted = false;
-                attempts + 1
-            } else {
-                match self
-                    .retry_database("starting an attempt", || {
-                        self.store.begin_attempt(&job.job_id, token, self.lease)
-                    })
-                    .await?
-                {
-                    Some(attempt) => attempt,
-                    None => return Ok(None),
-                }
-            };
-            attempts = attempt;
-            // The token last, right before the request: a slow database step cannot
-            // make granted calls go out late and bunched. Given back uncounted if the
-            // worker stops while waiting for it.
-            let waited = tokio::select! {
-                _ = self.shutdown.cancelled() => return self.give_back(job, token, true).await,
-                waited = self.limiter.acquire() => waited,
-            };
-            if self.gate.is_refused() {
-                return self.give_back(job, token, true).await;
-            }
-            // After a long wait (a paused budget) the lease may have passed to another
-            // worker: renew it, and call only if it is still ours.
-            if waited > self.lease / 3 {
-                let ours = self
-                    .retry_database("renewing a claim", || {
-                        self.store.renew(&job.job_id, token, self.lease)
-                    })
-                    .await?;
-                if !ours {
-                    return Ok(None);
-                }
-            }
-            let span = tracing::Span::current();
-            span.record("attempt", attempt);
-            if attempt > 1 {
-                metrics::counter!(crate::instrumentation::RETRIES).increment(1);
-            }
-            let started = Instant::now();
-            let outcome = self.client.verify(identity).await;
-            crate::instrumentation::upstream_call(outcome.code(), started.elapsed());
-            span.record("upstream_code", outcome.code());
-            match outcome {
-                Outcome::Verdict {
-                    verdict,
-                    request_id,
-                } => {
-                    span.record("request_id", request_id.as_str());
-                    return Ok(Some(Settlement {
-                        status: verdict.into(),
-                        biz_code: Some(verdict.biz_code().to_string()),
-                        upstream_code: Some("Success".into()),
-                        upstream_message: None,
-                        request_id: Some(request_id),
-                        attempts: attempt,
-                    }));
-                }
-                Outcome::Failure(f) => {
-                    if let Some(id) = &f.request_id {
-                        span.record("request_id", id.as_str());
-                    }
-                    match f.class {
-                        FailureClass::Permanent => {
-                            tracing::info!(code = %f.code, "upstream rejected the job");
-                            return Ok(Some(settlement_of(Status::Rejected, f, attempt)));
-                        }
-                        FailureClass::Account => {
-                            self.gate.trip(&f.code, &f.message);
-                            return self.give_back(job, token, true).await;
-                        }
-                        FailureClass::Transient { throttled } => {
-                            tracing::info!(code = %f.code, attempt, "transient upstream failure");
-                            let Failure { code, message, .. } = &f;
-                            // Best effort: losing this note only loses the reason of a takeover.
-                            let _ = self
-                                .store
-                                .note_failure(&job.job_id, token, code, message)
-                                .await;
-                            if attempt >= self.max_attempts as i32 {
-                                return Ok(Some(settlement_of(Status::Failed, f, attempt)));
-                            }
-                            last = Some((f.code.clone(), f.message.clone()));
-                            if self.pause(schedule.next_delay(throttled)).await.is_err() {
-                                return self.give_back(job, token, false).await;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// Ends this worker's claim without a result, so the job can be redelivered and
     /// claimed again at once. `uncount`: the last attempt was refused for account reasons.
-    async fn give_back<T>(&self, job: &Job, token: Uuid, uncount: bool) -> Result<T, Returned> {
+    pub(super) async fn give_back<T>(
+        &self,
+        job: &Job,
+        token: Uuid,
+        uncount: bool,
+    ) -> Result<T, Returned> {
         if let Err(error) = self.store.release(&job.job_id, token, uncount).await {
             // The lease will expire on its own; the job is merely delayed.
             tracing::warn!(error = %format!("{error:#}"), "releasing a claim failed");
@@ -326,7 +205,7 @@ impl Processor {
     }
 
     /// Sleeps, unless shutdown comes first.
-    async fn pause(&self, delay: Duration) -> Result<(), Returned> {
+    pub(super) async fn pause(&self, delay: Duration) -> Result<(), Returned> {
         tokio::select! {
             _ = self.shutdown.cancelled() => Err(Returned),
             _ = tokio::time::sleep(delay) => Ok(()),
@@ -335,7 +214,11 @@ impl Processor {
 
     /// Runs a database step, retrying through an outage (a restart must not cost a
     /// job a delivery) until it succeeds or the worker shuts down.
-    async fn retry_database<T, F, Fut>(&self, what: &str, mut step: F) -> Result<T, Returned>
+    pub(super) async fn retry_database<T, F, Fut>(
+        &self,
+        what: &str,
+        mut step: F,
+    ) -> Result<T, Returned>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = anyhow::Result<T>>,
@@ -355,26 +238,5 @@ impl Processor {
                 }
             }
         }
-    }
-}
-
-fn settlement_of(status: Status, f: Failure, attempts: i32) -> Settlement {
-    failure_settlement(status, f.code, f.message, f.request_id, attempts)
-}
-
-fn failure_settlement(
-    status: Status,
-    code: String,
-    message: String,
-    request_id: Option<String>,
-    attempts: i32,
-) -> Settlement {
-    Settlement {
-        status,
-        biz_code: None,
-        upstream_code: Some(code),
-        upstream_message: Some(message),
-        request_id,
-        attempts,
     }
 }
