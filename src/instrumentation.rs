@@ -16,6 +16,7 @@ pub const QPS_SHARE: &str = "id2meta_qps_share";
 pub const CONSUMER_PAUSED: &str = "id2meta_consumer_paused";
 pub const DEAD_LETTERED: &str = "id2meta_dead_lettered_total";
 pub const REPUBLISHED: &str = "id2meta_completions_republished_total";
+pub const STORE_RETRIES: &str = "id2meta_store_retries_total";
 
 /// Installs the process-wide recorder once and returns its handle (later calls
 /// return the same handle, so tests and the demo can start several workers).
@@ -82,6 +83,10 @@ fn describe() {
     metrics::describe_counter!(
         REPUBLISHED,
         "Completions re-published for jobs already settled."
+    );
+    metrics::describe_counter!(
+        STORE_RETRIES,
+        "Result commits retried after a database error."
     );
 }
 

@@ -93,7 +93,7 @@ async fn serve<I, O>(
                             break inputs.iter().map(|_| Err(error.clone())).collect()
                         }
                         OnError::Retry => {
-                            metrics::counter!("id2meta_store_retries_total").increment(1);
+                            metrics::counter!(crate::instrumentation::STORE_RETRIES).increment(1);
                             tracing::warn!(%error, requests = inputs.len(), "batch failed; retrying");
                             tokio::time::sleep(pause).await;
                             pause = (pause * 2).min(std::time::Duration::from_secs(5));
