@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod queues;
 pub mod world;
 
 pub use process::WorkerProcess;

@@ -18,10 +18,7 @@ use id2meta::mock::{self, MockConfig, MockHandle};
 use id2meta::queue::{self, Completion, Publisher, Topology};
 use id2meta::secret::Secret;
 use id2meta::store::Store;
-use lapin::options::{
-    BasicAckOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use sqlx::migrate::MigrateDatabase;
 use uuid::Uuid;
 
@@ -161,23 +158,11 @@ impl World {
     pub async fn completions(&self) -> Vec<Completion> {
         let connection = self.connect().await;
         let channel = connection.create_channel().await.expect("channel");
-        let mut out = Vec::new();
-        while let Some(message) = channel
-            .basic_get(
-                self.config.results_queue().as_str().into(),
-                BasicGetOptions::default(),
-            )
+        let out = super::queues::drain(&channel, &self.config.results_queue())
             .await
-            .expect("basic_get")
-        {
-            message
-                .delivery
-                .acker
-                .ack(BasicAckOptions::default())
-                .await
-                .expect("ack");
-            out.push(serde_json::from_slice(&message.delivery.data).expect("a completion"));
-        }
+            .into_iter()
+            .map(|(body, _)| serde_json::from_slice(&body).expect("a completion"))
+            .collect();
         let _ = connection.close(200, "done".into()).await;
         out
     }
@@ -187,19 +172,9 @@ impl World {
     pub async fn jobs_waiting(&self) -> u32 {
         let connection = self.connect().await;
         let channel = connection.create_channel().await.expect("channel");
-        let queue = channel
-            .queue_declare(
-                self.config.jobs_queue.as_str().into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                Default::default(),
-            )
-            .await
-            .expect("passive declare");
+        let count = super::queues::ready(&channel, &self.config.jobs_queue).await;
         let _ = connection.close(200, "done".into()).await;
-        queue.message_count()
+        count
     }
 
     /// The checks every scenario ends with, once its workers have stopped: one row

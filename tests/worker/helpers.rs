@@ -14,12 +14,15 @@ use id2meta::mock::{self, MockConfig, MockHandle};
 use id2meta::queue::{self, Completion, Publisher, Topology, REASON_HEADER};
 use id2meta::secret::Secret;
 use id2meta::store::{ResultRow, Store};
-use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions};
+use lapin::options::QueueDeleteOptions;
 use lapin::types::AMQPValue;
 use lapin::BasicProperties;
 use sqlx::migrate::MigrateDatabase;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+#[path = "../support/queues.rs"]
+mod queues;
 
 pub const PII_KEY: &str = "test-pii-key-0123456789";
 
@@ -230,25 +233,7 @@ impl TestEnv {
 
     /// Takes every message from a queue (acknowledging them) with all its properties.
     async fn drain_messages(&self, queue_name: &str) -> Vec<(Vec<u8>, BasicProperties)> {
-        let channel = self.publisher.channel();
-        let mut out = Vec::new();
-        while let Some(message) = channel
-            .basic_get(queue_name.into(), BasicGetOptions::default())
-            .await
-            .expect("basic_get")
-        {
-            message
-                .delivery
-                .acker
-                .ack(BasicAckOptions::default())
-                .await
-                .expect("ack");
-            out.push((
-                message.delivery.data.clone(),
-                message.delivery.properties.clone(),
-            ));
-        }
-        out
+        queues::drain(self.publisher.channel(), queue_name).await
     }
 
     /// Every completion published so far (drains the results queue).
@@ -287,20 +272,7 @@ impl TestEnv {
 
     /// Messages still in the jobs queue (ready, not unacknowledged).
     pub async fn jobs_ready(&self) -> u32 {
-        let queue = self
-            .publisher
-            .channel()
-            .queue_declare(
-                self.config.jobs_queue.as_str().into(),
-                lapin::options::QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                Default::default(),
-            )
-            .await
-            .expect("passive declare");
-        queue.message_count()
+        queues::ready(self.publisher.channel(), &self.config.jobs_queue).await
     }
 
     /// Deletes this test's queues and database.
