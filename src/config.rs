@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
+use crate::credentials::{Credentials, CredentialsHandle};
 use crate::secret::Secret;
 use crate::upstream::UpstreamConfig;
 
@@ -166,15 +167,15 @@ impl Config {
     pub fn upstream(&self) -> anyhow::Result<UpstreamConfig> {
         Ok(UpstreamConfig {
             endpoint: self.endpoint.clone(),
-            access_key_id: self
-                .access_key_id
-                .clone()
-                .context("ALIBABA_CLOUD_ACCESS_KEY_ID must be set")?,
-            access_key_secret: self
-                .access_key_secret
-                .clone()
-                .context("ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set")?,
-            security_token: self.security_token.clone(),
+            credentials: CredentialsHandle::fixed(Credentials::fixed(
+                self.access_key_id
+                    .clone()
+                    .context("ALIBABA_CLOUD_ACCESS_KEY_ID must be set")?,
+                self.access_key_secret
+                    .clone()
+                    .context("ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set")?,
+                self.security_token.clone(),
+            )),
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
         })

@@ -23,6 +23,7 @@ pub mod app;
 pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod health;
 pub mod http;
 pub mod identity;

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use id2meta::credentials::{Credentials, CredentialsHandle};
 use id2meta::identity::Identity;
 use id2meta::mock::{self, population, MockConfig, MockHandle, ScriptStep, SettingsPatch};
 use id2meta::secret::Secret;
@@ -26,12 +27,14 @@ async fn start_mock(config: MockConfig) -> MockHandle {
 fn config_for(endpoint: String) -> UpstreamConfig {
     UpstreamConfig {
         endpoint,
-        access_key_id: "testid".into(),
-        access_key_secret: Secret::new("testsecret"),
-        security_token: None,
+        credentials: pair("testid", "testsecret"),
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
     }
+}
+
+fn pair(id: &str, secret: &str) -> CredentialsHandle {
+    CredentialsHandle::fixed(Credentials::fixed(id, Secret::new(secret), None))
 }
 
 fn client(mock: &MockHandle) -> Client {
@@ -158,7 +161,7 @@ async fn a_retryable_error_followed_by_success_gives_the_verdict_on_the_second_c
 async fn a_bad_secret_gives_an_account_level_error() {
     let mock = start_mock(MockConfig::default()).await;
     let mut config = config_for(mock.endpoint());
-    config.access_key_secret = Secret::new("not the secret");
+    config.credentials = pair("testid", "not the secret");
     let f = failure_with(config, &person(0).0).await;
     assert_eq!(
         (f.code.as_str(), f.class, f.http_status),
@@ -171,7 +174,7 @@ async fn a_bad_secret_gives_an_account_level_error() {
 async fn a_wrong_key_id_gives_an_account_level_error() {
     let mock = start_mock(MockConfig::default()).await;
     let mut config = config_for(mock.endpoint());
-    config.access_key_id = "someone-else".into();
+    config.credentials = pair("someone-else", "testsecret");
     let f = failure_with(config, &person(0).0).await;
     assert_eq!(
         (f.code.as_str(), f.class, f.http_status),

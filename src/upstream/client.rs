@@ -14,20 +14,20 @@ use chrono::Utc;
 
 use super::signing::{percent_encode_rpc, signature};
 use super::{response, FailureClass, Outcome, ACTION, API_VERSION, PARAM_TYPE, PRODUCT_CODE};
+use crate::credentials::{Credentials, CredentialsHandle};
 use crate::identity::Identity;
-use crate::secret::Secret;
 
 /// The method the request is sent and signed with.
 const METHOD: &str = "POST";
 
 /// Where and as whom to call.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UpstreamConfig {
     /// Base URL, e.g. `https://cloudauth-intl.cn-hongkong.aliyuncs.com` or `http://127.0.0.1:8099`.
     pub endpoint: String,
-    pub access_key_id: String,
-    pub access_key_secret: Secret,
-    pub security_token: Option<Secret>,
+    /// The credentials in force at each request (a fixed pair, or kept fresh by
+    /// [`crate::credentials`]).
+    pub credentials: CredentialsHandle,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
 }
@@ -82,11 +82,23 @@ impl Client {
             .await
     }
 
+    /// The credentials handle, for a forced refresh after `InvalidSecurityToken.*`.
+    pub fn credentials(&self) -> &CredentialsHandle {
+        &self.config.credentials
+    }
+
     async fn call(&self, business: &[(&str, &str)]) -> Outcome {
+        let Some(credentials) = self.config.credentials.current() else {
+            return Outcome::local_failure(
+                FailureClass::Account,
+                "NoCredentials",
+                "no valid credentials are held",
+            );
+        };
         let url = format!(
             "{}/?{}",
             self.config.endpoint.trim_end_matches('/'),
-            self.signed_query(business)
+            self.signed_query(business, &credentials)
         );
         let outcome = match self.http.post(url).send().await {
             Ok(response) => {
@@ -109,27 +121,27 @@ impl Client {
     }
 
     /// Every parameter, signed, encoded the RPC way (spaces as `%20`).
-    fn signed_query(&self, business: &[(&str, &str)]) -> String {
+    fn signed_query(&self, business: &[(&str, &str)], credentials: &Credentials) -> String {
         let nonce = uuid::Uuid::new_v4().to_string();
         let timestamp = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let mut params: Vec<(&str, &str)> = vec![
             ("Action", ACTION),
             ("Version", API_VERSION),
             ("Format", "JSON"),
-            ("AccessKeyId", &self.config.access_key_id),
+            ("AccessKeyId", &credentials.access_key_id),
             ("SignatureMethod", "HMAC-SHA1"),
             ("SignatureVersion", "1.0"),
             ("SignatureNonce", &nonce),
             ("Timestamp", &timestamp),
         ];
-        if let Some(token) = &self.config.security_token {
+        if let Some(token) = &credentials.security_token {
             params.push(("SecurityToken", token.expose()));
         }
         params.extend_from_slice(business);
         let signature = signature(
             METHOD,
             params.iter().copied(),
-            self.config.access_key_secret.expose(),
+            credentials.access_key_secret.expose(),
         );
         params.push(("Signature", &signature));
         params
