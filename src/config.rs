@@ -39,6 +39,10 @@ pub struct Config {
     pub shutdown_deadline: Duration,
     /// Deliveries of one message before RabbitMQ dead-letters it.
     pub delivery_limit: u32,
+    /// `ID2META_DEAD_LETTER_TTL`: each sealed dead letter's expiration.
+    pub dead_letter_ttl: Duration,
+    /// How often a first-release `<jobs>.dead` is swept for plaintext letters.
+    pub dead_letter_sweep: Duration,
 }
 
 /// A source of variables: the process environment in production, a map in tests.
@@ -143,6 +147,15 @@ impl Config {
                 "a whole number of seconds",
             )?),
             delivery_limit: parse(env, "ID2META_DELIVERY_LIMIT", "20", "a whole number")?,
+            dead_letter_ttl: crate::duration::parse(&text("ID2META_DEAD_LETTER_TTL", "14d"))
+                .context("ID2META_DEAD_LETTER_TTL")?,
+            dead_letter_sweep: Duration::from_secs(parse(
+                env,
+                "ID2META_DEAD_LETTER_SWEEP_SECS",
+                "30",
+                "a whole number of seconds",
+            )?)
+            .max(Duration::from_secs(1)),
         })
     }
 
@@ -235,6 +248,7 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "0.0.0.0:9464");
         assert_eq!(c.concurrency, 50);
         assert!(c.pii_key.is_none());
+        assert_eq!(c.dead_letter_ttl, Duration::from_secs(14 * 86_400));
     }
 
     #[test]

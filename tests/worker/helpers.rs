@@ -136,8 +136,7 @@ impl TestEnv {
         let connection = queue::connect(&config.amqp_url, "test")
             .await
             .expect("broker");
-        let channel = connection.create_channel().await.expect("channel");
-        queue::declare(&channel, &Topology::from_config(&config))
+        queue::declare(&connection, &Topology::from_config(&config))
             .await
             .expect("topology");
         let publisher = Publisher::open(

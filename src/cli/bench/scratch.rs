@@ -40,11 +40,7 @@ impl Scratch {
         )?;
         let topology = Topology::from_config(&config);
         let connection = queue::connect(&config.amqp_url, "id2meta bench").await?;
-        let channel = connection
-            .create_channel()
-            .await
-            .context("opening a channel")?;
-        queue::declare(&channel, &topology).await?;
+        queue::declare(&connection, &topology).await?;
         let publisher = Publisher::open(
             &connection,
             &topology.results_exchange,
