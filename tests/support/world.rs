@@ -207,6 +207,7 @@ impl World {
         for queue in [
             self.config.jobs_queue.clone(),
             self.config.dead_letter_queue(),
+            format!("{}.intake", self.config.dead_letter_queue()),
             self.config.results_queue(),
         ] {
             let _ = channel

@@ -21,8 +21,13 @@ use lapin::{Channel, Connection};
 
 /// The most messages one scan holds (the AMQP prefetch is a 16-bit count).
 pub const MAX_SCAN: usize = u16::MAX as usize;
-/// A scan ends when no message came for this long (others hold the rest).
+/// A scan that has fewer than the queue's length ends when no message came
+/// for this long (others hold the rest).
 const IDLE: Duration = Duration::from_millis(1500);
+/// A scan that has the queue's length still waits this long for more: letters
+/// another scan just returned may not be counted yet (a quorum queue applies
+/// a return through its log).
+const SETTLE: Duration = Duration::from_millis(250);
 
 /// Messages held unacknowledged on a private channel.
 pub struct Held {
@@ -61,9 +66,6 @@ pub async fn hold(connection: &Connection, queue: &str, limit: usize) -> anyhow:
         channel,
         deliveries: Vec::with_capacity(want),
     };
-    if want == 0 {
-        return Ok(held);
-    }
     held.channel
         .basic_qos(
             u16::try_from(limit).unwrap_or(u16::MAX),
@@ -81,8 +83,13 @@ pub async fn hold(connection: &Connection, queue: &str, limit: usize) -> anyhow:
         )
         .await
         .with_context(|| format!("scanning queue {queue}"))?;
-    while held.deliveries.len() < want {
-        match tokio::time::timeout(IDLE, consumer.next()).await {
+    while held.deliveries.len() < limit {
+        let idle = if held.deliveries.len() < want {
+            IDLE
+        } else {
+            SETTLE
+        };
+        match tokio::time::timeout(idle, consumer.next()).await {
             Ok(Some(Ok(delivery))) => held.deliveries.push(delivery),
             Ok(Some(Err(error))) => return Err(error).context("scanning"),
             Ok(None) | Err(_) => break,
