@@ -165,6 +165,20 @@ async fn a_conflict_a_truncated_body_a_body_that_is_not_json_and_a_broker_dead_l
     env.cleanup().await;
 }
 
+/// Runs `id2meta dead-letters ARGS` as an operator would, against this test's queues.
+fn dead_letters_command(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_id2meta"))
+        .arg("dead-letters")
+        .args(args)
+        .env("AMQP_URL", &env.config.amqp_url)
+        .env("ID2META_JOBS_QUEUE", &env.config.jobs_queue)
+        .env("ID2META_RESULTS_EXCHANGE", &env.config.results_exchange)
+        .env("ID2META_PII_KEY", helpers::PII_KEY)
+        .env("ID2META_LOG_FORMAT", "json")
+        .output()
+        .expect("the binary runs")
+}
+
 #[tokio::test]
 async fn a_replayed_broker_dead_letter_completes_once() {
     let env = TestEnv::new(MockConfig::default()).await;
