@@ -197,11 +197,28 @@ async fn a_replayed_broker_dead_letter_completes_once() {
     );
 
     let id = letters[0].id.clone().expect("an id");
-    let report = queue
-        .replay(&Selection::Ids(vec![id]))
-        .await
-        .expect("replay");
-    assert_eq!((report.selected, report.done), (1, 1), "{report:?}");
+    let listed = dead_letters_command(&env, &["list", "--format", "json"]);
+    assert!(listed.status.success());
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let line: serde_json::Value = serde_json::from_str(listed.trim()).expect("one JSON line");
+    assert_eq!(line["id"], id.as_str());
+    assert_eq!(
+        line["name_masked"].as_str().map(|m| m.contains('*')),
+        Some(true)
+    );
+    for secret in plaintext_of(5) {
+        assert!(!listed.contains(&secret), "plaintext in `list`");
+    }
+    let replayed = dead_letters_command(&env, &["replay", &id]);
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&replayed.stdout).trim(),
+        "replayed 1 of 1 selected"
+    );
     let rows = env.wait_for_rows(1, WITHIN).await;
     env.completions_until(1, WITHIN).await;
     worker.stop().await;

@@ -182,7 +182,7 @@ impl Sweep {
             held.remove(delivery).await?;
             sealed_now += 1;
         }
-        held.release().await;
+        held.release(connection).await;
         if sealed_now > 0 {
             tracing::info!(queue = %queue, sealed = sealed_now, "sealed plaintext dead letters in place");
         }

@@ -103,7 +103,7 @@ impl DeadLetterQueue {
     pub async fn list(&self, limit: usize) -> anyhow::Result<Vec<Summary>> {
         let held = self.hold(limit).await?;
         let summaries = held.deliveries.iter().map(summary).collect();
-        held.release().await;
+        held.release(&self.connection).await;
         Ok(summaries)
     }
 
@@ -115,7 +115,7 @@ impl DeadLetterQueue {
             .iter()
             .find(|d| letter_id(d).as_deref() == Some(id))
             .map(summary);
-        held.release().await;
+        held.release(&self.connection).await;
         Ok(found)
     }
 
@@ -163,7 +163,7 @@ impl DeadLetterQueue {
                 }),
             }
         }
-        held.release().await;
+        held.release(&self.connection).await;
         Ok(report)
     }
 

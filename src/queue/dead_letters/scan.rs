@@ -8,6 +8,7 @@
 //! queue must have no `x-delivery-limit` (ours has none), since each return
 //! counts as a delivery on a quorum queue.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -24,14 +25,14 @@ pub const MAX_SCAN: usize = u16::MAX as usize;
 /// A scan that has fewer than the queue's length ends when no message came
 /// for this long (others hold the rest).
 const IDLE: Duration = Duration::from_millis(1500);
-/// A scan that has the queue's length still waits this long for more: letters
-/// another scan just returned may not be counted yet (a quorum queue applies
-/// a return through its log).
-const SETTLE: Duration = Duration::from_millis(250);
+/// How long a release waits for its returns to be counted again.
+const RETURNED_WITHIN: Duration = Duration::from_secs(2);
 
 /// Messages held unacknowledged on a private channel.
 pub struct Held {
     channel: Channel,
+    queue: String,
+    removed: AtomicUsize,
     pub deliveries: Vec<Delivery>,
 }
 
@@ -64,8 +65,13 @@ pub async fn hold(connection: &Connection, queue: &str, limit: usize) -> anyhow:
         .context("opening a scan channel")?;
     let mut held = Held {
         channel,
+        queue: queue.to_string(),
+        removed: AtomicUsize::new(0),
         deliveries: Vec::with_capacity(want),
     };
+    if want == 0 {
+        return Ok(held);
+    }
     held.channel
         .basic_qos(
             u16::try_from(limit).unwrap_or(u16::MAX),
@@ -83,13 +89,8 @@ pub async fn hold(connection: &Connection, queue: &str, limit: usize) -> anyhow:
         )
         .await
         .with_context(|| format!("scanning queue {queue}"))?;
-    while held.deliveries.len() < limit {
-        let idle = if held.deliveries.len() < want {
-            IDLE
-        } else {
-            SETTLE
-        };
-        match tokio::time::timeout(idle, consumer.next()).await {
+    while held.deliveries.len() < want {
+        match tokio::time::timeout(IDLE, consumer.next()).await {
             Ok(Some(Ok(delivery))) => held.deliveries.push(delivery),
             Ok(Some(Err(error))) => return Err(error).context("scanning"),
             Ok(None) | Err(_) => break,
@@ -111,13 +112,30 @@ impl Held {
             .ack(BasicAckOptions::default())
             .await
             .map(|_| ())
-            .context("acknowledging a held message")
+            .context("acknowledging a held message")?;
+        self.removed.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
-    /// Returns every message not removed to the queue.
-    pub async fn release(self) {
+    /// Returns every message not removed to the queue, and waits (briefly)
+    /// until the queue counts them again: a quorum queue applies a return
+    /// through its log, and the next scan sizes itself by that count.
+    pub async fn release(self, connection: &Connection) {
+        let returned = self.deliveries.len() - self.removed.load(Ordering::Relaxed);
+        let before = ready(connection, &self.queue).await.unwrap_or(0) as usize;
         // Closing the channel is what returns them; a failure means the channel
         // (or connection) is already gone, which returns them too.
         let _ = self.channel.close(200, "scan done".into()).await;
+        if returned == 0 {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + RETURNED_WITHIN;
+        while tokio::time::Instant::now() < deadline {
+            match ready(connection, &self.queue).await {
+                Ok(now) if now as usize >= before + returned => return,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(_) => return,
+            }
+        }
     }
 }
