@@ -63,7 +63,12 @@ impl Scratch {
             .await
             .context("opening a channel")?;
         let t = &self.topology;
-        for name in [&t.jobs_queue, &t.dead_letter_queue, &t.results_queue] {
+        for name in [
+            &t.jobs_queue,
+            &t.dead_letter_queue,
+            &t.dead_letter_intake_queue,
+            &t.results_queue,
+        ] {
             channel
                 .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
                 .await

@@ -83,8 +83,15 @@ impl Sealer {
             headers: headers::producer_headers(&original_headers(properties)),
             body: base64::engine::general_purpose::STANDARD.encode(body),
         };
-        // Serialising owned strings and a field table cannot fail.
-        let plain = serde_json::to_vec(&envelope).unwrap_or_default();
+        let plain = serde_json::to_vec(&envelope).unwrap_or_else(|_| {
+            // A producer header JSON cannot carry: keep the message without its headers.
+            let bare = Envelope {
+                headers: FieldTable::default(),
+                ..envelope
+            };
+            serde_json::to_vec(&bare)
+                .unwrap_or_else(|_| unreachable!("strings and an empty table always serialise"))
+        });
         let job_id = facts.job_id.clone().unwrap_or_default();
         let ad = associated_data(&[&id, reason, &job_id, source_queue]);
         let mut table = FieldTable::default();
