@@ -268,6 +268,16 @@ mod tests {
     }
 
     #[test]
+    fn the_dead_letter_ttl_takes_the_duration_syntax() {
+        let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "90m")]);
+        let c = Config::from_source(&env).unwrap();
+        assert_eq!(c.dead_letter_ttl, Duration::from_secs(90 * 60));
+        let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "2 weeks")]);
+        let err = format!("{:#}", Config::from_source(&env).unwrap_err());
+        assert!(err.contains("ID2META_DEAD_LETTER_TTL"), "{err}");
+    }
+
+    #[test]
     fn secrets_do_not_appear_in_debug_output() {
         let env = HashMap::from([
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s3cr3t-value"),

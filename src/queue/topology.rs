@@ -209,3 +209,47 @@ pub async fn declare(
     let _ = channel.close(200, "declared".into()).await;
     Ok(route)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topology() -> Topology {
+        let config = crate::config::Config::from_source(&std::collections::HashMap::new())
+            .expect("defaults");
+        Topology::from_config(&config)
+    }
+
+    fn routing_key(arguments: &FieldTable) -> String {
+        match arguments.inner().get("x-dead-letter-routing-key") {
+            Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+            other => panic!("no routing key: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_job_queue_dead_letters_to_the_intake_and_the_first_release_to_the_dead_letter_queue() {
+        let t = topology();
+        assert_eq!(t.dead_letter_intake_queue, "id2meta.jobs.dead.intake");
+        assert_eq!(
+            routing_key(&job_queue_arguments(&t)),
+            "id2meta.jobs.dead.intake"
+        );
+        assert_eq!(
+            routing_key(&legacy_job_queue_arguments(&t)),
+            "id2meta.jobs.dead"
+        );
+        // Only the route differs: the rest must equal what the first release declared.
+        let mut fresh = job_queue_arguments(&t).inner().clone();
+        let mut legacy = legacy_job_queue_arguments(&t).inner().clone();
+        fresh.remove("x-dead-letter-routing-key");
+        legacy.remove("x-dead-letter-routing-key");
+        assert_eq!(fresh, legacy);
+        assert_eq!(fresh.len(), 5);
+    }
+
+    #[test]
+    fn the_dead_letter_queues_have_no_delivery_limit() {
+        assert!(!plain_quorum().contains_key("x-delivery-limit"));
+    }
+}
