@@ -87,8 +87,21 @@ impl Publisher {
 
     /// Seals a message the worker refused (not a job, a job_id conflict) into
     /// the dead-letter queue with the reason in a header; waits for the confirm.
+    /// Its source queue is the jobs queue.
     pub async fn dead_letter(
         &self,
+        body: &[u8],
+        properties: &BasicProperties,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        self.dead_letter_from(None, body, properties, reason).await
+    }
+
+    /// [`Publisher::dead_letter`] for a message from another job queue (e.g.
+    /// `<jobs>.interactive`), which `replay` then restores it to.
+    pub async fn dead_letter_from(
+        &self,
+        source_queue: Option<&str>,
         body: &[u8],
         properties: &BasicProperties,
         reason: &str,
@@ -97,9 +110,8 @@ impl Publisher {
             .sealer
             .as_ref()
             .context("this publisher has no sealing key; refusing a plaintext dead letter")?;
-        let sealed = sealing
-            .sealer
-            .seal(body, properties, reason, &sealing.source_queue);
+        let source = source_queue.unwrap_or(&sealing.source_queue);
+        let sealed = sealing.sealer.seal(body, properties, reason, source);
         self.publish_dead_letter(sealed).await
     }
 
