@@ -152,24 +152,17 @@ pub async fn declare(
         .await
         .context("opening a declaration channel")?;
     // The dead-letter queue: a quorum queue too, so a letter is kept as safely as a
-    // job. Nothing consumes it for good: the dead-letter tools read it.
-    channel
-        .queue_declare(
-            topology.dead_letter_queue.as_str().into(),
-            durable(),
-            plain_quorum(),
-        )
-        .await
-        .context("declaring the dead-letter queue")?;
-    // The intake: plaintext the broker dead-lettered, until the worker seals it.
-    channel
-        .queue_declare(
-            topology.dead_letter_intake_queue.as_str().into(),
-            durable(),
-            plain_quorum(),
-        )
-        .await
-        .context("declaring the dead-letter intake queue")?;
+    // job; nothing consumes it for good (the dead-letter tools read it). The intake:
+    // plaintext the broker dead-lettered, until the worker seals it.
+    for queue in [
+        &topology.dead_letter_queue,
+        &topology.dead_letter_intake_queue,
+    ] {
+        channel
+            .queue_declare(queue.as_str().into(), durable(), plain_quorum())
+            .await
+            .with_context(|| format!("declaring the dead-letter queue {queue}"))?;
+    }
     let route = declare_job_queue(connection, &topology.jobs_queue, topology)
         .await
         .context("declaring the jobs queue")?;
