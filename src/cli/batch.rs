@@ -18,11 +18,16 @@ use crate::store::{BatchCounts, Store};
 
 /// Show a batch's progress: counts by status, pending, rate, ETA
 ///
-/// Prints the count of settled jobs by status (all six: match, mismatch,
-/// not_found, invalid, rejected, failed), the total done, the number
+/// Prints the count of settled jobs by status (all seven: match, mismatch,
+/// not_found, invalid, rejected, failed, cancelled), the total done, the number
 /// enqueued (as recorded by `id2meta enqueue`), pending = enqueued - done,
 /// the rate (done jobs per second between the first job received and the
 /// last completed) and an ETA = pending / rate. Reads DATABASE_URL.
+///
+/// With --cancel, cancels the batch instead: every replica sees it within a
+/// second, and each job of the batch not yet called (including jobs that
+/// arrive later) settles as `cancelled` with a row and a completion, without
+/// an upstream call. Calls already in flight finish normally. Idempotent.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct BatchArgs {
@@ -30,8 +35,11 @@ pub struct BatchArgs {
     pub batch_id: String,
     /// Refresh every second until nothing is pending (needs the enqueued
     /// count; Ctrl-C stops).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cancel")]
     pub watch: bool,
+    /// Cancel the batch: its jobs not yet called settle as `cancelled`.
+    #[arg(long)]
+    pub cancel: bool,
 }
 
 /// A batch's numbers, derived from [`BatchCounts`].
@@ -136,6 +144,9 @@ fn human(duration: Duration) -> String {
 pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let store = Store::connect(&config.database_url, 1).await?;
+    if args.cancel {
+        return cancel(&store, &args.batch_id).await;
+    }
     let clear = args.watch && std::io::stdout().is_terminal();
     loop {
         let counts = store.batch_counts(&args.batch_id).await?;
@@ -167,6 +178,19 @@ pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Records the cancellation; the replicas' refresh does the rest.
+async fn cancel(store: &Store, batch_id: &str) -> anyhow::Result<()> {
+    // Tables first: a cancel against a database no worker has migrated yet still holds.
+    store.migrate().await?;
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown-host".into());
+    let at = store.cancel_batch(batch_id, &format!("cli@{host}")).await?;
+    println!(
+        "batch {batch_id} cancelled at {}: its jobs not yet called settle as cancelled",
+        at.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +211,7 @@ mod tests {
     #[test]
     fn every_status_is_listed_and_pending_rate_and_eta_follow() {
         let progress = BatchProgress::from_counts(&counts(Some(100)));
-        assert_eq!(progress.by_status.len(), 6);
+        assert_eq!(progress.by_status.len(), 7);
         assert_eq!(progress.by_status[0], (Status::Match, 30));
         assert_eq!(progress.by_status[2], (Status::NotFound, 0));
         assert_eq!(progress.by_status[3], (Status::Invalid, 10));
