@@ -14,6 +14,7 @@ use crate::budget::{Budget, BudgetSettings};
 use crate::config::Config;
 use crate::health::Health;
 use crate::pipeline::account::AccountGate;
+use crate::pipeline::cancellations::Cancellations;
 use crate::pipeline::consumer::Consumer;
 use crate::pipeline::limiter::Limiter;
 use crate::pipeline::processor::Parts;
@@ -72,6 +73,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
     let (claimer, _claimer_task) = Claimer::spawn(store.clone());
     let gate = AccountGate::new(health.clone());
+    let cancellations = Cancellations::start(store.clone(), shutdown.clone()).await?;
     let processor = Processor::new(Parts {
         store: store.clone(),
         claimer,
@@ -80,6 +82,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         limiter,
         retry: RetryPolicy::default(),
         gate: gate.clone(),
+        cancellations,
         health: health.clone(),
         pii_key,
         owner,

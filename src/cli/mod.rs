@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod bench;
 pub mod dead_letters;
+pub mod console;
 pub mod demo;
 pub mod enqueue;
 pub mod input;
@@ -41,6 +42,7 @@ pub enum Command {
     Results(results::ResultsArgs),
     Batch(batch::BatchArgs),
     DeadLetters(dead_letters::DeadLettersArgs),
+    Console(console::ConsoleArgs),
 }
 
 /// Runs the parsed command.
@@ -55,5 +57,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Batch(args) => batch::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::DeadLetters(args) => dead_letters::run(args).await,
+        Command::Console(args) => console::run(args).await,
     }
 }
