@@ -7,6 +7,8 @@
 # ID2META_BIN names a built binary to use instead of `cargo run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The mock and the SDK both fall back to testid / testsecret.
+unset ALIBABA_CLOUD_ACCESS_KEY_ID ALIBABA_CLOUD_ACCESS_KEY_SECRET
 
 SDK=alibabacloud_cloudauth-intl20220809
 VENV=target/sdk-venv
@@ -31,8 +33,7 @@ fi
 
 LOG=$(mktemp)
 # Port 0: the mock picks a free port and prints it.
-env -u ALIBABA_CLOUD_ACCESS_KEY_ID -u ALIBABA_CLOUD_ACCESS_KEY_SECRET \
-    "$BIN" mock-upstream --listen 127.0.0.1:0 >"$LOG" 2>&1 &
+"$BIN" mock-upstream --listen 127.0.0.1:0 >"$LOG" 2>&1 &
 MOCK=$!
 trap 'kill "$MOCK" 2>/dev/null || true; wait "$MOCK" 2>/dev/null || true; rm -f "$LOG"' EXIT
 
