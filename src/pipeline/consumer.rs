@@ -204,6 +204,8 @@ impl Consumer {
         self.drain(tracker, deadline).await;
         // Reopened for the next session's jobs (`TaskTracker::wait` needs it closed).
         tracker.reopen();
+        // Only now: dropping the consuming channel's last handle closes it.
+        drop(subscription);
         // Closing after channels were dropped can fail harmlessly ("invalid channel state").
         let _ = connection.close(200, "bye".into()).await;
         Ok(end)

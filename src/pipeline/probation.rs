@@ -102,15 +102,17 @@ impl Subscription {
         Ok(())
     }
 
-    /// Cancels every consumer and returns what they had received but not handed out.
-    pub async fn stop(self) -> Vec<Delivery> {
-        let mut consumers = vec![self.current];
-        consumers.extend(self.leaving);
-        let mut leftovers = Vec::new();
-        for consumer in &consumers {
-            cancel(&self.channel, consumer).await;
+    /// Cancels every consumer and returns what they had received but not handed
+    /// out. The channel stays open until the subscription is dropped: closing it
+    /// would return the deliveries still being worked on (lapin closes a channel
+    /// when its last handle goes), so drop it only after the jobs in flight ended.
+    pub async fn stop(&mut self) -> Vec<Delivery> {
+        cancel(&self.channel, &self.current).await;
+        if let Some(leaving) = &self.leaving {
+            cancel(&self.channel, leaving).await;
         }
-        for mut consumer in consumers {
+        let mut leftovers = Vec::new();
+        for consumer in std::iter::once(&mut self.current).chain(self.leaving.as_mut()) {
             while let Ok(Some(Ok(delivery))) =
                 tokio::time::timeout(LEFTOVER_WAIT, consumer.next()).await
             {
