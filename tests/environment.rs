@@ -1,0 +1,224 @@
+//! Environment errors (issue 8): an endpoint that is not the API, a clock out of
+//! the window, a signer the upstream does not speak. In each case no row is
+//! written, the jobs stay queued, `/readyz` answers 503 naming the cause; once the
+//! environment is fixed the batch completes with one call per job.
+//!
+//! And the pause's own defects (issue 9): a broker session opened after the gate
+//! tripped must not take jobs, and the liveness beat goes on while a pause waits
+//! for the jobs in flight.
+
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+#[path = "worker/helpers.rs"]
+mod helpers;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fault_proxy::FaultProxy;
+use helpers::{eventually, person_job, person_jobs, TestEnv, Worker};
+use id2meta::mock::{MockConfig, ScriptStep};
+
+const JOBS: u64 = 20;
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// A server that answers every request with an HTML page and HTTP 200, as a
+/// captive portal or a wrong host would; counts the requests it saw.
+async fn html_server() -> (SocketAddr, Arc<AtomicU64>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let seen = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            (
+                [(axum::http::header::CONTENT_TYPE, "text/html")],
+                "<html><body>Welcome to nginx!</body></html>",
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("the HTML server listens");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, hits)
+}
+
+/// The body of one of the worker's HTTP endpoints, with its status.
+async fn endpoint(worker: &Worker, path: &str) -> (u16, String) {
+    let url = format!("http://{}{path}", worker.running.http_addr);
+    let response = reqwest::get(url).await.expect("the HTTP endpoints answer");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a body"))
+}
+
+/// Waits until the worker is paused with `/readyz` naming `cause`, and every job
+/// is back in the queue (ready, not held unacknowledged by the worker).
+async fn assert_paused_with_the_jobs_queued(env: &TestEnv, worker: &Worker, cause: &str) {
+    let reason = eventually("not ready, naming the cause", WITHIN, || async {
+        let (status, reason) = worker.readyz().await;
+        (status == 503 && reason.contains(cause)).then_some(reason)
+    })
+    .await;
+    assert!(reason.contains("environment"), "{reason}");
+    eventually("every job back in the queue", WITHIN, || async {
+        (env.jobs_ready().await == JOBS as u32).then_some(())
+    })
+    .await;
+    assert!(env.rows().await.is_empty(), "a row was written");
+    assert_eq!(
+        endpoint(worker, "/healthz").await.0,
+        200,
+        "alive while paused"
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_answering_html_pauses_without_a_row_and_the_fixed_endpoint_completes_the_batch(
+) {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let (html, hits) = html_server().await;
+    let mut wrong = env.config.clone();
+    wrong.endpoint = format!("http://{html}");
+    let worker = env.start_worker_with(wrong).await;
+    let jobs = person_jobs("html", JOBS);
+    env.publish_jobs(&jobs).await;
+
+    assert_paused_with_the_jobs_queued(&env, &worker, "NotAlibabaAnswer (endpoint)").await;
+    let metrics = endpoint(&worker, "/metrics").await.1;
+    assert!(
+        metrics.contains(r#"id2meta_pause_cause{cause="endpoint"} 1"#),
+        "{metrics}"
+    );
+    // Paused, not spinning: the jobs are not taken again and again, only probes go out.
+    let seen = hits.load(Ordering::SeqCst);
+    eventually("a probe after the pause", WITHIN, || async {
+        (hits.load(Ordering::SeqCst) > seen).then_some(())
+    })
+    .await;
+    assert!(
+        hits.load(Ordering::SeqCst) <= seen + 3,
+        "more than probes reached the wrong endpoint"
+    );
+    assert_eq!(env.jobs_ready().await, JOBS as u32);
+    worker.stop().await;
+
+    // Pointed right (as an operator fixes ID2META_ENDPOINT and redeploys).
+    let worker = env.start_worker().await;
+    env.wait_for_rows(JOBS as usize, WITHIN).await;
+    worker.stop().await;
+    let batch = env.assert_batch_settled(&jobs).await;
+    assert_eq!(batch.calls, JOBS, "one call per job");
+    assert!(batch.rows.iter().all(|r| r.attempts == 1));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_session_opened_after_the_gate_tripped_takes_no_jobs_and_the_probe_still_resumes() {
+    // A slow budget keeps jobs waiting for a token: after the broker connection is
+    // cut they still call, and meet the refusal while the worker is away.
+    let env = TestEnv::new(MockConfig::default()).await;
+    let broker = FaultProxy::start(SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let mut config = env.config.clone();
+    config.amqp_url = config
+        .amqp_url
+        .replace("127.0.0.1:5672", &broker.addr().to_string());
+    config.concurrency = 4;
+    config.qps = 4.0;
+    let worker = env.start_worker_with(config).await;
+    let jobs = person_jobs("reconnect", JOBS);
+    env.publish_jobs(&jobs).await;
+    eventually("calls under way", WITHIN, || async {
+        (env.mock.stats().calls >= 2).then_some(())
+    })
+    .await;
+
+    // The connection goes, and while the worker is away the jobs it still holds
+    // meet the refusal: the gate trips between two sessions.
+    broker.cut();
+    env.mock
+        .set_account_denied(Some("Forbidden.AccountAccessDenied"));
+    eventually("the gate tripped while disconnected", WITHIN, || async {
+        worker.running.health.account_refused().then_some(())
+    })
+    .await;
+    broker.restore();
+
+    // No session takes jobs while paused: every job not stored waits in the queue,
+    // and the probe keeps going (it is what ends the pause).
+    eventually("the jobs queued", WITHIN, || async {
+        let stored = env.rows().await.len() as u32;
+        (env.jobs_ready().await + stored >= JOBS as u32).then_some(())
+    })
+    .await;
+    let refused = env.mock.stats().calls;
+    eventually("a probe after the reconnect", WITHIN, || async {
+        (env.mock.stats().calls > refused).then_some(())
+    })
+    .await;
+    env.mock.set_account_denied(None);
+    env.wait_for_rows(JOBS as usize, WITHIN).await;
+    worker.stop().await;
+    let batch = env.assert_batch_settled(&jobs).await;
+    assert_eq!(batch.rows.len(), JOBS as usize);
+    assert_eq!(
+        env.mock.stats().verdict_calls,
+        JOBS,
+        "one billed call per job"
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_worker_stays_alive_while_a_pause_waits_for_a_slow_call() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    // One call that outlasts /healthz's 10 s of grace, and a client that waits for it.
+    let slow = person_job("slow", 0);
+    let slow_number = slow["id_number"].as_str().expect("a number").to_string();
+    env.mock.script(
+        &slow_number,
+        [ScriptStep {
+            latency_ms: Some(14_000),
+            ..ScriptStep::code("Success")
+        }],
+    );
+    let mut config = env.config.clone();
+    config.request_timeout = Duration::from_secs(30);
+    config.lease = Duration::from_secs(60);
+    let worker = env.start_worker_with(config).await;
+    env.publish_jobs(std::slice::from_ref(&slow)).await;
+    eventually("the slow call under way", WITHIN, || async {
+        (env.mock.stats().calls == 1).then_some(())
+    })
+    .await;
+
+    // A refusal pauses the worker while the slow call is in flight.
+    env.mock
+        .set_account_denied(Some("Forbidden.AccountAccessDenied"));
+    env.publish_jobs(&[person_job("refused", 1)]).await;
+    eventually("paused", WITHIN, || async {
+        worker.running.health.account_refused().then_some(())
+    })
+    .await;
+    // The drain waits for the slow job; the worker must stay alive all along.
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while env.rows().await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow job never settled"
+        );
+        let (status, body) = endpoint(&worker, "/healthz").await;
+        assert_eq!(status, 200, "not alive during the pause's drain: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let rows = env.rows().await;
+    assert_eq!(rows.len(), 1, "only the slow job's verdict is stored");
+    assert_eq!(rows[0].job_id, "slow");
+    env.mock.set_account_denied(None);
+    env.wait_for_rows(2, WITHIN).await;
+    worker.stop().await;
+    env.cleanup().await;
+}
