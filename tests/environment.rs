@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use fault_proxy::FaultProxy;
 use helpers::{eventually, person_job, person_jobs, TestEnv, Worker};
+use id2meta::config::Config;
 use id2meta::mock::{MockConfig, ScriptStep};
+use id2meta::upstream::signing::Scheme;
 
 const JOBS: u64 = 20;
 const WITHIN: Duration = Duration::from_secs(30);
@@ -114,6 +116,83 @@ async fn an_endpoint_answering_html_pauses_without_a_row_and_the_fixed_endpoint_
     assert_eq!(batch.calls, JOBS, "one call per job");
     assert!(batch.rows.iter().all(|r| r.attempts == 1));
     env.cleanup().await;
+}
+
+/// Breaks the mock with `broken` (a `/__config` patch), runs a batch into the
+/// pause it causes, then fixes the mock with `fixed`: the same worker finds out by
+/// its probe and completes the batch with one billed call per job.
+async fn paused_then_fixed(
+    name: &str,
+    config: impl FnOnce(&mut Config),
+    broken: serde_json::Value,
+    cause: &str,
+    metric_cause: &str,
+    fixed: serde_json::Value,
+) {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let patch = |body: serde_json::Value| {
+        let url = format!("{}/__config", env.mock.endpoint());
+        async move {
+            let answer = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("the mock answers");
+            assert!(answer.status().is_success(), "{}", answer.status());
+        }
+    };
+    patch(broken).await;
+    let mut settings = env.config.clone();
+    config(&mut settings);
+    let worker = env.start_worker_with(settings).await;
+    let jobs = person_jobs(name, JOBS);
+    env.publish_jobs(&jobs).await;
+
+    assert_paused_with_the_jobs_queued(&env, &worker, cause).await;
+    let metrics = endpoint(&worker, "/metrics").await.1;
+    let gauge = format!(r#"id2meta_pause_cause{{cause="{metric_cause}"}} 1"#);
+    assert!(metrics.contains(&gauge), "{gauge} not in {metrics}");
+    assert_eq!(env.mock.stats().verdict_calls, 0, "nothing billed while paused");
+
+    patch(fixed).await;
+    env.wait_for_rows(JOBS as usize, Duration::from_secs(90)).await;
+    assert_eq!(worker.readyz().await.0, 200);
+    worker.stop().await;
+    let batch = env.assert_batch_settled(&jobs).await;
+    assert_eq!(env.mock.stats().verdict_calls, JOBS, "one billed call per job");
+    assert!(
+        batch.rows.iter().all(|r| r.attempts == 1),
+        "a refused call was counted as an attempt"
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_clock_twenty_minutes_off_pauses_without_a_row_and_the_batch_completes_once_it_is_right(
+) {
+    paused_then_fixed(
+        "clock",
+        |_| {},
+        serde_json::json!({ "clock_offset_secs": 1200 }),
+        "InvalidTimeStamp.Expired (clock)",
+        "clock",
+        serde_json::json!({ "clock_offset_secs": 0 }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_v2_signer_against_a_v3_only_upstream_pauses_and_completes_once_v2_is_accepted() {
+    paused_then_fixed(
+        "v3only",
+        |config| config.signature = Scheme::V2,
+        serde_json::json!({ "accept_signatures": ["v3"] }),
+        "IncompleteSignature (signature)",
+        "signature",
+        serde_json::json!({ "accept_signatures": ["v2", "v3"] }),
+    )
+    .await;
 }
 
 #[tokio::test]
