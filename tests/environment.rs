@@ -301,3 +301,35 @@ async fn the_worker_stays_alive_while_a_pause_waits_for_a_slow_call() {
     worker.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_expired_sts_token_that_cannot_be_refreshed_pauses_and_is_not_counted_as_an_attempt() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let job = person_job("sts", 3);
+    let number = job["id_number"].as_str().expect("a number").to_string();
+    env.mock
+        .script(&number, [ScriptStep::code("InvalidSecurityToken.Expired")]);
+    // A fixed pair with a token: no refresh can bring anything new.
+    let mut config = env.config.clone();
+    config.security_token = Some(id2meta::secret::Secret::new("sts-token"));
+    let worker = env.start_worker_with(config).await;
+    env.publish_jobs(std::slice::from_ref(&job)).await;
+
+    let rows = env.wait_for_rows(1, WITHIN).await;
+    let metrics = endpoint(&worker, "/metrics").await.1;
+    worker.stop().await;
+    // Paused on the refusal (not repeated without new credentials), resumed by the
+    // probe, then verified once: the refused call is no attempt of the job's.
+    assert!(
+        metrics.contains(r#"id2meta_pause_cause{cause="credentials"}"#),
+        "{metrics}"
+    );
+    let stats = env.mock.stats();
+    assert_eq!(stats.by_code.get("InvalidSecurityToken.Expired"), Some(&1));
+    assert_eq!(stats.verdict_calls, 1);
+    assert_eq!(
+        (rows[0].upstream_code.as_deref(), rows[0].attempts),
+        (Some("Success"), 1)
+    );
+    env.cleanup().await;
+}
