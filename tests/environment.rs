@@ -153,14 +153,23 @@ async fn paused_then_fixed(
     let metrics = endpoint(&worker, "/metrics").await.1;
     let gauge = format!(r#"id2meta_pause_cause{{cause="{metric_cause}"}} 1"#);
     assert!(metrics.contains(&gauge), "{gauge} not in {metrics}");
-    assert_eq!(env.mock.stats().verdict_calls, 0, "nothing billed while paused");
+    assert_eq!(
+        env.mock.stats().verdict_calls,
+        0,
+        "nothing billed while paused"
+    );
 
     patch(fixed).await;
-    env.wait_for_rows(JOBS as usize, Duration::from_secs(90)).await;
+    env.wait_for_rows(JOBS as usize, Duration::from_secs(90))
+        .await;
     assert_eq!(worker.readyz().await.0, 200);
     worker.stop().await;
     let batch = env.assert_batch_settled(&jobs).await;
-    assert_eq!(env.mock.stats().verdict_calls, JOBS, "one billed call per job");
+    assert_eq!(
+        env.mock.stats().verdict_calls,
+        JOBS,
+        "one billed call per job"
+    );
     assert!(
         batch.rows.iter().all(|r| r.attempts == 1),
         "a refused call was counted as an attempt"
@@ -169,8 +178,8 @@ async fn paused_then_fixed(
 }
 
 #[tokio::test]
-async fn a_clock_twenty_minutes_off_pauses_without_a_row_and_the_batch_completes_once_it_is_right(
-) {
+async fn a_clock_twenty_minutes_off_pauses_without_a_row_and_the_batch_completes_once_it_is_right()
+{
     paused_then_fixed(
         "clock",
         |_| {},
@@ -330,6 +339,51 @@ async fn an_expired_sts_token_that_cannot_be_refreshed_pauses_and_is_not_counted
     assert_eq!(
         (rows[0].upstream_code.as_deref(), rows[0].attempts),
         (Some("Success"), 1)
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_and_pauses_as_a_wrong_endpoint() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    // The redirect points at a server that counts what reaches it.
+    let (target, hits) = html_server().await;
+    let location = format!("http://{target}/elsewhere");
+    let app = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move {
+            (
+                axum::http::StatusCode::FOUND,
+                [(axum::http::header::LOCATION, location)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("the redirecting server listens");
+    let redirecting = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut upstream = env.config.upstream().expect("an upstream config");
+    upstream.endpoint = format!("http://{redirecting}");
+    let client = id2meta::upstream::Client::new(upstream).expect("a client");
+    let (name, id_number, _) = id2meta::mock::population::person(0);
+    let who = id2meta::identity::Identity::parse(&name, &id_number).expect("an identity");
+    match client.verify(&who).await {
+        id2meta::upstream::Outcome::Failure(f) => assert_eq!(
+            (f.code.as_str(), f.class, f.http_status),
+            (
+                "NotAlibabaAnswer",
+                id2meta::upstream::FailureClass::Pause,
+                Some(302)
+            )
+        ),
+        verdict => panic!("a redirect gave {verdict:?}"),
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the signed query went elsewhere"
     );
     env.cleanup().await;
 }

@@ -40,6 +40,8 @@ struct State {
 impl AccountGate {
     pub fn new(health: Arc<Health>) -> Self {
         let (refused, _) = watch::channel(false);
+        // Exported from the start, so an alert on it has a series to watch.
+        metrics::gauge!(CONSUMER_PAUSED).set(0.0);
         Self {
             refused,
             state: Arc::new(Mutex::new(State::default())),
