@@ -387,3 +387,61 @@ async fn a_redirect_is_not_followed_and_pauses_as_a_wrong_endpoint() {
     );
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn after_a_pause_the_worker_resumes_with_one_job_before_the_rest() {
+    const BATCH: u64 = 10;
+    let env = TestEnv::new(MockConfig::default()).await;
+    env.mock
+        .set_account_denied(Some("Forbidden.AccountAccessDenied"));
+    let jobs = person_jobs("probation", BATCH);
+    // Every verdict takes 3 s (the refusals before it are answered at once).
+    for job in &jobs {
+        let number = job["id_number"].as_str().expect("a number");
+        env.mock.script(
+            number,
+            [ScriptStep {
+                latency_ms: Some(3_000),
+                ..ScriptStep::code("Success")
+            }],
+        );
+    }
+    let mut config = env.config.clone();
+    config.request_timeout = Duration::from_secs(15);
+    config.lease = Duration::from_secs(30);
+    let worker = env.start_worker_with(config).await;
+    env.publish_jobs(&jobs).await;
+    eventually("paused with the jobs queued", WITHIN, || async {
+        (worker.running.health.account_refused() && env.jobs_ready().await == BATCH as u32)
+            .then_some(())
+    })
+    .await;
+
+    env.mock.set_account_denied(None);
+    let verdicts = || {
+        env.mock
+            .stats()
+            .by_code
+            .get("Success")
+            .copied()
+            .unwrap_or(0)
+    };
+    eventually("the first call after the pause", WITHIN, || async {
+        (verdicts() >= 1).then_some(())
+    })
+    .await;
+    // While that first job is under way, the rest stay in the queue.
+    assert_eq!(
+        env.jobs_ready().await,
+        BATCH as u32 - 1,
+        "more than one job taken"
+    );
+    assert_eq!(verdicts(), 1, "more than one call after the pause");
+
+    env.wait_for_rows(BATCH as usize, WITHIN).await;
+    worker.stop().await;
+    let batch = env.assert_batch_settled(&jobs).await;
+    assert!(batch.rows.iter().all(|r| r.attempts == 1));
+    assert_eq!(env.mock.stats().verdict_calls, BATCH);
+    env.cleanup().await;
+}
