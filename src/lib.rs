@@ -24,6 +24,7 @@ pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod duration;
 pub mod health;
 pub mod http;
 pub mod identity;

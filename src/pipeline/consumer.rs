@@ -27,7 +27,7 @@ use super::account::AccountGate;
 use super::probation::Subscription;
 use super::{Disposition, Processor};
 use crate::health::Health;
-use crate::queue::{self, Publisher, Topology};
+use crate::queue::{self, DeadLetterSealing, Publisher, Topology};
 use crate::upstream::Client;
 
 /// How long a pause waits for the jobs in flight to hand themselves back before
@@ -46,6 +46,8 @@ pub struct Consumer {
     /// Stop taking jobs; let the ones in flight finish or return.
     pub shutdown: CancellationToken,
     pub shutdown_deadline: Duration,
+    /// Seals what the consumer dead-letters (no plaintext in `<jobs>.dead`).
+    pub dead_letters: Arc<DeadLetterSealing>,
 }
 
 /// How a session with the broker ended.
@@ -133,13 +135,14 @@ impl Consumer {
             .create_channel()
             .await
             .context("opening the consuming channel")?;
-        queue::declare(&channel, &self.topology).await?;
+        queue::declare(&connection, &self.topology).await?;
         let publisher = Publisher::open(
             &connection,
             &self.topology.results_exchange,
             &self.topology.dead_letter_queue,
         )
-        .await?;
+        .await?
+        .sealing(self.dead_letters.clone());
         if *refused.borrow_and_update() {
             let _ = connection.close(200, "bye".into()).await;
             return Ok(SessionEnd::Paused);
