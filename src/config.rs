@@ -22,6 +22,8 @@ pub struct Config {
     pub access_key_secret: Option<Secret>,
     pub security_token: Option<Secret>,
     pub endpoint: String,
+    /// `ID2META_ALLOW_HTTP`: plain-http endpoints on non-loopback hosts (a mock in compose).
+    pub allow_http: bool,
     /// `ID2META_SIGNATURE`: how upstream calls are signed (`v3` default, `v2`).
     pub signature: Scheme,
     /// Upstream calls per second for the whole account, shared by every replica.
@@ -112,9 +114,8 @@ impl Config {
             "ID2META_ENDPOINT",
             "https://cloudauth-intl.cn-hongkong.aliyuncs.com",
         );
-        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-            bail!("ID2META_ENDPOINT must be an http:// or https:// URL, got '{endpoint}'");
-        }
+        let allow_http = flag(env, "ID2META_ALLOW_HTTP")?;
+        crate::upstream::endpoint::check("ID2META_ENDPOINT", &endpoint, allow_http)?;
         let signature = match env.get("ID2META_SIGNATURE") {
             None => Scheme::default(),
             Some(raw) => raw
@@ -128,6 +129,7 @@ impl Config {
             access_key_secret: env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET").map(Secret::new),
             security_token: env.get("ALIBABA_CLOUD_SECURITY_TOKEN").map(Secret::new),
             endpoint: endpoint.trim_end_matches('/').to_string(),
+            allow_http,
             signature,
             qps,
             burst,
@@ -224,6 +226,19 @@ fn parse<T: std::str::FromStr>(
         .map_err(|_| anyhow::anyhow!("{name} must be {what}, got '{raw}'"))
 }
 
+/// A boolean variable: `true`/`false` (also `1`/`0`, `yes`/`no`); unset is false.
+fn flag(env: &dyn Source, name: &str) -> anyhow::Result<bool> {
+    match env
+        .get(name)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => bail!("{name} must be true or false, got '{other}'"),
+    }
+}
+
 fn millis(env: &dyn Source, name: &str, default: u64) -> anyhow::Result<Duration> {
     let ms: u64 = parse(
         env,
@@ -310,6 +325,31 @@ mod tests {
         for secret in ["s3cr3t-value", "pii-k3y-value", "t0ken-value"] {
             assert!(!text.contains(secret), "{secret} leaked");
         }
+    }
+
+    #[test]
+    fn a_plain_http_endpoint_is_refused_off_loopback_unless_allowed_and_never_for_alibaba() {
+        let env = HashMap::from([("ID2META_ENDPOINT", "http://127.0.0.1:8099")]);
+        assert!(!Config::from_source(&env).unwrap().allow_http);
+        let env = HashMap::from([("ID2META_ENDPOINT", "http://mock:8099")]);
+        let err = Config::from_source(&env).unwrap_err().to_string();
+        assert!(err.contains("ID2META_ENDPOINT"), "{err}");
+        let env = HashMap::from([
+            ("ID2META_ENDPOINT", "http://mock:8099"),
+            ("ID2META_ALLOW_HTTP", "true"),
+        ]);
+        assert!(Config::from_source(&env).unwrap().allow_http);
+        let env = HashMap::from([
+            (
+                "ID2META_ENDPOINT",
+                "http://cloudauth-intl.cn-hongkong.aliyuncs.com",
+            ),
+            ("ID2META_ALLOW_HTTP", "true"),
+        ]);
+        assert!(Config::from_source(&env).is_err());
+        let env = HashMap::from([("ID2META_ALLOW_HTTP", "maybe")]);
+        let err = Config::from_source(&env).unwrap_err().to_string();
+        assert!(err.contains("ID2META_ALLOW_HTTP"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What `/healthz` and `/readyz` report, shared by the parts that know it.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Flags the worker's parts set; the HTTP endpoints read them.
@@ -9,13 +9,14 @@ use std::time::Duration;
 pub struct Health {
     broker: AtomicBool,
     database: AtomicBool,
-    account_refused: AtomicBool,
+    /// Why consumption is paused (an account or environment error), if it is.
+    pause: Mutex<Option<String>>,
     /// Unix millis of the consumer loop's last turn.
     heartbeat_ms: AtomicI64,
 }
 
 /// Why the worker is not ready, or `None`.
-pub type NotReady = Option<&'static str>;
+pub type NotReady = Option<String>;
 
 impl Health {
     pub fn new() -> Arc<Self> {
@@ -32,17 +33,27 @@ impl Health {
         self.database.store(up, Ordering::Relaxed);
     }
 
-    pub fn set_account_refused(&self, refused: bool) {
-        self.account_refused.store(refused, Ordering::Relaxed);
-        metrics::gauge!(crate::instrumentation::CONSUMER_PAUSED).set(if refused {
-            1.0
-        } else {
-            0.0
-        });
+    /// Consumption paused because of `cause` (an account or environment error), or
+    /// resumed (`None`). The pause metrics are set by the gate, which knows the code.
+    pub fn set_paused(&self, cause: Option<String>) {
+        let mut held = match self.pause.lock() {
+            Ok(held) => held,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *held = cause;
     }
 
+    /// Whether an account or environment error pauses consumption.
     pub fn account_refused(&self) -> bool {
-        self.account_refused.load(Ordering::Relaxed)
+        self.pause_cause().is_some()
+    }
+
+    /// What pauses consumption, if anything.
+    pub fn pause_cause(&self) -> Option<String> {
+        match self.pause.lock() {
+            Ok(held) => held.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// The loop is alive: called on every turn of the supervisor (at least once a second).
@@ -79,16 +90,16 @@ impl Health {
         age <= within.as_millis() as i64
     }
 
-    /// `/readyz`: broker channel open, database reachable, upstream not refusing the account.
+    /// `/readyz`: broker channel open, database reachable, no account or environment
+    /// error in force (the answer names it).
     pub fn not_ready(&self) -> NotReady {
         if !self.broker.load(Ordering::Relaxed) {
-            Some("broker channel not open")
+            Some("broker channel not open".into())
         } else if !self.database.load(Ordering::Relaxed) {
-            Some("database unreachable")
-        } else if self.account_refused() {
-            Some("upstream refuses the account")
+            Some("database unreachable".into())
         } else {
-            None
+            self.pause_cause()
+                .map(|cause| format!("paused by an account or environment error: {cause}"))
         }
     }
 }

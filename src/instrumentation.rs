@@ -14,6 +14,8 @@ pub const LIMITER_WAIT: &str = "id2meta_limiter_wait_seconds";
 pub const IN_FLIGHT: &str = "id2meta_jobs_in_flight";
 pub const QPS_SHARE: &str = "id2meta_qps_share";
 pub const CONSUMER_PAUSED: &str = "id2meta_consumer_paused";
+pub const PAUSE_CAUSE: &str = "id2meta_pause_cause";
+pub const JOBS_RETURNED: &str = "id2meta_jobs_returned_total";
 pub const DEAD_LETTERED: &str = "id2meta_dead_lettered_total";
 pub const REPUBLISHED: &str = "id2meta_completions_republished_total";
 pub const STORE_RETRIES: &str = "id2meta_store_retries_total";
@@ -74,7 +76,15 @@ fn describe() {
     );
     metrics::describe_gauge!(
         CONSUMER_PAUSED,
-        "1 while consumption is paused (account refused, or disconnected)."
+        "1 while consumption is paused by an account or environment error."
+    );
+    metrics::describe_gauge!(
+        PAUSE_CAUSE,
+        "1 for what pauses consumption now: account, credentials, signature, clock or endpoint."
+    );
+    metrics::describe_counter!(
+        JOBS_RETURNED,
+        "Jobs handed back to their queue by a pause, republished without spending a delivery."
     );
     metrics::describe_counter!(
         DEAD_LETTERED,

@@ -5,6 +5,9 @@
 
 use std::io::IsTerminal;
 
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+use tracing_subscriber::layer::{Filter, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// `ID2META_LOG_FORMAT`: `json` or `pretty`; unset → pretty on a terminal, else JSON.
@@ -31,20 +34,147 @@ impl LogFormat {
     }
 }
 
+/// Crates whose own logs stop at `info`, whatever `RUST_LOG` asks: at `debug` and
+/// `trace` they print what passes through them (lapin whole AMQP frames, message
+/// bodies included; the HTTP stack the signed query with the name and ID number in
+/// it; sqlx the bound values). A prefix covers the crate's modules and its sibling
+/// crates (`amq_protocol` covers `amq_protocol_types`, `hyper` covers `hyper_util`).
+pub const CAPPED_DEPENDENCIES: &[&str] = &[
+    "lapin",
+    "amq_protocol",
+    "reqwest",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+    "sqlx",
+    "tower",
+    "axum",
+];
+
+/// The ceiling for [`CAPPED_DEPENDENCIES`]; every other target is left to `RUST_LOG`.
+pub fn dependency_cap() -> Targets {
+    CAPPED_DEPENDENCIES.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |cap, target| cap.with_target(*target, LevelFilter::INFO),
+    )
+}
+
+/// What is logged: what `RUST_LOG` (or `default_filter`) enables, and for the
+/// dependencies no more than the cap. Both must agree, so no directive, however
+/// specific (`lapin::channels=trace`), lifts a dependency above `info`.
+pub fn filter<S>(default_filter: &str) -> impl Filter<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let wanted =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    wanted.and(dependency_cap())
+}
+
 /// Installs the global subscriber (a second call is a no-op), logging to stderr.
 pub fn init(format: LogFormat, default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let layer = fmt::layer().with_writer(std::io::stderr);
     let _ = match format {
-        Format::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        Format::Json => tracing_subscriber::registry()
+            .with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_filter(filter(default_filter)),
+            )
             .try_init(),
-        Format::Pretty => builder.compact().try_init(),
+        Format::Pretty => tracing_subscriber::registry()
+            .with(layer.compact().with_filter(filter(default_filter)))
+            .try_init(),
     };
 }
 
 use LogFormat as Format;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer that keeps what was logged, for the assertions.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut kept) = self.0.lock() {
+                kept.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Logs one event per (target, level) under `directives`; returns what came out.
+    fn logged_under(directives: &str) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            fmt::layer()
+                .with_writer(move || writer.clone())
+                .with_filter(EnvFilter::new(directives).and(dependency_cap())),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "lapin::channel", "lapin-trace-frame");
+            tracing::debug!(target: "lapin", "lapin-debug");
+            tracing::info!(target: "lapin::connection", "lapin-info");
+            tracing::trace!(target: "amq_protocol_types::parsing", "amq-trace");
+            tracing::trace!(target: "reqwest::connect", "reqwest-trace");
+            tracing::trace!(target: "hyper_util::client", "hyper-util-trace");
+            tracing::debug!(target: "sqlx::query", "sqlx-debug");
+            tracing::trace!(target: "id2meta::pipeline", "own-trace");
+        });
+        let kept = captured.0.lock().map(|k| k.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&kept).into_owned()
+    }
+
+    #[test]
+    fn rust_log_trace_cannot_lift_a_dependency_above_info() {
+        for directives in [
+            "trace",
+            "lapin=trace,amq_protocol_types=trace",
+            "lapin::channel=trace,trace",
+        ] {
+            let logged = logged_under(directives);
+            for hidden in [
+                "lapin-trace-frame",
+                "lapin-debug",
+                "amq-trace",
+                "reqwest-trace",
+                "hyper-util-trace",
+                "sqlx-debug",
+            ] {
+                assert!(!logged.contains(hidden), "{directives}: {hidden} logged");
+            }
+            assert!(logged.contains("lapin-info"), "{directives}: info is kept");
+        }
+        assert!(
+            logged_under("trace").contains("own-trace"),
+            "our own trace stays"
+        );
+    }
+
+    #[test]
+    fn every_dependency_the_cap_names_stops_at_info() {
+        let cap = dependency_cap();
+        for target in CAPPED_DEPENDENCIES {
+            let module = format!("{target}::inner");
+            assert!(
+                !cap.would_enable(&module, &tracing::Level::DEBUG),
+                "{module}"
+            );
+            assert!(cap.would_enable(&module, &tracing::Level::INFO), "{module}");
+        }
+        assert!(cap.would_enable("id2meta::app", &tracing::Level::TRACE));
+    }
+}

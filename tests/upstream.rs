@@ -142,8 +142,7 @@ async fn throttling_is_transient_and_asks_for_a_pause_under_both_transport_shape
 
 #[tokio::test]
 async fn an_account_refusal_is_account_level_under_both_transport_shapes() {
-    assert_class_under_both_shapes("Forbidden.RAMUserAccessDenied", FailureClass::Account, 403)
-        .await;
+    assert_class_under_both_shapes("Forbidden.RAMUserAccessDenied", FailureClass::Pause, 403).await;
 }
 
 #[tokio::test]
@@ -167,7 +166,7 @@ async fn a_bad_secret_gives_an_account_level_error() {
     let f = failure_with(config, &person(0).0).await;
     assert_eq!(
         (f.code.as_str(), f.class, f.http_status),
-        ("SignatureDoesNotMatch", FailureClass::Account, Some(400))
+        ("SignatureDoesNotMatch", FailureClass::Pause, Some(400))
     );
     assert_eq!(mock.stats().verdict_calls, 0);
 }
@@ -182,7 +181,7 @@ async fn a_wrong_key_id_gives_an_account_level_error() {
         (f.code.as_str(), f.class, f.http_status),
         (
             "InvalidAccessKeyId.NotFound",
-            FailureClass::Account,
+            FailureClass::Pause,
             Some(404)
         )
     );
@@ -217,7 +216,7 @@ async fn an_unreachable_endpoint_is_a_transient_connection_error() {
 }
 
 #[tokio::test]
-async fn an_unknown_biz_code_is_permanent() {
+async fn an_unknown_biz_code_pauses_as_an_environment_error() {
     let mock = start_mock(MockConfig::default()).await;
     let (who, _) = person(6);
     mock.script(
@@ -230,7 +229,7 @@ async fn an_unknown_biz_code_is_permanent() {
     let f = failure(client(&mock).verify(&who).await);
     assert_eq!(
         (f.code.as_str(), f.class),
-        ("UnknownBizCode", FailureClass::Permanent)
+        ("UnknownBizCode", FailureClass::Pause)
     );
 }
 
@@ -247,11 +246,11 @@ async fn a_probe_answers_missing_parameter_normally_and_account_level_when_refus
     let f = failure(c.probe().await);
     assert_eq!(
         (f.code.as_str(), f.class),
-        ("Forbidden.AccountAccessDenied", FailureClass::Account)
+        ("Forbidden.AccountAccessDenied", FailureClass::Pause)
     );
     assert_eq!(
         failure(c.verify(&person(0).0).await).class,
-        FailureClass::Account
+        FailureClass::Pause
     );
     mock.set_account_denied(None);
     assert_eq!(failure(c.probe().await).code, "MissingParameter");

@@ -1,18 +1,33 @@
 //! The attempts of one claimed job: pace (a token from the shared budget), call,
 //! classify, and retry transient failures with backoff until an answer settles it,
-//! the attempts run out, or the job must go back to the queue.
+//! the attempts run out, or the job must go back to the queue. An STS token the
+//! upstream refuses gets one forced refresh and one uncounted repeat.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use super::processor::Returned;
 use super::settle::Settlement;
-use super::Processor;
+use super::{Disposition, Processor};
 use crate::identity::Identity;
 use crate::job::Job;
 use crate::status::Status;
 use crate::upstream::{Failure, FailureClass, Outcome};
+
+/// The longest a job waits for a forced credentials refresh (bounded below by the
+/// lease, which must not run out meanwhile).
+const REFRESH_WAIT: Duration = Duration::from_secs(15);
+
+/// How waiting for a rate-limit token ended.
+enum Paced {
+    /// The token is taken: call now, with nothing awaited in between.
+    Granted,
+    /// The claim passed to another worker while waiting.
+    Lost,
+    /// Shutdown or a pause: give the job back, this attempt uncounted.
+    GiveBack,
+}
 
 impl Processor {
     /// Calls upstream until an answer settles the job. `Ok(None)`: the claim was lost.
@@ -29,6 +44,8 @@ impl Processor {
         let mut schedule = self.retry.schedule();
         // An attempt counted in the claim but not made yet: given back uncounted.
         let mut counted = true;
+        // The contract's one forced refresh and one repeat per job.
+        let mut refreshed = false;
         loop {
             if attempts >= self.max_attempts as i32 {
                 let (code, message) =
@@ -51,6 +68,7 @@ impl Processor {
                 counted = false;
                 attempts + 1
             } else {
+                // Counts the attempt and renews the lease, before the wait for a token.
                 match self
                     .retry_database("starting an attempt", || {
                         self.store.begin_attempt(&job.job_id, token, self.lease)
@@ -64,34 +82,22 @@ impl Processor {
                 }
             };
             attempts = attempt;
-            // The token last, right before the request: a slow database step cannot
-            // make granted calls go out late and bunched. Given back uncounted if the
-            // worker stops while waiting for it.
-            let waited = tokio::select! {
-                _ = self.shutdown.cancelled() => return self.give_back(job, token, true).await,
-                waited = self.limiter.acquire() => waited,
-            };
+            match self.paced(job, token).await {
+                Paced::Granted => {}
+                Paced::Lost => return Ok(None),
+                Paced::GiveBack => return self.give_back(job, token, true).await,
+            }
+            // From the token to the request nothing is awaited: a slow database step
+            // here would send granted calls late and bunched, above the budget.
             if self.gate.is_refused() {
                 return self.give_back(job, token, true).await;
             }
-            // The wait may have been long: a cancel seen meanwhile still spares the call.
+            // The wait may have been long: a cancel seen meanwhile still spares the call
+            // (a check of an in-memory set: nothing is awaited between token and request).
             if self.cancellations.is_cancelled(job.batch_id.as_deref()) {
                 return Ok(Some(cancelled(attempt - 1)));
             }
-            // After a long wait (a paused budget) the lease may have passed to another
-            // worker: renew it, and call only if it is still ours.
-            if waited > self.lease / 3 {
-                let ours = self
-                    .retry_database("renewing a claim", || {
-                        self.store.renew(&job.job_id, token, self.lease)
-                    })
-                    .await;
-                match ours {
-                    Ok(true) => {}
-                    Ok(false) => return Ok(None),
-                    Err(Returned) => return self.give_back(job, token, true).await,
-                }
-            }
+            let used = self.client.credentials().current();
             let span = tracing::Span::current();
             span.record("attempt", attempt);
             if attempt > 1 {
@@ -101,7 +107,7 @@ impl Processor {
             let outcome = self.client.verify(identity).await;
             crate::instrumentation::upstream_call(outcome.code(), started.elapsed());
             span.record("upstream_code", outcome.code());
-            match outcome {
+            let f = match outcome {
                 Outcome::Verdict {
                     verdict,
                     request_id,
@@ -116,38 +122,111 @@ impl Processor {
                         attempts: attempt,
                     }));
                 }
-                Outcome::Failure(f) => {
-                    if let Some(id) = &f.request_id {
-                        span.record("request_id", id.as_str());
+                Outcome::Failure(f) => f,
+            };
+            if let Some(id) = &f.request_id {
+                span.record("request_id", id.as_str());
+            }
+            match f.class {
+                FailureClass::Permanent => {
+                    tracing::info!(code = %f.code, "upstream rejected the job");
+                    return Ok(Some(settlement_of(Status::Rejected, f, attempt)));
+                }
+                FailureClass::Pause => {
+                    self.gate.trip(&f.code, &f.message);
+                    return self.give_back(job, token, true).await;
+                }
+                FailureClass::RefreshCredentials => {
+                    let fresh = match (&used, refreshed) {
+                        (Some(stale), false) => {
+                            let within = REFRESH_WAIT.min(self.lease / 3);
+                            self.client.credentials().force_refresh(stale, within).await
+                        }
+                        _ => None,
+                    };
+                    refreshed = true;
+                    if fresh.is_none() {
+                        self.gate
+                            .trip(&f.code, "refused again, or no new credentials came");
+                        return self.give_back(job, token, true).await;
                     }
-                    match f.class {
-                        FailureClass::Permanent => {
-                            tracing::info!(code = %f.code, "upstream rejected the job");
-                            return Ok(Some(settlement_of(Status::Rejected, f, attempt)));
-                        }
-                        FailureClass::Account => {
-                            self.gate.trip(&f.code, &f.message);
-                            return self.give_back(job, token, true).await;
-                        }
-                        FailureClass::Transient { throttled } => {
-                            tracing::info!(code = %f.code, attempt, "transient upstream failure");
-                            let Failure { code, message, .. } = &f;
-                            // Best effort: losing this note only loses the reason of a takeover.
-                            let _ = self
-                                .store
-                                .note_failure(&job.job_id, token, code, message)
-                                .await;
-                            if attempt >= self.max_attempts as i32 {
-                                return Ok(Some(settlement_of(Status::Failed, f, attempt)));
-                            }
-                            last = Some((f.code.clone(), f.message.clone()));
-                            if self.pause(schedule.next_delay(throttled)).await.is_err() {
-                                return self.give_back(job, token, false).await;
-                            }
-                        }
+                    tracing::info!(code = %f.code, "new credentials after a forced refresh; repeating the call");
+                    // The wait may have used up part of the lease: renew it.
+                    match self.renew(job, token).await {
+                        Paced::Granted => {}
+                        Paced::Lost => return Ok(None),
+                        Paced::GiveBack => return self.give_back(job, token, true).await,
+                    }
+                    // Repeated under the same attempt number (the claim counted it):
+                    // no data source was reached, so it is not an attempt of the job's.
+                    attempts = attempt - 1;
+                    counted = true;
+                }
+                FailureClass::Transient { throttled } => {
+                    tracing::info!(code = %f.code, attempt, "transient upstream failure");
+                    let Failure { code, message, .. } = &f;
+                    // Best effort: losing this note only loses the reason of a takeover.
+                    let _ = self
+                        .store
+                        .note_failure(&job.job_id, token, code, message)
+                        .await;
+                    if attempt >= self.max_attempts as i32 {
+                        return Ok(Some(settlement_of(Status::Failed, f, attempt)));
+                    }
+                    last = Some((f.code.clone(), f.message.clone()));
+                    if self.pause(schedule.next_delay(throttled)).await.is_err() {
+                        return self.give_back(job, token, false).await;
                     }
                 }
             }
+        }
+    }
+
+    /// Waits for a rate-limit token, keeping the claim's lease alive meanwhile: the
+    /// wait is cut into spans of a third of the lease, each after a renewal, so the
+    /// lease cannot run out while waiting and no database step comes after the
+    /// token. Gives up at shutdown or a pause (the token never taken).
+    async fn paced(&self, job: &Job, token: Uuid) -> Paced {
+        let span = (self.lease / 3).max(Duration::from_millis(100));
+        let mut pause = self.gate.subscribe();
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return Paced::GiveBack,
+                _ = pause.wait_for(|refused| *refused) => return Paced::GiveBack,
+                granted = tokio::time::timeout(span, self.limiter.acquire()) => {
+                    if granted.is_ok() {
+                        return Paced::Granted;
+                    }
+                }
+            }
+            match self.renew(job, token).await {
+                Paced::Granted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Renews the claim's lease; `Granted` if it is still ours.
+    async fn renew(&self, job: &Job, token: Uuid) -> Paced {
+        let ours = self
+            .retry_database("renewing a claim", || {
+                self.store.renew(&job.job_id, token, self.lease)
+            })
+            .await;
+        match ours {
+            Ok(true) => Paced::Granted,
+            Ok(false) => Paced::Lost,
+            Err(Returned) => Paced::GiveBack,
+        }
+    }
+
+    /// What a job handed back becomes: during a pause it goes back to its queue
+    /// without spending a delivery; otherwise (shutdown, an outage) it is requeued.
+    pub(super) fn returned(&self) -> Disposition {
+        if self.gate.is_refused() {
+            Disposition::Return
+        } else {
+            Disposition::Requeue
         }
     }
 }

@@ -1,6 +1,12 @@
 //! The supervised consume loop: connect, declare, consume with a prefetch equal
 //! to the jobs in flight, one task per delivery, and, the one place that does,
-//! turn each [`Disposition`] into ack, requeue or dead-letter.
+//! turn each [`Disposition`] into ack, requeue, return or dead-letter.
+//!
+//! A pause (an account or environment error) ends the session: nothing more is
+//! taken, what was received is put back without spending a delivery, the jobs in
+//! flight get a deadline to hand themselves back, and no new session opens until
+//! the gate's probe passes; the session after it starts on probation (one job
+//! first, see [`super::probation`]).
 //!
 //! The connection is supervised here rather than by lapin's auto-recovery
 //! (young, and it does not re-apply the prefetch): any channel or connection
@@ -11,20 +17,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::account::AccountGate;
+use super::probation::Subscription;
 use super::{Disposition, Processor};
 use crate::health::Health;
 use crate::queue::{self, DeadLetterSealing, Publisher, Topology};
 use crate::upstream::Client;
+
+/// How long a pause waits for the jobs in flight to hand themselves back before
+/// it probes anyway (a call in flight ends within the request timeout).
+const PAUSE_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The consumer's settings and collaborators.
 pub struct Consumer {
@@ -45,7 +53,7 @@ pub struct Consumer {
 /// How a session with the broker ended.
 enum SessionEnd {
     Shutdown,
-    AccountRefused,
+    Paused,
 }
 
 impl Consumer {
@@ -53,15 +61,25 @@ impl Consumer {
     pub async fn run(self) -> anyhow::Result<()> {
         let tracker = TaskTracker::new();
         let mut delay = Duration::from_millis(500);
+        // After a pause: the next session starts with one job before the rest.
+        let mut on_probation = false;
         loop {
-            match self.session(&tracker).await {
+            // The gate is read before every session: one opened while paused would
+            // take jobs only to hand them back, in a loop, with no probe running.
+            if self.gate.is_refused() {
+                if !self
+                    .gate
+                    .probe_until_accepted(&self.client, &self.shutdown)
+                    .await
+                {
+                    break;
+                }
+                on_probation = true;
+            }
+            match self.session(&tracker, &mut on_probation).await {
                 // The session drained its jobs before it ended.
                 Ok(SessionEnd::Shutdown) => return Ok(()),
-                Ok(SessionEnd::AccountRefused) => {
-                    self.gate
-                        .probe_until_accepted(&self.client, &self.shutdown)
-                        .await;
-                }
+                Ok(SessionEnd::Paused) => {}
                 Err(error) => {
                     self.health.set_broker(false);
                     tracing::warn!(error = %format!("{error:#}"), retry_in = ?delay, "broker session ended; reconnecting");
@@ -78,38 +96,45 @@ impl Consumer {
             delay = Duration::from_millis(500);
         }
         // Shutdown came while no session was open: drain the jobs of the lost one.
-        self.drain(&tracker).await;
+        self.drain(&tracker, self.shutdown_deadline).await;
         Ok(())
     }
 
-    /// Waits for the jobs in flight to finish or return, up to the shutdown deadline.
-    async fn drain(&self, tracker: &TaskTracker) {
+    /// Waits for the jobs in flight to finish or return, up to `deadline`, beating
+    /// all the while: a worker waiting out its jobs is alive (`/healthz`).
+    async fn drain(&self, tracker: &TaskTracker, deadline: Duration) {
         tracker.close();
-        if tokio::time::timeout(self.shutdown_deadline, tracker.wait())
-            .await
-            .is_err()
-        {
+        let give_up = tokio::time::Instant::now() + deadline;
+        let mut beat = tokio::time::interval(Duration::from_secs(1));
+        let drained = loop {
+            tokio::select! {
+                _ = tracker.wait() => break true,
+                _ = tokio::time::sleep_until(give_up) => break false,
+                _ = beat.tick() => self.health.beat(),
+            }
+        };
+        if !drained {
             tracing::warn!(
                 in_flight = tracker.len(),
-                "shutdown deadline passed; unfinished jobs return to the queue"
+                "drain deadline passed; unfinished jobs return to the queue"
             );
         }
     }
 
-    /// One connection: consume until shutdown, an account refusal or a broker error.
-    async fn session(&self, tracker: &TaskTracker) -> anyhow::Result<SessionEnd> {
+    /// One connection: consume until shutdown, a pause or a broker error.
+    async fn session(
+        &self,
+        tracker: &TaskTracker,
+        on_probation: &mut bool,
+    ) -> anyhow::Result<SessionEnd> {
+        // Subscribed before anything else: a pause tripped while connecting is seen
+        // by `borrow_and_update` below, a later one by `changed`.
+        let mut refused = self.gate.subscribe();
         let connection = queue::connect(&self.amqp_url, "id2meta worker").await?;
         let channel = connection
             .create_channel()
             .await
             .context("opening the consuming channel")?;
-        // Prefetch = jobs in flight: the broker never hands this replica more than it
-        // works on, so the rest of the backlog stays available to other replicas.
-        // Quorum queues reject global QoS, so it is per consumer.
-        channel
-            .basic_qos(self.concurrency, BasicQosOptions { global: false })
-            .await
-            .context("setting the prefetch")?;
         queue::declare(&connection, &self.topology).await?;
         let publisher = Publisher::open(
             &connection,
@@ -118,26 +143,29 @@ impl Consumer {
         )
         .await?
         .sealing(self.dead_letters.clone());
-        let mut deliveries = channel
-            .basic_consume(
-                self.topology.jobs_queue.as_str().into(),
-                "".into(),
-                // Manual acks: a job is acknowledged only once its result is stored and published.
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .context("starting the consumer")?;
+        if *refused.borrow_and_update() {
+            let _ = connection.close(200, "bye".into()).await;
+            return Ok(SessionEnd::Paused);
+        }
+        let queue_name: Arc<str> = Arc::from(self.topology.jobs_queue.as_str());
+        let mut subscription =
+            Subscription::start(channel, &queue_name, self.concurrency, *on_probation).await?;
         self.health.set_broker(true);
-        tracing::info!(queue = %self.topology.jobs_queue, prefetch = self.concurrency, "consuming");
-        let mut refused = self.gate.subscribe();
+        tracing::info!(queue = %queue_name, prefetch = self.concurrency, on_probation = *on_probation, "consuming");
+        let (settled, mut settlements) = mpsc::unbounded_channel();
         let mut beat = tokio::time::interval(Duration::from_secs(1));
         let end = loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break SessionEnd::Shutdown,
                 changed = refused.changed() => {
-                    if changed.is_ok() && *refused.borrow() {
-                        break SessionEnd::AccountRefused;
+                    if changed.is_ok() && *refused.borrow_and_update() {
+                        break SessionEnd::Paused;
+                    }
+                }
+                Some(()) = settlements.recv() => {
+                    if subscription.on_probation() {
+                        subscription.end_probation().await?;
+                        *on_probation = false;
                     }
                 }
                 _ = beat.tick() => {
@@ -146,49 +174,47 @@ impl Consumer {
                         return Err(anyhow!("the broker connection closed"));
                     }
                 }
-                next = deliveries.next() => match next {
-                    Some(Ok(delivery)) => self.spawn(tracker, delivery, publisher.clone()),
+                next = subscription.next() => match next {
+                    Some(Ok(delivery)) => {
+                        let task = Task {
+                            publisher: publisher.clone(),
+                            queue: queue_name.clone(),
+                            settled: settled.clone(),
+                        };
+                        self.spawn(tracker, delivery, task);
+                    }
                     Some(Err(error)) => return Err(error).context("consuming"),
                     None => return Err(anyhow!("the broker cancelled the consumer")),
                 },
             }
         };
-        // Stop the flow, and hand back what was delivered but not started.
-        let tag = deliveries.tag();
-        if let Err(error) = channel
-            .basic_cancel(tag, BasicCancelOptions::default())
-            .await
-        {
-            tracing::debug!(%error, "cancelling the consumer");
-        }
-        while let Ok(Some(Ok(delivery))) =
-            tokio::time::timeout(Duration::from_millis(200), deliveries.next()).await
-        {
-            let _ = delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await;
+        // Stop the flow, and hand back what was delivered but not started: a pause
+        // puts it back without spending a delivery, a shutdown requeues it.
+        let leftover = if matches!(end, SessionEnd::Paused) {
+            *on_probation = true;
+            Disposition::Return
+        } else {
+            Disposition::Requeue
+        };
+        for delivery in subscription.stop().await {
+            apply(&delivery, leftover.clone(), &publisher, &queue_name).await;
         }
         // Jobs in flight keep using this connection to publish and acknowledge.
-        if matches!(end, SessionEnd::Shutdown) {
-            self.drain(tracker).await;
-        } else {
-            // `TaskTracker::wait` only returns once the tracker is closed (and empty):
-            // without the close this waited forever and the worker never probed again.
-            // Reopened for the next session's jobs.
-            tracker.close();
-            tracker.wait().await;
-            tracker.reopen();
-        }
+        let deadline = match end {
+            SessionEnd::Shutdown => self.shutdown_deadline,
+            SessionEnd::Paused => PAUSE_DRAIN_DEADLINE,
+        };
+        self.drain(tracker, deadline).await;
+        // Reopened for the next session's jobs (`TaskTracker::wait` needs it closed).
+        tracker.reopen();
+        // Only now: dropping the consuming channel's last handle closes it.
+        drop(subscription);
         // Closing after channels were dropped can fail harmlessly ("invalid channel state").
         let _ = connection.close(200, "bye".into()).await;
         Ok(end)
     }
 
-    fn spawn(&self, tracker: &TaskTracker, delivery: Delivery, publisher: Publisher) {
+    fn spawn(&self, tracker: &TaskTracker, delivery: Delivery, task: Task) {
         let processor = self.processor.clone();
         metrics::gauge!(crate::instrumentation::IN_FLIGHT).increment(1.0);
         tracker.spawn(async move {
@@ -198,16 +224,29 @@ impl Consumer {
                 .as_ref()
                 .map(|id| id.as_str().to_string());
             let disposition = processor
-                .process(&delivery.data, message_id.as_deref(), &publisher)
+                .process(&delivery.data, message_id.as_deref(), &task.publisher)
                 .await;
-            apply(&delivery, disposition, &publisher).await;
+            let settled = matches!(disposition, Disposition::Ack | Disposition::DeadLetter(_));
+            apply(&delivery, disposition, &task.publisher, &task.queue).await;
+            if settled {
+                let _ = task.settled.send(());
+            }
             metrics::gauge!(crate::instrumentation::IN_FLIGHT).decrement(1.0);
         });
     }
 }
 
+/// What a job's task needs from its session.
+struct Task {
+    publisher: Publisher,
+    /// The queue the delivery came from, where a pause puts it back.
+    queue: Arc<str>,
+    /// Told when the job settled (the end of a probation).
+    settled: mpsc::UnboundedSender<()>,
+}
+
 /// The only place a delivery is acknowledged, returned or dead-lettered.
-async fn apply(delivery: &Delivery, disposition: Disposition, publisher: &Publisher) {
+async fn apply(delivery: &Delivery, disposition: Disposition, publisher: &Publisher, queue: &str) {
     let requeue = BasicNackOptions {
         requeue: true,
         multiple: false,
@@ -215,6 +254,22 @@ async fn apply(delivery: &Delivery, disposition: Disposition, publisher: &Publis
     let result = match disposition {
         Disposition::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
         Disposition::Requeue => delivery.acker.nack(requeue).await,
+        Disposition::Return => {
+            match publisher
+                .republish(queue, &delivery.data, &delivery.properties)
+                .await
+            {
+                Ok(()) => {
+                    metrics::counter!(crate::instrumentation::JOBS_RETURNED).increment(1);
+                    delivery.acker.ack(BasicAckOptions::default()).await
+                }
+                Err(error) => {
+                    // Not lost: requeued, at the price of one delivery.
+                    tracing::warn!(error = %format!("{error:#}"), "returning a job failed; requeueing it");
+                    delivery.acker.nack(requeue).await
+                }
+            }
+        }
         Disposition::DeadLetter(reason) => {
             match publisher
                 .dead_letter(&delivery.data, &delivery.properties, &reason)

@@ -5,7 +5,8 @@
 //! - [`processor`]: parse, validate, claim, store, publish; `attempts`: pace, call,
 //!   classify, retry.
 //! - [`cancellations`]: the cancelled batches, refreshed from PostgreSQL.
-//! - [`account`]: the pause when the upstream refuses the account, and its probe.
+//! - [`account`]: the pause when the upstream refuses the account or the environment,
+//!   and its probe; [`probe_delay`]: how long the probe waits, across pauses.
 //! - [`limiter`]: the local `governor` pacer; [`retry`]: the backoff policy.
 
 pub mod account;
@@ -13,6 +14,8 @@ mod attempts;
 pub mod cancellations;
 pub mod consumer;
 pub mod limiter;
+mod probation;
+pub mod probe_delay;
 pub mod processor;
 pub mod retry;
 mod settle;
@@ -24,9 +27,13 @@ pub use processor::Processor;
 pub enum Disposition {
     /// Settled (stored and completion published): acknowledge.
     Ack,
-    /// Not settled, not the job's fault (account refused, shutting down, broker trouble):
-    /// return it to the queue for a later delivery.
+    /// Not settled, not the job's fault (shutting down, broker or database trouble):
+    /// return it to the queue for a later delivery (this spends one of its deliveries).
     Requeue,
+    /// Not settled because an account or environment error paused the worker: put it
+    /// back in its queue unchanged without spending a delivery (republished with a
+    /// confirm, then acknowledged), so a long pause never dead-letters a valid job.
+    Return,
     /// Not a job, or a job_id reused for another identity: to the dead-letter queue.
     DeadLetter(String),
 }

@@ -185,7 +185,7 @@ impl Processor {
                         }
                         // The claim was taken over while we waited: see who holds it now.
                         Ok(None) => continue,
-                        Err(Returned) => return Disposition::Requeue,
+                        Err(Returned) => return self.returned(),
                     }
                 }
             }

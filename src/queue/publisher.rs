@@ -14,6 +14,9 @@ use super::dead_letters::{Sealed, Sealer};
 use super::Completion;
 use crate::store::ResultRow;
 
+/// The header a quorum queue adds to a redelivered message.
+const DELIVERY_COUNT_HEADER: &str = "x-delivery-count";
+
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
 
@@ -120,6 +123,32 @@ impl Publisher {
         self.publish("", &self.dead_letter_queue, &sealed.body, sealed.properties)
             .await
             .context("dead-lettering a message")
+    }
+
+    /// Puts a delivered job back at the end of `queue` as it came (body and
+    /// properties), for a pause: the broker sees a new message, so the job's delivery
+    /// count starts again instead of growing towards the delivery limit. Only the
+    /// broker's own `x-delivery-count` header is dropped (it describes the old copy).
+    /// Waits for the confirm: the caller acknowledges the old copy only after it.
+    pub async fn republish(
+        &self,
+        queue: &str,
+        body: &[u8],
+        properties: &BasicProperties,
+    ) -> anyhow::Result<()> {
+        let mut properties = properties.clone();
+        if let Some(headers) = properties.headers() {
+            let mut kept = FieldTable::default();
+            for (name, value) in headers.inner() {
+                if name.as_str() != DELIVERY_COUNT_HEADER {
+                    kept.insert(name.clone(), value.clone());
+                }
+            }
+            properties = properties.with_headers(kept);
+        }
+        self.publish("", queue, body, properties)
+            .await
+            .context("returning a job to its queue")
     }
 
     /// Publishes a message to a queue through the default exchange; waits for the confirm.

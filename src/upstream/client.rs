@@ -65,6 +65,10 @@ impl Client {
             .tcp_keepalive(Duration::from_secs(30))
             .tcp_nodelay(true)
             .user_agent(concat!("id2meta/", env!("CARGO_PKG_VERSION")))
+            // Never follow a redirect: the signed query (the name and ID number in it)
+            // would go to wherever it points. A 3xx is read as a wrong endpoint.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build()
             .context("cannot build the upstream HTTP client")?;
         Ok(Self {
@@ -101,10 +105,11 @@ impl Client {
 
     async fn call(&self, business: &[(&str, &str)]) -> Outcome {
         let Some(credentials) = self.config.credentials.current() else {
-            return Outcome::local_failure(
-                FailureClass::Account,
-                "NoCredentials",
+            return Outcome::failure(
+                super::outcome::local::NO_CREDENTIALS,
                 "no valid credentials are held",
+                None,
+                None,
             );
         };
         let signed = self.sign(business, &credentials);

@@ -2,12 +2,13 @@
 //! classification of what it answers.
 
 pub mod client;
+pub mod endpoint;
 pub mod outcome;
 mod response;
 pub mod signing;
 
 pub use client::{Client, UpstreamConfig};
-pub use outcome::{classify, Failure, FailureClass, Outcome, Verdict};
+pub use outcome::{classify, pause_cause, Failure, FailureClass, Outcome, Verdict};
 
 /// The API's fixed parameters.
 pub const ACTION: &str = "Id2MetaVerifyIntl";

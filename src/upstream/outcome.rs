@@ -40,9 +40,14 @@ pub enum FailureClass {
     Permanent,
     /// Worth another attempt after a pause; `throttled` asks for a longer one.
     Transient { throttled: bool },
-    /// Not the job's fault: the account or credentials are refused. Return the job,
-    /// pause consumption, probe later.
-    Account,
+    /// Not the job's fault: the account, the credentials, the clock, the signature or
+    /// the endpoint is wrong (an account-level or environment error). Write no row:
+    /// return the job without spending a delivery, pause consumption, probe later.
+    Pause,
+    /// The STS token was refused (expired, or not the key's): wait for one forced
+    /// credentials refresh and repeat the call once, not counted as an attempt; if no
+    /// new credentials come or the same answer comes back, [`FailureClass::Pause`].
+    RefreshCredentials,
 }
 
 /// A failed call: the class, and what to store or log about it (never PII).
@@ -105,8 +110,21 @@ impl Outcome {
     }
 }
 
-/// The one decision of what an upstream `Code` means. Decided by the code string;
-/// the HTTP status only breaks ties for codes Alibaba does not document.
+/// Local codes for answers that never carried a usable Alibaba `Code`.
+pub mod local {
+    /// The credentials handle holds nothing valid (none loaded, or all expired).
+    pub const NO_CREDENTIALS: &str = "NoCredentials";
+    /// A non-5xx answer that is not Alibaba's JSON (an HTML page, a proxy, a redirect).
+    pub const NOT_ALIBABA_ANSWER: &str = "NotAlibabaAnswer";
+    /// `Success` without a BizCode of 1, 2 or 3: not the API we mean to call.
+    pub const UNKNOWN_BIZ_CODE: &str = "UnknownBizCode";
+    /// A 5xx without an Alibaba body, or a body that broke off: a passing fault.
+    pub const UNREADABLE_BODY: &str = "UnreadableBody";
+}
+
+/// The one decision of what an upstream `Code` (or one of the [`local`] codes) means.
+/// Decided by the code string; the HTTP status only breaks ties for codes the
+/// contract does not name.
 pub fn classify(code: &str, http_status: Option<u16>) -> FailureClass {
     match code {
         "MissingParameter" | "InvalidParameter" | "Forbidden.ExceptionRepeatedInvoke" => {
@@ -115,28 +133,52 @@ pub fn classify(code: &str, http_status: Option<u16>) -> FailureClass {
         "InternalError" | "Forbidden.ExceptionDataSource" | "ServiceUnavailable" => {
             FailureClass::Transient { throttled: false }
         }
+        // A nonce clash: signed again with a fresh nonce it passes.
+        "SignatureNonceUsed" => FailureClass::Transient { throttled: false },
+        // No data source was reached: a fresh STS token may pass.
+        "InvalidSecurityToken.Expired" | "InvalidSecurityToken.MismatchWithAccessKey" => {
+            FailureClass::RefreshCredentials
+        }
+        // The account, the key, the signer, the clock (the 15-minute window) or the
+        // endpoint: every job would meet the same answer, so none is charged with it.
         "Forbidden.AccountAccessDenied"
         | "Forbidden.RAMUserAccessDenied"
-        | "SignatureDoesNotMatch"
         | "Forbidden.AccessKeyDisabled"
-        | "InvalidSecurityToken.Expired"
+        | "SignatureDoesNotMatch"
+        | "IncompleteSignature"
+        | "InvalidTimeStamp.Expired"
+        | "InvalidAction.NotFound"
+        | "InvalidVersion"
         | "InvalidSecurityToken.Malformed"
-        | "InvalidSecurityToken.MismatchWithAccessKey" => FailureClass::Account,
-        // A clock or nonce problem on our side: a fresh timestamp and nonce may pass.
-        "InvalidTimeStamp.Expired" | "SignatureNonceUsed" => {
-            FailureClass::Transient { throttled: false }
+        | local::NO_CREDENTIALS
+        | local::NOT_ALIBABA_ANSWER
+        | local::UNKNOWN_BIZ_CODE => FailureClass::Pause,
+        local::UNREADABLE_BODY => FailureClass::Transient { throttled: false },
+        c if c.starts_with("InvalidAccessKeyId.") || c == "InvalidAccessKeyId" => {
+            FailureClass::Pause
         }
         c if c.starts_with("Throttling") => FailureClass::Transient { throttled: true },
-        c if c.starts_with("InvalidAccessKeyId") => FailureClass::Account,
         c if c.starts_with("ServiceUnavailable") => FailureClass::Transient { throttled: false },
-        _ => match http_status {
-            Some(429) => FailureClass::Transient { throttled: true },
-            Some(s) if s >= 500 => FailureClass::Transient { throttled: false },
-            Some(401) | Some(403) => FailureClass::Account,
-            // An undocumented 4xx is most likely about the input; retrying would bill again.
-            Some(s) if (400..500).contains(&s) => FailureClass::Permanent,
-            _ => FailureClass::Transient { throttled: false },
+        // Any other Code is `failed` once the attempts run out (the contract); a 429
+        // asks for the throttled pause.
+        _ => FailureClass::Transient {
+            throttled: http_status == Some(429),
         },
+    }
+}
+
+/// What a pausing code says is wrong, for `/readyz` and the `cause` label of the
+/// pause metric: `account`, `credentials`, `signature`, `clock` or `endpoint`.
+pub fn pause_cause(code: &str) -> &'static str {
+    match code {
+        "SignatureDoesNotMatch" | "IncompleteSignature" => "signature",
+        "InvalidTimeStamp.Expired" => "clock",
+        "InvalidAction.NotFound"
+        | "InvalidVersion"
+        | local::NOT_ALIBABA_ANSWER
+        | local::UNKNOWN_BIZ_CODE => "endpoint",
+        c if c == local::NO_CREDENTIALS || c.starts_with("InvalidSecurityToken") => "credentials",
+        _ => "account",
     }
 }
 
@@ -158,42 +200,85 @@ mod tests {
             Transient { throttled: false },
         ),
         ("ServiceUnavailable", Transient { throttled: false }),
+        ("SignatureNonceUsed", Transient { throttled: false }),
         ("Throttling.User", Transient { throttled: true }),
         ("Throttling.Api", Transient { throttled: true }),
         ("Throttling", Transient { throttled: true }),
-        ("Forbidden.AccountAccessDenied", Account),
-        ("Forbidden.RAMUserAccessDenied", Account),
-        ("InvalidAccessKeyId.NotFound", Account),
-        ("InvalidAccessKeyId.Inactive", Account),
-        ("SignatureDoesNotMatch", Account),
-        ("InvalidTimeStamp.Expired", Transient { throttled: false }),
-        ("SignatureNonceUsed", Transient { throttled: false }),
+        ("UnreadableBody", Transient { throttled: false }),
+        ("Forbidden.AccountAccessDenied", Pause),
+        ("Forbidden.RAMUserAccessDenied", Pause),
+        ("Forbidden.AccessKeyDisabled", Pause),
+        ("InvalidAccessKeyId.NotFound", Pause),
+        ("InvalidAccessKeyId.Inactive", Pause),
+        ("SignatureDoesNotMatch", Pause),
+        ("IncompleteSignature", Pause),
+        ("InvalidTimeStamp.Expired", Pause),
+        ("InvalidAction.NotFound", Pause),
+        ("InvalidVersion", Pause),
+        ("InvalidSecurityToken.Malformed", Pause),
+        ("NoCredentials", Pause),
+        ("NotAlibabaAnswer", Pause),
+        ("UnknownBizCode", Pause),
+        ("InvalidSecurityToken.Expired", RefreshCredentials),
+        (
+            "InvalidSecurityToken.MismatchWithAccessKey",
+            RefreshCredentials,
+        ),
+    ];
+
+    /// Every status the API, a gateway or a proxy in between could put around a Code.
+    const STATUSES: &[Option<u16>] = &[
+        None,
+        Some(200),
+        Some(301),
+        Some(302),
+        Some(400),
+        Some(401),
+        Some(403),
+        Some(404),
+        Some(429),
+        Some(500),
+        Some(502),
+        Some(503),
     ];
 
     #[test]
-    fn every_documented_code_has_its_class_whatever_the_http_status() {
+    fn every_named_code_has_its_class_whatever_the_http_status() {
         for (code, class) in TABLE {
-            for status in [
-                None,
-                Some(200),
-                Some(400),
-                Some(401),
-                Some(403),
-                Some(429),
-                Some(500),
-            ] {
-                assert_eq!(classify(code, status), *class, "{code} at {status:?}");
+            for status in STATUSES {
+                assert_eq!(classify(code, *status), *class, "{code} at {status:?}");
             }
         }
     }
 
     #[test]
-    fn unknown_codes_fall_back_on_the_http_status() {
-        assert_eq!(classify("Weird", Some(503)), Transient { throttled: false });
-        assert_eq!(classify("Weird", Some(429)), Transient { throttled: true });
-        assert_eq!(classify("Weird", Some(403)), Account);
-        assert_eq!(classify("Weird", Some(404)), Permanent);
-        assert_eq!(classify("Weird", None), Transient { throttled: false });
+    fn a_code_the_contract_does_not_name_is_transient_and_429_asks_for_the_longer_pause() {
+        for status in STATUSES {
+            let throttled = *status == Some(429);
+            assert_eq!(
+                classify("Weird.Code", *status),
+                Transient { throttled },
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_pausing_code_names_what_is_wrong() {
+        for (code, cause) in [
+            ("Forbidden.AccountAccessDenied", "account"),
+            ("InvalidAccessKeyId.NotFound", "account"),
+            ("SignatureDoesNotMatch", "signature"),
+            ("IncompleteSignature", "signature"),
+            ("InvalidTimeStamp.Expired", "clock"),
+            ("InvalidVersion", "endpoint"),
+            ("NotAlibabaAnswer", "endpoint"),
+            ("UnknownBizCode", "endpoint"),
+            ("NoCredentials", "credentials"),
+            ("InvalidSecurityToken.Expired", "credentials"),
+        ] {
+            assert_eq!(pause_cause(code), cause, "{code}");
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 
 use serde::Deserialize;
 
-use super::{FailureClass, Outcome, Verdict};
+use super::outcome::local;
+use super::{Outcome, Verdict};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -26,8 +27,13 @@ struct BizResult {
 
 /// The outcome of an answer with HTTP `status` and `body`.
 pub fn interpret(status: u16, body: &[u8]) -> Outcome {
+    // Redirects are not followed (the signed query must not travel elsewhere): a 3xx
+    // is not the API answering, whatever its body.
+    if (300..400).contains(&status) {
+        return not_alibaba(status, "a redirect");
+    }
     let Ok(parsed) = serde_json::from_slice::<Body>(body) else {
-        return unreadable(status, "the body is not Alibaba's JSON");
+        return not_alibaba(status, "the body is not Alibaba's JSON");
     };
     let biz_code = parsed.result.and_then(|r| r.biz_code).map(|v| {
         v.as_str()
@@ -39,13 +45,13 @@ pub fn interpret(status: u16, body: &[u8]) -> Outcome {
         Some(code) => code,
         // Alibaba always sends a Code; a 200 that carries a verdict and no Code is a success.
         None if status == 200 && biz_code.is_some() => "Success".to_string(),
-        None => return unreadable(status, "the body carries no Code"),
+        None => return not_alibaba(status, "the body carries no Code"),
     };
     if code != "Success" {
         return Outcome::failure(code, message, parsed.request_id, Some(status));
     }
     if status != 200 {
-        return unreadable(status, "Code Success under an HTTP error status");
+        return not_alibaba(status, "Code Success under an HTTP error status");
     }
     let request_id = parsed.request_id.unwrap_or_default();
     match biz_code.as_deref().and_then(Verdict::from_biz_code) {
@@ -55,37 +61,32 @@ pub fn interpret(status: u16, body: &[u8]) -> Outcome {
         },
         None => {
             let shown = biz_code.as_deref().unwrap_or("none");
-            let mut outcome = Outcome::local_failure(
-                FailureClass::Permanent,
-                "UnknownBizCode",
+            Outcome::failure(
+                local::UNKNOWN_BIZ_CODE,
                 format!("Result.BizCode {shown} is not 1, 2 or 3"),
-            );
-            if let Outcome::Failure(failure) = &mut outcome {
-                failure.request_id = Some(request_id);
-                failure.http_status = Some(status);
-            }
-            outcome
+                Some(request_id),
+                Some(status),
+            )
         }
     }
 }
 
-/// A body that cannot be read is worth another attempt, whatever the status said.
-fn unreadable(status: u16, why: &str) -> Outcome {
-    let mut outcome = Outcome::local_failure(
-        FailureClass::Transient { throttled: false },
-        "UnreadableBody",
-        format!("HTTP {status}: {why}"),
-    );
-    if let Outcome::Failure(failure) = &mut outcome {
-        failure.http_status = Some(status);
-    }
-    outcome
+/// An answer that is not the API's. Under a 5xx it is a gateway in trouble (worth
+/// another attempt); under any other status something that is not Alibaba answers
+/// (an HTML page, a captive proxy, a redirect): the endpoint is wrong for every job.
+fn not_alibaba(status: u16, why: &str) -> Outcome {
+    let code = if status >= 500 {
+        local::UNREADABLE_BODY
+    } else {
+        local::NOT_ALIBABA_ANSWER
+    };
+    Outcome::failure(code, format!("HTTP {status}: {why}"), None, Some(status))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::Failure;
+    use crate::upstream::{Failure, FailureClass};
 
     fn failure(outcome: Outcome) -> Failure {
         match outcome {
@@ -135,42 +136,72 @@ mod tests {
             200,
             br#"{"Code":"Forbidden.AccountAccessDenied","Message":"m"}"#,
         ));
-        assert_eq!(f.class, FailureClass::Account);
+        assert_eq!(f.class, FailureClass::Pause);
     }
 
     #[test]
-    fn an_unknown_biz_code_is_permanent_so_it_is_not_billed_again() {
+    fn success_without_a_known_biz_code_pauses_so_it_is_neither_stored_nor_billed_again() {
         let f = failure(interpret(
             200,
             br#"{"RequestId":"R3","Code":"Success","Result":{"BizCode":"9"}}"#,
         ));
         assert_eq!(
             (f.class, f.code.as_str()),
-            (FailureClass::Permanent, "UnknownBizCode")
+            (FailureClass::Pause, "UnknownBizCode")
         );
         assert_eq!(f.request_id.as_deref(), Some("R3"));
         let f = failure(interpret(200, br#"{"RequestId":"R3","Code":"Success"}"#));
-        assert_eq!(f.code, "UnknownBizCode");
+        assert_eq!(
+            (f.class, f.code.as_str()),
+            (FailureClass::Pause, "UnknownBizCode")
+        );
     }
 
     #[test]
-    fn an_unreadable_body_is_transient_whatever_the_status() {
-        for (status, body) in [
-            (200, &b"<html>"[..]),
-            (502, b""),
-            (200, b"{}"),
-            (500, b"[1]"),
-        ] {
-            let f = failure(interpret(status, body));
-            assert_eq!(
-                f.class,
-                FailureClass::Transient { throttled: false },
-                "{status}"
-            );
-            assert_eq!(
-                (f.code.as_str(), f.http_status),
-                ("UnreadableBody", Some(status))
-            );
+    fn a_non_alibaba_answer_pauses_unless_it_came_with_a_5xx() {
+        let bodies: [&[u8]; 4] = [b"<html>", b"", b"{}", b"[1]"];
+        for body in bodies {
+            for status in [200, 201, 204, 400, 401, 403, 404, 407, 429] {
+                let f = failure(interpret(status, body));
+                assert_eq!(
+                    (f.class, f.code.as_str(), f.http_status),
+                    (FailureClass::Pause, "NotAlibabaAnswer", Some(status)),
+                    "{status} {body:?}"
+                );
+            }
+            for status in [500, 502, 503, 504] {
+                let f = failure(interpret(status, body));
+                assert_eq!(
+                    (f.class, f.code.as_str(), f.http_status),
+                    (
+                        FailureClass::Transient { throttled: false },
+                        "UnreadableBody",
+                        Some(status)
+                    ),
+                    "{status} {body:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn code_success_under_an_error_status_is_not_the_api() {
+        let body = br#"{"Code":"Success","Result":{"BizCode":"1"}}"#;
+        assert_eq!(failure(interpret(404, body)).code, "NotAlibabaAnswer");
+        assert_eq!(failure(interpret(502, body)).code, "UnreadableBody");
+    }
+
+    #[test]
+    fn a_redirect_pauses_whatever_its_body_says() {
+        let ok = br#"{"RequestId":"R1","Code":"Success","Result":{"BizCode":"1"}}"#;
+        for status in [301, 302, 303, 307, 308] {
+            for body in [&ok[..], b"", b"<html>moved</html>"] {
+                let f = failure(interpret(status, body));
+                assert_eq!(
+                    (f.class, f.code.as_str()),
+                    (FailureClass::Pause, "NotAlibabaAnswer")
+                );
+            }
         }
     }
 }
