@@ -12,10 +12,12 @@
 //! `POST /__reset`; [`MockHandle`] offers the same in process.
 
 mod faults;
-mod gate;
+/// Public for the fuzz targets (`fuzz/`), which drive the gate's checks directly.
+pub mod gate;
 mod nonce;
 pub mod population;
-mod request;
+/// Public for the fuzz targets (`fuzz/`), which drive the request decoding directly.
+pub mod request;
 mod server;
 mod settings;
 mod state;
