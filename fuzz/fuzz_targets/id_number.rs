@@ -49,7 +49,7 @@ fn built_number(data: &[u8], today: NaiveDate) {
     let [a, b, c, d, rest @ ..] = data else {
         return;
     };
-    let year = 1900 + u32::from(u16::from_le_bytes([*a, *b]) % 127);
+    let year = 1900 + u32::from(u16::from_le_bytes([*a, *b]) % 126); // 1900..=2025: never after `today`
     let month = 1 + u32::from(*c % 12);
     let day = 1 + u32::from(*d % 28);
     let digit = |i: usize| char::from(b'0' + rest.get(i).map_or(0, |v| v % 10));

@@ -1,83 +1,99 @@
-//! The mock's request decoding and its gate, on arbitrary query strings and
-//! form bodies. Decoding never panics and loses nothing a client encoded:
-//! parameters re-encoded the RPC way decode back to themselves, whatever the
-//! bytes. The gate's checks never panic, and what `business` accepts has the
-//! shape the data source accepts; a call signed from the decoded parameters
-//! passes `authenticate`, one signed with another secret does not.
+//! The mock's request decoding and its gate. Arbitrary calls (method, query,
+//! headers, body): nothing panics, parameters re-encoded the RPC way decode back
+//! to themselves, and what `business` accepts has the shape the data source
+//! accepts. Calls the client's signer makes from arbitrary business parameters,
+//! under V2 and V3: the gate admits them with their nonce and operation, reads
+//! the parameters back unchanged, and refuses them under another secret.
 #![no_main]
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+use id2meta::credentials::Credentials;
 use id2meta::mock::gate::{authenticate, business, operation, well_formed_id_number};
-use id2meta::mock::request::{decode_form_into, parameters, Params};
-use id2meta::upstream::signing::{percent_encode_rpc, signature};
+use id2meta::mock::keys::Keys;
+use id2meta::mock::request::{decode_form_into, Call, Params};
+use id2meta::secret::Secret;
+use id2meta::upstream::signing::{percent_encode_rpc, Request, Scheme, Signer};
+use id2meta::upstream::{ACTION, API_VERSION};
 use libfuzzer_sys::fuzz_target;
 
 const KEY_ID: &str = "testid";
 const SECRET: &str = "testsecret";
+const TIMESTAMP: &str = "2026-12-01T00:00:00Z";
+/// Names the V2 signer sets itself; a business parameter never uses them.
+const COMMON: [&str; 10] = [
+    "AccessKeyId", "Action", "Format", "Signature", "SignatureMethod", "SignatureNonce",
+    "SignatureVersion", "SecurityToken", "Timestamp", "Version",
+];
 
-fuzz_target!(|data: &[u8]| {
-    // The first 0xFF byte, if any, separates the query from the form body.
-    let (query, body) = match data.iter().position(|b| *b == 0xFF) {
-        Some(at) => (&data[..at], Some(&data[at + 1..])),
-        None => (data, None),
-    };
-    let query = String::from_utf8_lossy(query);
-    let params = parameters(Some(&query), body);
+type Input = (bool, String, Vec<(String, String)>, Vec<u8>, Vec<(String, String)>);
 
-    let mut again = Params::new();
-    decode_form_into(&encode(&params), &mut again);
-    assert_eq!(again, params, "re-encoded parameters decode differently");
+fuzz_target!(|input: Input| {
+    let (post, query, headers, body, wanted) = input;
+    let now = DateTime::parse_from_rfc3339(TIMESTAMP)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default();
+    let keys = Keys::new(KEY_ID.into(), Secret::new(SECRET));
+    let both = [Scheme::V2, Scheme::V3];
 
-    let now = timestamp_now(&params);
-    let _ = authenticate("POST", &params, KEY_ID, SECRET, now);
-    let _ = operation(&params);
-    if let Ok(found) = business(&params) {
+    // Whatever arrives.
+    let headers: BTreeMap<String, String> =
+        headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let call = Call::new(if post { "POST" } else { "GET" }, Some(&query), headers, body);
+    for params in [&call.query, &call.params] {
+        let mut again = Params::new();
+        decode_form_into(&encode(params), &mut again);
+        assert_eq!(&again, params, "re-encoded parameters decode differently");
+    }
+    if let Ok(admitted) = authenticate(&call, &keys, &both, now) {
+        let _ = operation(&admitted);
+    }
+    if let Ok(found) = business(&call.params) {
         assert!(well_formed_id_number(found.id_number));
         assert!(!found.name.is_empty());
     }
 
-    // Sign what was decoded (as the client would) and the gate must agree.
-    let mut signed = params.clone();
-    signed.insert("AccessKeyId".into(), KEY_ID.into());
-    signed.insert("SignatureMethod".into(), "HMAC-SHA1".into());
-    signed.insert("SignatureVersion".into(), "1.0".into());
-    signed.insert("Timestamp".into(), "2026-12-01T00:00:00Z".into());
-    if signed.get("SignatureNonce").is_none_or(String::is_empty) {
-        signed.insert("SignatureNonce".into(), "n".into());
+    // What the client sends, under each scheme.
+    let wanted: BTreeMap<String, String> = wanted
+        .into_iter()
+        .filter(|(k, _)| !COMMON.contains(&k.as_str()))
+        .collect();
+    let business_pairs: Vec<(&str, &str)> =
+        wanted.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let credentials = Credentials::fixed(KEY_ID, Secret::new(SECRET), None);
+    for scheme in both {
+        let signed = Signer::new(scheme, ACTION, API_VERSION).sign(&Request {
+            method: "POST",
+            host: "127.0.0.1:8099",
+            business: &business_pairs,
+            credentials: &credentials,
+            nonce: "nonce-1",
+            timestamp: TIMESTAMP,
+        });
+        let headers: BTreeMap<String, String> = signed
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.expose().to_owned()))
+            .collect();
+        let call = Call::new("POST", Some(signed.query.expose()), headers, Vec::new());
+        let admitted = authenticate(&call, &keys, &both, now)
+            .unwrap_or_else(|a| panic!("{scheme} call refused: {}", a.code));
+        assert_eq!((admitted.scheme, admitted.nonce), (scheme, "nonce-1"));
+        assert!(operation(&admitted).is_ok(), "{scheme}: operation not read back");
+        for (name, value) in &wanted {
+            assert_eq!(call.params.get(name), Some(value), "{scheme}: a parameter changed");
+        }
+        let stranger = Keys::new(KEY_ID.into(), Secret::new("another secret"));
+        assert!(authenticate(&call, &stranger, &both, now).is_err());
     }
-    let pairs = || signed.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let good = signature("POST", pairs(), SECRET);
-    let bad = signature("POST", pairs(), "another secret");
-    let at = DateTime::parse_from_rfc3339("2026-12-01T00:05:00Z")
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default();
-    // Through the wire: encode, decode, verify.
-    let mut wire = Params::new();
-    signed.insert("Signature".into(), good);
-    decode_form_into(&encode(&signed), &mut wire);
-    assert!(
-        authenticate("POST", &wire, KEY_ID, SECRET, at).is_ok(),
-        "a well-signed call was refused"
-    );
-    signed.insert("Signature".into(), bad);
-    assert!(authenticate("POST", &signed, KEY_ID, SECRET, at).is_err());
 });
 
-/// The parameters as the client sends them: every name and value RPC-encoded.
+/// Parameters as the client encodes them: every name and value RPC-encoded.
 fn encode(params: &Params) -> String {
     params
         .iter()
         .map(|(k, v)| format!("{}={}", percent_encode_rpc(k), percent_encode_rpc(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// The call's own timestamp when it has one that parses, so fuzzed calls can
-/// reach the checks past the window; otherwise a fixed instant.
-fn timestamp_now(params: &Params) -> DateTime<Utc> {
-    params
-        .get("Timestamp")
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
 }
