@@ -30,10 +30,18 @@ fn arbitrary_text(raw: &str, today: NaiveDate) {
         trimmed.strip_suffix('X').map(|rest| format!("{rest}x"))
     };
     if let Some(flipped) = flipped {
-        assert_eq!(verdict(&flipped), verdict(raw), "the case of x changed the verdict");
+        assert_eq!(
+            verdict(&flipped),
+            verdict(raw),
+            "the case of x changed the verdict"
+        );
     }
     let padded = format!(" \t{raw}\u{3000}\n");
-    assert_eq!(verdict(&padded), verdict(raw), "surrounding white space changed the verdict");
+    assert_eq!(
+        verdict(&padded),
+        verdict(raw),
+        "surrounding white space changed the verdict"
+    );
     let Ok(number) = parsed else {
         return;
     };
@@ -41,8 +49,15 @@ fn arbitrary_text(raw: &str, today: NaiveDate) {
     assert_eq!(text.len(), 18);
     assert!(text.is_ascii());
     assert_eq!(check_character(&text[..17]), text.chars().last());
-    assert_eq!(IdNumber::parse_on(text, today).as_ref(), Ok(&number), "not idempotent");
-    assert_eq!(number.masked(), format!("{}***********{}", &text[..3], &text[14..]));
+    assert_eq!(
+        IdNumber::parse_on(text, today).as_ref(),
+        Ok(&number),
+        "not idempotent"
+    );
+    assert_eq!(
+        number.masked(),
+        format!("{}***********{}", &text[..3], &text[14..])
+    );
 }
 
 fn built_number(data: &[u8], today: NaiveDate) {
@@ -62,8 +77,14 @@ fn built_number(data: &[u8], today: NaiveDate) {
         panic!("17 digits have no check character");
     };
     let number = format!("{body}{check}");
-    assert!(IdNumber::parse_on(&number, today).is_ok(), "a valid number was refused");
-    assert!(IdNumber::parse_on(&number.to_lowercase(), today).is_ok(), "lower-case x refused");
+    assert!(
+        IdNumber::parse_on(&number, today).is_ok(),
+        "a valid number was refused"
+    );
+    assert!(
+        IdNumber::parse_on(&number.to_lowercase(), today).is_ok(),
+        "lower-case x refused"
+    );
     // Substitute one character (position and replacement from the input).
     let position = usize::from(rest.get(9).copied().unwrap_or(0)) % 18;
     let replacement = rest.get(10).copied().unwrap_or(0);
@@ -78,5 +99,8 @@ fn built_number(data: &[u8], today: NaiveDate) {
     }
     changed[position] = replacement;
     let changed: String = changed.into_iter().collect();
-    assert!(IdNumber::parse_on(&changed, today).is_err(), "a substitution was not caught");
+    assert!(
+        IdNumber::parse_on(&changed, today).is_err(),
+        "a substitution was not caught"
+    );
 }

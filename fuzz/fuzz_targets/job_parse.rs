@@ -18,18 +18,27 @@ fuzz_target!(|body: &[u8]| {
     let Ok(job) = Job::parse(body, message_id) else {
         return;
     };
-    assert!(is_label(&job.job_id, MAX_JOB_ID_CHARS), "job_id is not a label");
+    assert!(
+        is_label(&job.job_id, MAX_JOB_ID_CHARS),
+        "job_id is not a label"
+    );
     assert!(
         job.job_id.len() <= SHORT_STRING_BYTES,
         "job_id of {} bytes accepted",
         job.job_id.len()
     );
     if let Some(batch_id) = &job.batch_id {
-        assert!(is_label(batch_id, MAX_BATCH_ID_CHARS), "batch_id is not a label");
+        assert!(
+            is_label(batch_id, MAX_BATCH_ID_CHARS),
+            "batch_id is not a label"
+        );
     }
     if let Some(metadata) = &job.metadata {
         assert!(metadata.is_object(), "metadata is not an object");
-        assert!(metadata.to_string().len() <= MAX_METADATA_BYTES, "metadata too large");
+        assert!(
+            metadata.to_string().len() <= MAX_METADATA_BYTES,
+            "metadata too large"
+        );
         assert!(!holds_nul(metadata), "metadata with a NUL accepted");
     }
     let _ = Identity::parse(job.name.expose(), job.id_number.expose());

@@ -23,11 +23,25 @@ const SECRET: &str = "testsecret";
 const TIMESTAMP: &str = "2026-12-01T00:00:00Z";
 /// Names the V2 signer sets itself; a business parameter never uses them.
 const COMMON: [&str; 10] = [
-    "AccessKeyId", "Action", "Format", "Signature", "SignatureMethod", "SignatureNonce",
-    "SignatureVersion", "SecurityToken", "Timestamp", "Version",
+    "AccessKeyId",
+    "Action",
+    "Format",
+    "Signature",
+    "SignatureMethod",
+    "SignatureNonce",
+    "SignatureVersion",
+    "SecurityToken",
+    "Timestamp",
+    "Version",
 ];
 
-type Input = (bool, String, Vec<(String, String)>, Vec<u8>, Vec<(String, String)>);
+type Input = (
+    bool,
+    String,
+    Vec<(String, String)>,
+    Vec<u8>,
+    Vec<(String, String)>,
+);
 
 fuzz_target!(|input: Input| {
     let (post, query, headers, body, wanted) = input;
@@ -38,9 +52,16 @@ fuzz_target!(|input: Input| {
     let both = [Scheme::V2, Scheme::V3];
 
     // Whatever arrives.
-    let headers: BTreeMap<String, String> =
-        headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-    let call = Call::new(if post { "POST" } else { "GET" }, Some(&query), headers, body);
+    let headers: BTreeMap<String, String> = headers
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    let call = Call::new(
+        if post { "POST" } else { "GET" },
+        Some(&query),
+        headers,
+        body,
+    );
     for params in [&call.query, &call.params] {
         let mut again = Params::new();
         decode_form_into(&encode(params), &mut again);
@@ -59,8 +80,10 @@ fuzz_target!(|input: Input| {
         .into_iter()
         .filter(|(k, _)| !COMMON.contains(&k.as_str()))
         .collect();
-    let business_pairs: Vec<(&str, &str)> =
-        wanted.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let business_pairs: Vec<(&str, &str)> = wanted
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let credentials = Credentials::fixed(KEY_ID, Secret::new(SECRET), None);
     for scheme in both {
         let signed = Signer::new(scheme, ACTION, API_VERSION).sign(&Request {
@@ -80,9 +103,16 @@ fuzz_target!(|input: Input| {
         let admitted = authenticate(&call, &keys, &both, now)
             .unwrap_or_else(|a| panic!("{scheme} call refused: {}", a.code));
         assert_eq!((admitted.scheme, admitted.nonce), (scheme, "nonce-1"));
-        assert!(operation(&admitted).is_ok(), "{scheme}: operation not read back");
+        assert!(
+            operation(&admitted).is_ok(),
+            "{scheme}: operation not read back"
+        );
         for (name, value) in &wanted {
-            assert_eq!(call.params.get(name), Some(value), "{scheme}: a parameter changed");
+            assert_eq!(
+                call.params.get(name),
+                Some(value),
+                "{scheme}: a parameter changed"
+            );
         }
         let stranger = Keys::new(KEY_ID.into(), Secret::new("another secret"));
         assert!(authenticate(&call, &stranger, &both, now).is_err());

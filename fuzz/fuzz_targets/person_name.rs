@@ -11,7 +11,9 @@ fuzz_target!(|raw: &str| {
     let mask = mask_name(raw);
     assert!(mask.chars().count() <= MAX_NAME_CHARS, "mask too long");
     assert!(
-        !mask.chars().any(|c| is_hidden_or_control(c) || c.is_whitespace()),
+        !mask
+            .chars()
+            .any(|c| is_hidden_or_control(c) || c.is_whitespace()),
         "mask shows an invisible character"
     );
     assert_eq!(mask.is_empty(), raw.trim().is_empty(), "mask of nothing");
@@ -24,7 +26,14 @@ fuzz_target!(|raw: &str| {
     assert!(!text.chars().any(is_hidden_or_control));
     assert!(!text.contains("  "));
     assert!(!text.chars().any(|c| c.is_whitespace() && c != ' '));
-    assert!(!text.chars().any(|c| c.is_ascii_digit()), "a digit in a name");
-    assert_eq!(PersonName::parse(text).as_ref(), Ok(&name), "not idempotent");
+    assert!(
+        !text.chars().any(|c| c.is_ascii_digit()),
+        "a digit in a name"
+    );
+    assert_eq!(
+        PersonName::parse(text).as_ref(),
+        Ok(&name),
+        "not idempotent"
+    );
     assert_eq!(name.masked(), mask, "masks of a name and its input differ");
 });

@@ -16,8 +16,11 @@ fuzz_target!(|input: (bool, String, Vec<(String, String)>)| {
     let method = if post { "POST" } else { "GET" };
     let pairs = || params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let query = canonical_query(pairs());
-    let kept: Vec<(String, String)> =
-        params.iter().filter(|(k, _)| k != "Signature").cloned().collect();
+    let kept: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "Signature")
+        .cloned()
+        .collect();
     assert_canonical_query(&query, &kept);
     for (k, v) in &params {
         assert!(is_rpc_encoded(&percent_encode_rpc(k), b""));
@@ -25,10 +28,17 @@ fuzz_target!(|input: (bool, String, Vec<(String, String)>)| {
     }
 
     let to_sign = string_to_sign(method, pairs());
-    assert_eq!(to_sign, format!("{method}&%2F&{}", percent_encode_rpc(&query)));
+    assert_eq!(
+        to_sign,
+        format!("{method}&%2F&{}", percent_encode_rpc(&query))
+    );
     let sig = signature(method, pairs(), &secret);
     assert_eq!(sig.len(), 28, "HMAC-SHA1 in Base64 is 28 characters");
     assert!(sig.ends_with('='));
     let other = format!("{secret}x");
-    assert_ne!(sig, signature(method, pairs(), &other), "the secret did not matter");
+    assert_ne!(
+        sig,
+        signature(method, pairs(), &other),
+        "the secret did not matter"
+    );
 });

@@ -10,7 +10,13 @@ use id2meta::upstream::signing::v3;
 use id2meta_fuzz::assert_canonical_query;
 use libfuzzer_sys::fuzz_target;
 
-type Input = (bool, String, String, Vec<(String, String)>, Vec<(String, String)>);
+type Input = (
+    bool,
+    String,
+    String,
+    Vec<(String, String)>,
+    Vec<(String, String)>,
+);
 
 fuzz_target!(|input: Input| {
     let (post, secret, key_id, params, headers) = input;
@@ -25,7 +31,10 @@ fuzz_target!(|input: Input| {
         .collect();
     expected.sort();
     let lines: String = expected.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    assert_eq!(canonical.canonical, lines, "headers not lower-cased, trimmed, sorted");
+    assert_eq!(
+        canonical.canonical, lines,
+        "headers not lower-cased, trimmed, sorted"
+    );
     let names: Vec<&str> = expected.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(canonical.signed, names.join(";"));
 
@@ -42,14 +51,26 @@ fuzz_target!(|input: Input| {
         )
     );
     // Without line breaks in the headers, the parts can be read back.
-    if !headers.iter().any(|(k, v)| format!("{k}{v}").contains(['\n', '\r'])) {
+    if !headers
+        .iter()
+        .any(|(k, v)| format!("{k}{v}").contains(['\n', '\r']))
+    {
         let parts: Vec<&str> = request.split('\n').collect();
         assert_eq!(parts.len(), 6 + headers.len(), "not the scheme's parts");
-        assert_eq!(parts[parts.len() - 3], "", "no blank line before SignedHeaders");
+        assert_eq!(
+            parts[parts.len() - 3],
+            "",
+            "no blank line before SignedHeaders"
+        );
     }
     let to_sign = v3::string_to_sign(&request);
-    let hash = to_sign.strip_prefix("ACS3-HMAC-SHA256\n").unwrap_or_default();
-    assert!(is_lower_hex(hash, 64), "string to sign is not the algorithm and a hash");
+    let hash = to_sign
+        .strip_prefix("ACS3-HMAC-SHA256\n")
+        .unwrap_or_default();
+    assert!(
+        is_lower_hex(hash, 64),
+        "string to sign is not the algorithm and a hash"
+    );
     let signature = v3::signature(&secret, &to_sign);
     assert!(is_lower_hex(&signature, 64));
     assert_ne!(signature, v3::signature(&format!("{secret}x"), &to_sign));
@@ -62,12 +83,19 @@ fuzz_target!(|input: Input| {
         let read = read.map(|r| (r.credential, r.signed_headers.join(";"), r.signature));
         assert_eq!(
             read,
-            Some((key_id.as_str(), canonical.signed.clone(), signature.as_str())),
+            Some((
+                key_id.as_str(),
+                canonical.signed.clone(),
+                signature.as_str()
+            )),
             "Authorization does not read back"
         );
     }
 });
 
 fn is_lower_hex(text: &str, len: usize) -> bool {
-    text.len() == len && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

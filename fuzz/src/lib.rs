@@ -27,9 +27,16 @@ pub fn is_rpc_encoded(text: &str, extra: &[u8]) -> bool {
 /// Asserts that `query` is the canonical form of `given`: encoded bytes only, one
 /// `name=value` pair per parameter, sorted, each decoding back to what was given.
 pub fn assert_canonical_query(query: &str, given: &[(String, String)]) {
-    assert!(is_rpc_encoded(query, b"=&"), "a raw byte in the canonical query");
+    assert!(
+        is_rpc_encoded(query, b"=&"),
+        "a raw byte in the canonical query"
+    );
     // Even an empty name and value make a pair ("="): "" is no parameter at all.
-    assert_eq!(query.is_empty(), given.is_empty(), "an empty query with parameters");
+    assert_eq!(
+        query.is_empty(),
+        given.is_empty(),
+        "an empty query with parameters"
+    );
     let encoded: Vec<(&str, &str)> = if query.is_empty() {
         Vec::new()
     } else {
@@ -40,8 +47,10 @@ pub fn assert_canonical_query(query: &str, given: &[(String, String)]) {
     };
     assert_eq!(encoded.len(), given.len(), "a pair lost or invented");
     assert!(encoded.windows(2).all(|w| w[0] <= w[1]), "pairs not sorted");
-    let mut decoded: Vec<(String, String)> =
-        encoded.iter().map(|(k, v)| (decode(k), decode(v))).collect();
+    let mut decoded: Vec<(String, String)> = encoded
+        .iter()
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect();
     let mut given = given.to_vec();
     decoded.sort();
     given.sort();
