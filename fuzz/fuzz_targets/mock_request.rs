@@ -2,7 +2,7 @@
 //! headers, body): nothing panics, parameters re-encoded the RPC way decode back
 //! to themselves, and what `business` accepts has the shape the data source
 //! accepts. Calls the client's signer makes from arbitrary business parameters,
-//! under V2 and V3: the gate admits them with their nonce and operation, reads
+//! under V2 or V3: the gate admits them with their nonce and operation, reads
 //! the parameters back unchanged, and refuses them under another secret.
 #![no_main]
 
@@ -75,7 +75,7 @@ fuzz_target!(|input: Input| {
         assert!(!found.name.is_empty());
     }
 
-    // What the client sends, under each scheme.
+    // What the client sends, under one scheme per input (signing is the costly part).
     let wanted: BTreeMap<String, String> = wanted
         .into_iter()
         .filter(|(k, _)| !COMMON.contains(&k.as_str()))
@@ -85,7 +85,8 @@ fuzz_target!(|input: Input| {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let credentials = Credentials::fixed(KEY_ID, Secret::new(SECRET), None);
-    for scheme in both {
+    {
+        let scheme = if post { Scheme::V3 } else { Scheme::V2 };
         let signed = Signer::new(scheme, ACTION, API_VERSION).sign(&Request {
             method: "POST",
             host: "127.0.0.1:8099",
