@@ -13,11 +13,14 @@
 
 mod clock;
 mod faults;
-mod gate;
-mod keys;
+/// Public for the fuzz targets (`fuzz/`), which drive the gate's checks directly.
+pub mod gate;
+/// Public for the fuzz targets (`fuzz/`), which build the key set the gate checks against.
+pub mod keys;
 mod nonce;
 pub mod population;
-mod request;
+/// Public for the fuzz targets (`fuzz/`), which drive the request decoding directly.
+pub mod request;
 mod server;
 mod settings;
 mod signature_v2;
