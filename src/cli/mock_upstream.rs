@@ -29,8 +29,17 @@ Control endpoints (JSON):
   POST /__config  a patch of it: {\"qps_limit\": 50 or null, \"latency_ms\": 80,
                   \"jitter_ms\": 20, \"error_rates\": {\"InternalError\": 0.01},
                   \"account_denied\": \"Forbidden.AccountAccessDenied\" or null}
-  GET  /__stats   calls, by_code, max_calls_in_one_second, throttled, verdict_calls
-  POST /__reset   zeroes the counts and forgets the scripts";
+  GET  /__stats   calls, by_code, max_calls_in_one_second, throttled, verdict_calls,
+                  sts_calls, credential_calls, expired_credential_calls, oidc_tokens_seen
+  POST /__reset   zeroes the counts and forgets the scripts
+  (/__config also takes \"sts_ttl_secs\": 20 and \"sts_only\": true)
+
+Temporary credentials (valid --sts-ttl seconds; a call signed with one needs its
+SecurityToken, and answers InvalidSecurityToken.Expired after the expiry):
+  GET|POST /  Action=AssumeRoleWithOIDC  STS (no signature), for ID2META_STS_ENDPOINT
+  PUT  /latest/api/token, GET /latest/meta-data/ram/security-credentials/[ROLE]
+              the ECS metadata service, for ID2META_ECS_METADATA_ENDPOINT
+  GET  /__credentials  a credentials URI, for ALIBABA_CLOUD_CREDENTIALS_URI";
 
 /// Options of the mock upstream.
 #[derive(Debug, clap::Args)]
@@ -62,6 +71,15 @@ pub struct MockUpstreamArgs {
     /// Seed of the random draws (jitter, injected errors), for repeatable runs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+
+    /// Lifetime in seconds of the temporary credentials issued by the STS,
+    /// metadata and credentials-URI stand-ins.
+    #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sts_ttl: u64,
+
+    /// Refuse the static key pair: only issued `STS.` credentials are accepted.
+    #[arg(long)]
+    pub sts_only: bool,
 }
 
 pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
@@ -73,6 +91,8 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
         jitter: Duration::from_millis(args.jitter_ms),
         error_rates: args.error_rates,
         seed: args.seed,
+        sts_ttl: Duration::from_secs(args.sts_ttl),
+        sts_only: args.sts_only,
     };
     let handle = mock::start(config, args.listen).await?;
     println!("mock upstream listening on {}", handle.endpoint());

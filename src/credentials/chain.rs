@@ -94,6 +94,9 @@ pub async fn start(
 
 /// The first source whose variables are set, in the contract's order.
 pub fn choose(settings: &Settings) -> Result<Source, ChainError> {
+    if let Some(why) = &settings.invalid {
+        return Err(ChainError::Setup(anyhow::anyhow!("{why}")));
+    }
     if let Some(keys) = &settings.environment {
         return Ok(Source::Environment(env::credentials(keys)));
     }

@@ -4,8 +4,6 @@
 //! instance configured for them works unchanged), plus the two `ID2META_*` overrides
 //! that point the chain at private endpoints or at the mock.
 
-use anyhow::bail;
-
 use super::endpoint;
 use crate::secret::Secret;
 
@@ -24,6 +22,10 @@ pub struct Settings {
     pub ecs: EcsSettings,
     /// The STS endpoint, resolved from region, VPC flag and `ID2META_STS_ENDPOINT`.
     pub sts_endpoint: String,
+    /// Why the variables cannot be used as set (a source half set, a plain-http
+    /// STS endpoint); the chain refuses to start with it. Kept rather than failed
+    /// at reading so commands that never call the upstream still run.
+    pub invalid: Option<String>,
 }
 
 /// A long-lived pair (or a pair with a token someone else refreshes).
@@ -67,26 +69,13 @@ impl Default for EcsSettings {
 impl Settings {
     /// Reads the variables through `get` (the process environment, or a map in
     /// tests). A source half set (a key id without its secret, two of the three
-    /// OIDC variables) is an error: silently falling through to the next source
-    /// would run as someone else.
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    /// OIDC variables) is [`Settings::invalid`]: silently falling through to the
+    /// next source would run as someone else.
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Self {
         let flag = |name: &str| {
             get(name).is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
         };
-        let environment = match (
-            get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-            get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-        ) {
-            (Some(id), Some(secret)) => Some(StaticKeys {
-                access_key_id: id,
-                access_key_secret: Secret::new(secret),
-                security_token: get("ALIBABA_CLOUD_SECURITY_TOKEN").map(Secret::new),
-            }),
-            (None, None) => None,
-            _ => bail!(
-                "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set together"
-            ),
-        };
+        let mut invalid = None;
         let oidc_names = [
             "ALIBABA_CLOUD_ROLE_ARN",
             "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
@@ -101,18 +90,22 @@ impl Settings {
                     .unwrap_or_else(default_session_name),
             }),
             [None, None, None] => None,
-            _ => bail!(
-                "{} must be set together (RRSA sets all three)",
-                oidc_names.join(", ")
-            ),
+            _ => {
+                invalid = Some(format!(
+                    "{} must be set together (RRSA sets all three)",
+                    oidc_names.join(", ")
+                ));
+                None
+            }
         };
         let sts_endpoint = match get("ID2META_STS_ENDPOINT") {
             Some(url) => {
-                endpoint::check_plain_http(
-                    "ID2META_STS_ENDPOINT",
-                    &url,
-                    flag("ID2META_ALLOW_HTTP"),
-                )?;
+                let allow_http = flag("ID2META_ALLOW_HTTP");
+                if let Err(error) =
+                    endpoint::check_plain_http("ID2META_STS_ENDPOINT", &url, allow_http)
+                {
+                    invalid = invalid.or(Some(error.to_string()));
+                }
                 url.trim_end_matches('/').to_string()
             }
             None => sts_endpoint(
@@ -120,8 +113,8 @@ impl Settings {
                 flag("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"),
             ),
         };
-        Ok(Self {
-            environment,
+        let settings = Self {
+            environment: None,
             oidc,
             credentials_uri: get("ALIBABA_CLOUD_CREDENTIALS_URI"),
             ecs: EcsSettings {
@@ -132,7 +125,39 @@ impl Settings {
                     .unwrap_or_else(|| DEFAULT_ECS_METADATA_ENDPOINT.into()),
             },
             sts_endpoint,
-        })
+            invalid,
+        };
+        settings.with_static_pair(
+            get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+            get("ALIBABA_CLOUD_ACCESS_KEY_SECRET").map(Secret::new),
+            get("ALIBABA_CLOUD_SECURITY_TOKEN").map(Secret::new),
+        )
+    }
+
+    /// These settings with the static pair replaced (the configuration's fields win
+    /// over the variables: the demo and the tests set them directly).
+    pub fn with_static_pair(
+        mut self,
+        access_key_id: Option<String>,
+        access_key_secret: Option<Secret>,
+        security_token: Option<Secret>,
+    ) -> Self {
+        self.environment = match (access_key_id, access_key_secret) {
+            (Some(access_key_id), Some(access_key_secret)) => Some(StaticKeys {
+                access_key_id,
+                access_key_secret,
+                security_token,
+            }),
+            (None, None) => None,
+            _ => {
+                self.invalid = self.invalid.or(Some(
+                    "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set together"
+                        .into(),
+                ));
+                None
+            }
+        };
+        self
     }
 }
 
@@ -177,12 +202,16 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn read(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+    fn read(pairs: &[(&str, &str)]) -> Result<Settings, String> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Settings::from_lookup(&|name| map.get(name).cloned())
+        let settings = Settings::from_lookup(&|name| map.get(name).cloned());
+        match settings.invalid.clone() {
+            Some(why) => Err(why),
+            None => Ok(settings),
+        }
     }
 
     #[test]
@@ -210,9 +239,20 @@ mod tests {
     #[test]
     fn a_half_set_source_is_an_error_naming_its_variables() {
         let err = read(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "id")]).unwrap_err();
-        assert!(err.to_string().contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
+        assert!(err.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), "{err}");
         let err = read(&[("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/r")]).unwrap_err();
-        assert!(err.to_string().contains("ALIBABA_CLOUD_OIDC_TOKEN_FILE"));
+        assert!(err.contains("ALIBABA_CLOUD_OIDC_TOKEN_FILE"), "{err}");
+        let err = read(&[("ID2META_STS_ENDPOINT", "http://sts.aliyuncs.com")]).unwrap_err();
+        assert!(err.contains("ID2META_STS_ENDPOINT"), "{err}");
+        let keys = read(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "id"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s"),
+        ])
+        .unwrap();
+        assert_eq!(
+            keys.environment.map(|k| k.access_key_id).as_deref(),
+            Some("id")
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@
 
 mod faults;
 mod gate;
+mod issued;
+mod metadata;
 mod nonce;
 pub mod population;
 mod request;
@@ -20,6 +22,7 @@ mod server;
 mod settings;
 mod state;
 mod stats;
+mod sts;
 mod throttle;
 
 use std::net::SocketAddr;
@@ -48,6 +51,10 @@ pub struct MockConfig {
     /// (Code, rate in 0..=1) injected at random, e.g. ("InternalError", 0.02).
     pub error_rates: Vec<(String, f64)>,
     pub seed: u64,
+    /// Lifetime of the temporary credentials the mock issues.
+    pub sts_ttl: Duration,
+    /// Refuse the static pair: only issued (`STS.`) credentials are accepted.
+    pub sts_only: bool,
 }
 
 impl Default for MockConfig {
@@ -60,6 +67,8 @@ impl Default for MockConfig {
             jitter: Duration::ZERO,
             error_rates: Vec::new(),
             seed: 0,
+            sts_ttl: Duration::from_secs(settings::DEFAULT_STS_TTL_SECS),
+            sts_only: false,
         }
     }
 }
@@ -72,6 +81,8 @@ impl MockConfig {
             jitter_ms: self.jitter.as_millis() as u64,
             error_rates: self.error_rates.iter().cloned().collect(),
             account_denied: None,
+            sts_ttl_secs: self.sts_ttl.as_secs().max(1),
+            sts_only: self.sts_only,
         };
         settings.validate()?;
         Ok(settings)

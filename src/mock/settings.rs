@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::faults;
 
 /// The current behaviour, as served by `GET /__config`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// Calls answered per second before `Throttling.User`; `null` is unlimited.
     pub qps_limit: Option<u32>,
@@ -22,6 +22,33 @@ pub struct Settings {
     pub error_rates: BTreeMap<String, f64>,
     /// When set, every signed call answers this account-level code.
     pub account_denied: Option<String>,
+    /// Lifetime of the credentials the STS / metadata / URI stand-ins issue, in seconds.
+    #[serde(default = "default_sts_ttl")]
+    pub sts_ttl_secs: u64,
+    /// Refuse calls signed with the static pair: only issued credentials work.
+    #[serde(default)]
+    pub sts_only: bool,
+}
+
+/// STS's default session lifetime.
+pub const DEFAULT_STS_TTL_SECS: u64 = 3600;
+
+fn default_sts_ttl() -> u64 {
+    DEFAULT_STS_TTL_SECS
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            qps_limit: None,
+            latency_ms: 0,
+            jitter_ms: 0,
+            error_rates: BTreeMap::new(),
+            account_denied: None,
+            sts_ttl_secs: DEFAULT_STS_TTL_SECS,
+            sts_only: false,
+        }
+    }
 }
 
 /// A change to [`Settings`]: absent fields stay, `null` clears an optional one.
@@ -35,6 +62,8 @@ pub struct SettingsPatch {
     pub error_rates: Option<BTreeMap<String, f64>>,
     #[serde(default, deserialize_with = "present")]
     pub account_denied: Option<Option<String>>,
+    pub sts_ttl_secs: Option<u64>,
+    pub sts_only: Option<bool>,
 }
 
 /// Why a patch was refused.
@@ -46,6 +75,8 @@ pub enum SettingsError {
     BadRate,
     #[error("qps_limit must be at least 1 (null for unlimited)")]
     ZeroQps,
+    #[error("sts_ttl_secs must be at least 1")]
+    ZeroTtl,
 }
 
 impl Settings {
@@ -75,6 +106,12 @@ impl Settings {
         if let Some(denied) = patch.account_denied {
             next.account_denied = denied;
         }
+        if let Some(ttl) = patch.sts_ttl_secs {
+            next.sts_ttl_secs = ttl;
+        }
+        if let Some(sts_only) = patch.sts_only {
+            next.sts_only = sts_only;
+        }
         next.validate()?;
         Ok(next)
     }
@@ -82,6 +119,9 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.qps_limit == Some(0) {
             return Err(SettingsError::ZeroQps);
+        }
+        if self.sts_ttl_secs == 0 {
+            return Err(SettingsError::ZeroTtl);
         }
         if let Some(code) = self.error_rates.keys().find(|c| !faults::injectable(c)) {
             return Err(SettingsError::UnknownCode(code.clone()));

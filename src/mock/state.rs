@@ -14,6 +14,7 @@ use rand::{rngs::StdRng, SeedableRng};
 
 use super::faults::{self, ScriptStep};
 use super::gate;
+use super::issued::{Issuer, KeyCheck};
 use super::nonce::NonceWindow;
 use super::population;
 use super::request::{Answer, Params};
@@ -44,6 +45,8 @@ struct State {
     scripts: HashMap<String, VecDeque<ScriptStep>>,
     rng: StdRng,
     counters: Counters,
+    /// Temporary credentials issued by the STS / metadata / URI stand-ins.
+    issuer: Issuer,
 }
 
 impl Shared {
@@ -66,6 +69,7 @@ impl Shared {
                 scripts: HashMap::new(),
                 rng: StdRng::seed_from_u64(seed),
                 counters: Counters::default(),
+                issuer: Issuer::default(),
             }),
         }
     }
@@ -74,13 +78,25 @@ impl Shared {
     /// is decided, so one the client gives up on during the latency still counts,
     /// as Alibaba would still bill it.
     pub fn decide(&self, method: &str, params: &Params) -> Decision {
-        let auth = gate::authenticate(
-            method,
-            params,
-            &self.access_key_id,
-            self.access_key_secret.expose(),
-            Utc::now(),
-        );
+        let now_utc = Utc::now();
+        let key_id = params
+            .get("AccessKeyId")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let token = params.get("SecurityToken").map(String::as_str);
+        let auth = match self.check_key(key_id, token, now_utc) {
+            Err(answer) => Err(answer),
+            Ok(KeyCheck::Issued(secret)) => {
+                gate::authenticate(method, params, key_id, secret.expose(), now_utc)
+            }
+            Ok(KeyCheck::NotIssued) => gate::authenticate(
+                method,
+                params,
+                &self.access_key_id,
+                self.access_key_secret.expose(),
+                now_utc,
+            ),
+        };
         let mut state = self.lock();
         let now = Instant::now();
         let (decision, throttled) = match auth {
@@ -96,8 +112,43 @@ impl Shared {
         decision
     }
 
+    /// Which secret a call's key is verified with: an issued key's (valid, with its
+    /// token), or the static pair's, unless `sts_only` refuses it.
+    fn check_key(
+        &self,
+        key_id: &str,
+        token: Option<&str>,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<KeyCheck, Answer> {
+        let mut state = self.lock();
+        let checked = state.issuer.key_for(key_id, token, now)?;
+        if checked == KeyCheck::NotIssued && state.settings.sts_only && key_id == self.access_key_id
+        {
+            return Err(Answer::error(
+                404,
+                "InvalidAccessKeyId.NotFound",
+                "Specified access key is not found (this mock accepts STS credentials only).",
+            ));
+        }
+        Ok(checked)
+    }
+
+    /// Runs `f` on the issuing side under the state lock (never held across an await).
+    pub fn with_issuer<R>(&self, f: impl FnOnce(&mut Issuer, &Settings) -> R) -> R {
+        let mut state = self.lock();
+        let state = &mut *state;
+        f(&mut state.issuer, &state.settings)
+    }
+
     pub fn stats(&self) -> Stats {
-        self.lock().counters.snapshot()
+        let state = self.lock();
+        let mut stats = state.counters.snapshot();
+        let issued = state.issuer.counts;
+        stats.sts_calls = issued.sts_calls;
+        stats.credential_calls = issued.credential_calls;
+        stats.expired_credential_calls = issued.expired_credential_calls;
+        stats.oidc_tokens_seen = issued.oidc_tokens_seen;
+        stats
     }
 
     pub fn settings(&self) -> Settings {
@@ -109,6 +160,7 @@ impl Shared {
         let mut state = self.lock();
         state.counters.reset();
         state.scripts.clear();
+        state.issuer.reset_counts();
     }
 
     /// Queues answers for the next calls carrying `id_number`.
