@@ -96,9 +96,9 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
     };
     let handle = mock::start(config, args.listen).await?;
     println!("mock upstream listening on {}", handle.endpoint());
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    // SIGTERM as well as Ctrl-C: in a container (compose, Kubernetes) SIGTERM is how the
+    // stand-in is asked to stop; waiting for Ctrl-C alone made every `down` wait for SIGKILL.
+    crate::shutdown::on_signals().cancelled().await;
     let stats = handle.stats();
     handle.shutdown().await?;
     println!(
