@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 
 use crate::mock::{self, MockConfig};
 use crate::secret::Secret;
