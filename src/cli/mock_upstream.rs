@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-
 use crate::mock::{self, MockConfig};
 use crate::secret::Secret;
 

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod bench;
 pub mod demo;
+mod demo_oidc;
 pub mod enqueue;
 pub mod input;
 pub mod mock_upstream;
