@@ -277,6 +277,26 @@ fn client_over(mock: &MockHandle, credentials: CredentialsHandle) -> Client {
     .expect("a client")
 }
 
+/// A mock issuing credentials valid `ttl`, and the chain started on OIDC against it.
+async fn oidc_chain(
+    ttl: Duration,
+) -> (
+    MockHandle,
+    TokenFile,
+    credentials::Started,
+    CancellationToken,
+) {
+    let mock = id2meta::mock::start(sts_only(ttl), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("the mock starts");
+    let token = TokenFile::new(Some("oidc-token"));
+    let shutdown = CancellationToken::new();
+    let started = credentials::start(&oidc_settings(&mock, &token), shutdown.clone())
+        .await
+        .expect("the chain starts");
+    (mock, token, started, shutdown)
+}
+
 fn code(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Failure(failure) => failure.code.clone(),
@@ -286,17 +306,7 @@ fn code(outcome: &Outcome) -> String {
 
 #[tokio::test]
 async fn the_mock_answers_expired_after_the_ttl_and_refuses_the_static_pair_when_sts_only() {
-    let mock = id2meta::mock::start(
-        sts_only(Duration::from_secs(1)),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("the mock starts");
-    let token = TokenFile::new(Some("oidc-token"));
-    let shutdown = CancellationToken::new();
-    let started = credentials::start(&oidc_settings(&mock, &token), shutdown.clone())
-        .await
-        .expect("the chain starts");
+    let (mock, _token, started, shutdown) = oidc_chain(Duration::from_secs(1)).await;
     let first = started.handle.current().expect("credentials at start");
     assert!(first.access_key_id.starts_with("STS."));
     // Pinned without its expiry, so the client keeps signing with it after it (a
@@ -335,17 +345,7 @@ async fn the_mock_answers_expired_after_the_ttl_and_refuses_the_static_pair_when
 
 #[tokio::test]
 async fn a_forced_refresh_replaces_the_stale_set_at_once_and_only_once() {
-    let mock = id2meta::mock::start(
-        sts_only(Duration::from_secs(3600)),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("the mock starts");
-    let token = TokenFile::new(Some("oidc-token"));
-    let shutdown = CancellationToken::new();
-    let started = credentials::start(&oidc_settings(&mock, &token), shutdown.clone())
-        .await
-        .expect("the chain starts");
+    let (mock, _token, started, shutdown) = oidc_chain(Duration::from_secs(3600)).await;
     let handle = started.handle;
     let first = handle.current().expect("credentials at start");
     // As after `InvalidSecurityToken.Expired`: an hour-long set, replaced now.

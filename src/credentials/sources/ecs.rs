@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::super::settings::EcsSettings;
 use super::super::Credentials;
-use super::{transport, FetchError, Issued};
+use super::{FetchError, Issued};
 
 pub const NAME: &str = "ecs_ram_role";
 
@@ -35,31 +35,31 @@ impl EcsRole {
     pub async fn fetch(&self) -> Result<Credentials, FetchError> {
         let what = "the ECS metadata service";
         let base = &self.settings.endpoint;
-        let token = self
-            .text(
-                self.http
-                    .put(format!("{base}/latest/api/token"))
-                    .header("X-aliyun-ecs-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS),
-                what,
-            )
-            .await?;
+        let token = super::success_text(
+            self.http
+                .put(format!("{base}/latest/api/token"))
+                .header("X-aliyun-ecs-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS),
+            what,
+        )
+        .await?;
         let role = match &self.settings.role_name {
             Some(role) => role.clone(),
             None => {
-                let listing = self
-                    .text(self.with_token(format!("{base}{ROLES_PATH}"), &token), what)
-                    .await?;
+                let listing = super::success_text(
+                    self.with_token(format!("{base}{ROLES_PATH}"), &token),
+                    what,
+                )
+                .await?;
                 role_from_listing(&listing).ok_or_else(|| {
                     FetchError::Refused(format!("{what} lists no RAM role for this instance"))
                 })?
             }
         };
-        let body = self
-            .text(
-                self.with_token(format!("{base}{ROLES_PATH}{role}"), &token),
-                what,
-            )
-            .await?;
+        let body = super::success_text(
+            self.with_token(format!("{base}{ROLES_PATH}{role}"), &token),
+            what,
+        )
+        .await?;
         Issued::parse(what, body.as_bytes())
     }
 
@@ -67,23 +67,6 @@ impl EcsRole {
         self.http
             .get(url)
             .header("X-aliyun-ecs-metadata-token", token)
-    }
-
-    async fn text(
-        &self,
-        request: reqwest::RequestBuilder,
-        what: &str,
-    ) -> Result<String, FetchError> {
-        let response = request.send().await.map_err(|e| transport(what, &e))?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| transport(what, &e))?;
-        if !status.is_success() {
-            return Err(FetchError::Refused(format!(
-                "{what} answered HTTP {}",
-                status.as_u16()
-            )));
-        }
-        Ok(text)
     }
 }
 

@@ -85,6 +85,23 @@ pub fn transport(what: &str, error: &reqwest::Error) -> FetchError {
     }
 }
 
+/// The body of a 2xx answer to `request`; any other status is refused by number.
+pub async fn success_text(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<String, FetchError> {
+    let response = request.send().await.map_err(|e| transport(what, &e))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| transport(what, &e))?;
+    if !status.is_success() {
+        return Err(FetchError::Refused(format!(
+            "{what} answered HTTP {}",
+            status.as_u16()
+        )));
+    }
+    Ok(text)
+}
+
 /// The answer of a credentials URI and of the ECS metadata service (the same fields).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

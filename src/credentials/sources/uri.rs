@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::super::Credentials;
-use super::{transport, FetchError, Issued};
+use super::{FetchError, Issued};
 
 pub const NAME: &str = "credentials_uri";
 
@@ -29,20 +29,7 @@ impl CredentialsUri {
 
     pub async fn fetch(&self) -> Result<Credentials, FetchError> {
         let what = "the credentials URI";
-        let response = self
-            .http
-            .get(&self.uri)
-            .send()
-            .await
-            .map_err(|e| transport(what, &e))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| transport(what, &e))?;
-        if !status.is_success() {
-            return Err(FetchError::Refused(format!(
-                "{what} answered HTTP {}",
-                status.as_u16()
-            )));
-        }
-        Issued::parse(what, &body)
+        let body = super::success_text(self.http.get(&self.uri), what).await?;
+        Issued::parse(what, body.as_bytes())
     }
 }
