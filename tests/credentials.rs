@@ -15,6 +15,7 @@ use std::time::Duration;
 use id2meta::config::Config;
 use id2meta::credentials::{self, CredentialsHandle, Settings};
 use id2meta::mock::{MockConfig, MockHandle};
+use id2meta::upstream::signing::Scheme;
 use id2meta::upstream::{Client, Outcome, UpstreamConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -267,10 +268,11 @@ async fn with_no_source_set_the_worker_does_not_start_and_names_every_source_tri
 }
 
 /// A client over a fixed handle, to make calls with chosen credentials.
-fn client_over(mock: &MockHandle, credentials: CredentialsHandle) -> Client {
+fn client_over(mock: &MockHandle, credentials: CredentialsHandle, signature: Scheme) -> Client {
     Client::new(UpstreamConfig {
         endpoint: mock.endpoint(),
         credentials,
+        signature,
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(5),
     })
@@ -311,34 +313,34 @@ async fn the_mock_answers_expired_after_the_ttl_and_refuses_the_static_pair_when
     assert!(first.access_key_id.starts_with("STS."));
     // Pinned without its expiry, so the client keeps signing with it after it (a
     // worker's handle would stop offering it; the mock must still refuse it).
-    let pinned = client_over(
-        &mock,
-        CredentialsHandle::fixed(credentials::Credentials {
-            expires_at: None,
-            ..(*first).clone()
-        }),
-    );
-    // A probe with valid credentials reaches the parameter check (not billed).
-    assert_eq!(code(&pinned.probe().await), "MissingParameter");
+    let pinned = CredentialsHandle::fixed(credentials::Credentials {
+        expires_at: None,
+        ..(*first).clone()
+    });
+    let schemes = [Scheme::V2, Scheme::V3];
+    let clients = schemes.map(|scheme| client_over(&mock, pinned.clone(), scheme));
+    for client in &clients {
+        // A probe with valid credentials reaches the parameter check (not billed).
+        assert_eq!(code(&client.probe().await), "MissingParameter");
+    }
     let expires = first.expires_at.expect("an expiry");
     until("the first set expired", Duration::from_secs(10), || async {
         chrono::Utc::now() > expires
     })
     .await;
-    assert_eq!(code(&pinned.probe().await), "InvalidSecurityToken.Expired");
-    assert_eq!(mock.stats().expired_credential_calls, 1);
-    let static_pair = client_over(
-        &mock,
-        CredentialsHandle::fixed(credentials::Credentials::fixed(
-            "testid",
-            id2meta::secret::Secret::new("testsecret"),
-            None,
-        )),
-    );
-    assert_eq!(
-        code(&static_pair.probe().await),
-        "InvalidAccessKeyId.NotFound"
-    );
+    for client in &clients {
+        assert_eq!(code(&client.probe().await), "InvalidSecurityToken.Expired");
+    }
+    assert_eq!(mock.stats().expired_credential_calls, 2);
+    let static_pair = CredentialsHandle::fixed(credentials::Credentials::fixed(
+        "testid",
+        id2meta::secret::Secret::new("testsecret"),
+        None,
+    ));
+    for scheme in schemes {
+        let client = client_over(&mock, static_pair.clone(), scheme);
+        assert_eq!(code(&client.probe().await), "InvalidAccessKeyId.NotFound");
+    }
     shutdown.cancel();
     mock.shutdown().await.expect("the mock stops");
 }

@@ -5,15 +5,19 @@ use std::time::Duration;
 
 use crate::mock::{self, MockConfig};
 use crate::secret::Secret;
+use crate::upstream::signing::Scheme;
 
 /// What `--help` says after the options: the behaviour and the control endpoints.
 const ABOUT_THE_MOCK: &str = "\
 The mock answers Id2MetaVerifyIntl (version 2022-08-09) at /, by GET or POST, with
-parameters in the query string and/or a form body, signed with HMAC-SHA1
-(SignatureVersion=1.0) under the key pair in ALIBABA_CLOUD_ACCESS_KEY_ID and
+parameters in the query string and/or a form body, signed with signature V3
+(ACS3-HMAC-SHA256, the official SDK's default) or V2 (HMAC-SHA1,
+SignatureVersion=1.0) under the key pair in ALIBABA_CLOUD_ACCESS_KEY_ID and
 ALIBABA_CLOUD_ACCESS_KEY_SECRET (default testid / testsecret). It checks the key,
-the signature, the timestamp (15 minutes) and nonce reuse, and answers with
-Alibaba's codes, bodies and HTTP statuses.
+the signature (V3: over the headers SignedHeaders names, which must include host
+and every x-acs-* header; the body against x-acs-content-sha256), the timestamp
+(15 minutes) and nonce reuse, and answers with Alibaba's codes, bodies and HTTP
+statuses.
 
 Verdicts are deterministic: a number whose sequence (characters 15-17) is 900 or
 more has no record (BizCode 3); otherwise the name the mock holds for the number
@@ -26,14 +30,16 @@ Control endpoints (JSON):
   GET  /__config  the current behaviour
   POST /__config  a patch of it: {\"qps_limit\": 50 or null, \"latency_ms\": 80,
                   \"jitter_ms\": 20, \"error_rates\": {\"InternalError\": 0.01},
-                  \"account_denied\": \"Forbidden.AccountAccessDenied\" or null}
-  GET  /__stats   calls, by_code, max_calls_in_one_second, throttled, verdict_calls,
-                  sts_calls, credential_calls, expired_credential_calls, oidc_tokens_seen
+                  \"account_denied\": \"Forbidden.AccountAccessDenied\" or null,
+                  \"accept_signatures\": [\"v3\"], \"clock_offset_secs\": 1200}
+  GET  /__stats   calls, by_code, by_signature, max_calls_in_one_second, throttled,
+                  verdict_calls, sts_calls, credential_calls, expired_credential_calls,
+                  oidc_tokens_seen
   POST /__reset   zeroes the counts and forgets the scripts
   (/__config also takes \"sts_ttl_secs\": 20 and \"sts_only\": true)
 
 Temporary credentials (valid --sts-ttl seconds; a call signed with one needs its
-SecurityToken, and answers InvalidSecurityToken.Expired after the expiry):
+security token, and answers InvalidSecurityToken.Expired after the expiry):
   GET|POST /  Action=AssumeRoleWithOIDC  STS (no signature), for ID2META_STS_ENDPOINT
   PUT  /latest/api/token, GET /latest/meta-data/ram/security-credentials/[ROLE]
               the ECS metadata service, for ID2META_ECS_METADATA_ENDPOINT
@@ -70,6 +76,26 @@ pub struct MockUpstreamArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
+    /// The signature schemes answered; `v3` alone refuses V2 calls with
+    /// `IncompleteSignature` (HTTP 400), like an upstream that has dropped V2.
+    #[arg(
+        long,
+        value_name = "SCHEMES",
+        value_delimiter = ',',
+        default_value = "v2,v3"
+    )]
+    pub accept_signatures: Vec<Scheme>,
+
+    /// Runs the mock's clock this many seconds off (e.g. 1200: every caller looks 20
+    /// minutes skewed and gets `InvalidTimeStamp.Expired`).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub clock_offset_secs: i64,
+
     /// Lifetime in seconds of the temporary credentials issued by the STS,
     /// metadata and credentials-URI stand-ins.
     #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
@@ -89,6 +115,8 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
         jitter: Duration::from_millis(args.jitter_ms),
         error_rates: args.error_rates,
         seed: args.seed,
+        accept_signatures: args.accept_signatures,
+        clock_offset_secs: args.clock_offset_secs,
         sts_ttl: Duration::from_secs(args.sts_ttl),
         sts_only: args.sts_only,
     };

@@ -6,14 +6,15 @@
 //! gateway's `InvalidSecurityToken.Expired`, which the worker must never provoke
 //! if it refreshes in time.
 //!
-//! MERGE NOTE: branch `signing` makes one key lookup (`keys.rs`) for V2 and V3;
-//! [`Registry::key_for`] is the part of it for issued keys.
+//! The registry lives in [`super::keys::Keys`], the one lookup both signature
+//! schemes use; [`Issuer`] keeps what the stand-ins need besides the keys.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
+use super::keys::Keys;
 use super::request::Answer;
 use crate::secret::Secret;
 
@@ -63,6 +64,8 @@ pub struct Registry {
     by_key: HashMap<String, IssuedKey>,
     /// Token → key id, to tell a token of another key from a forged one.
     by_token: HashMap<String, String>,
+    /// Calls signed with an issued key after its expiry.
+    expired_calls: u64,
 }
 
 /// What the signature must be checked with.
@@ -85,9 +88,18 @@ impl Registry {
         key
     }
 
-    /// The check of `access_key_id` with `security_token` at `now`.
+    pub fn expired_calls(&self) -> u64 {
+        self.expired_calls
+    }
+
+    pub fn reset_counts(&mut self) {
+        self.expired_calls = 0;
+    }
+
+    /// The check of `access_key_id` with `security_token` at `now`; an expired
+    /// key is counted.
     pub fn key_for(
-        &self,
+        &mut self,
         access_key_id: &str,
         security_token: Option<&str>,
         now: DateTime<Utc>,
@@ -96,6 +108,7 @@ impl Registry {
             return Ok(KeyCheck::NotIssued);
         };
         if now >= key.expires_at {
+            self.expired_calls += 1;
             return Err(Answer::error(
                 400,
                 "InvalidSecurityToken.Expired",
@@ -120,11 +133,10 @@ impl Registry {
     }
 }
 
-/// The issuing side of the mock: the registry, the metadata service's session
+/// The issuing side of the mock besides the keys: the metadata service's session
 /// tokens, and what was issued (for `/__stats`).
 #[derive(Debug, Default)]
 pub struct Issuer {
-    pub registry: Registry,
     metadata_tokens: HashSet<String>,
     oidc_tokens: HashSet<String>,
     pub counts: IssuerCounts,
@@ -137,8 +149,6 @@ pub struct IssuerCounts {
     pub sts_calls: u64,
     /// Credentials issued by the metadata service or the credentials URI.
     pub credential_calls: u64,
-    /// API calls signed with issued credentials after their expiry.
-    pub expired_credential_calls: u64,
     /// Distinct OIDC tokens presented to STS.
     pub oidc_tokens_seen: u64,
 }
@@ -148,12 +158,17 @@ pub const ECS_ROLE: &str = "id2meta-mock-role";
 
 impl Issuer {
     /// STS: a set for a well-formed `AssumeRoleWithOIDC`.
-    pub fn assume_role(&mut self, request: &super::sts::Request<'_>, ttl_secs: u64) -> Answer {
+    pub fn assume_role(
+        &mut self,
+        keys: &Keys,
+        request: &super::sts::Request<'_>,
+        ttl_secs: u64,
+    ) -> Answer {
         if self.oidc_tokens.insert(request.oidc_token.to_string()) {
             self.counts.oidc_tokens_seen += 1;
         }
         self.counts.sts_calls += 1;
-        let key = self.registry.issue(ttl_secs, Utc::now());
+        let key = keys.issue(ttl_secs, Utc::now());
         super::sts::answer(&key, request)
     }
 
@@ -169,24 +184,10 @@ impl Issuer {
     }
 
     /// A set for the metadata service's role or the credentials URI.
-    pub fn credentials_body(&mut self, ttl_secs: u64) -> serde_json::Value {
+    pub fn credentials_body(&mut self, keys: &Keys, ttl_secs: u64) -> serde_json::Value {
         self.counts.credential_calls += 1;
         let now = Utc::now();
-        self.registry.issue(ttl_secs, now).metadata_body(now)
-    }
-
-    /// The check of an API call's key; an expired one is counted.
-    pub fn key_for(
-        &mut self,
-        access_key_id: &str,
-        security_token: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<KeyCheck, Answer> {
-        let checked = self.registry.key_for(access_key_id, security_token, now);
-        if matches!(&checked, Err(a) if a.code == "InvalidSecurityToken.Expired") {
-            self.counts.expired_credential_calls += 1;
-        }
-        checked
+        keys.issue(ttl_secs, now).metadata_body(now)
     }
 
     pub fn reset_counts(&mut self) {

@@ -36,7 +36,7 @@ async fn session_token(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
     let ttl = header(&headers, TTL_HEADER).and_then(|v| v.trim().parse::<u32>().ok());
     match ttl {
         Some(1..=21_600) => shared
-            .with_issuer(|issuer, _| issuer.metadata_session())
+            .with_issuer(|issuer, _, _| issuer.metadata_session())
             .into_response(),
         _ => (StatusCode::BAD_REQUEST, "missing or invalid token TTL").into_response(),
     }
@@ -45,7 +45,7 @@ async fn session_token(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
 /// The instance's role name, for a caller holding a session token.
 async fn role(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     if !shared
-        .with_issuer(|issuer, _| issuer.knows_metadata_session(header(&headers, TOKEN_HEADER)))
+        .with_issuer(|issuer, _, _| issuer.knows_metadata_session(header(&headers, TOKEN_HEADER)))
     {
         return StatusCode::UNAUTHORIZED.into_response();
     }
@@ -59,13 +59,13 @@ async fn role_credentials(
     headers: HeaderMap,
 ) -> Response {
     let token = header(&headers, TOKEN_HEADER);
-    let body = shared.with_issuer(|issuer, settings| {
+    let body = shared.with_issuer(|issuer, settings, keys| {
         if !issuer.knows_metadata_session(token) {
             Err(StatusCode::UNAUTHORIZED)
         } else if role != ECS_ROLE {
             Err(StatusCode::NOT_FOUND)
         } else {
-            Ok(issuer.credentials_body(settings.sts_ttl_secs))
+            Ok(issuer.credentials_body(keys, settings.sts_ttl_secs))
         }
     });
     match body {
@@ -76,8 +76,8 @@ async fn role_credentials(
 
 /// `GET /__credentials`: what a credentials URI answers.
 async fn uri_credentials(State(shared): State<Arc<Shared>>) -> Response {
-    let body =
-        shared.with_issuer(|issuer, settings| issuer.credentials_body(settings.sts_ttl_secs));
+    let body = shared
+        .with_issuer(|issuer, settings, keys| issuer.credentials_body(keys, settings.sts_ttl_secs));
     Json(body).into_response()
 }
 

@@ -9,18 +9,17 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::Utc;
 use rand::{rngs::StdRng, SeedableRng};
 
 use super::faults::{self, ScriptStep};
-use super::gate;
-use super::issued::{Issuer, KeyCheck};
+use super::issued::Issuer;
+use super::keys::Keys;
 use super::nonce::NonceWindow;
-use super::population;
-use super::request::{Answer, Params};
+use super::request::{Admitted, Answer, Call, Params};
 use super::settings::{Settings, SettingsError, SettingsPatch};
 use super::stats::{Counters, Stats};
 use super::throttle::TokenBucket;
+use super::{clock, gate, population};
 use crate::secret::Secret;
 
 /// What to send back for one call, and after how long.
@@ -32,8 +31,7 @@ pub struct Decision {
 
 /// The state one mock shares between its handlers and its [`super::MockHandle`].
 pub struct Shared {
-    access_key_id: String,
-    access_key_secret: Secret,
+    keys: Keys,
     state: Mutex<State>,
 }
 
@@ -45,7 +43,8 @@ struct State {
     scripts: HashMap<String, VecDeque<ScriptStep>>,
     rng: StdRng,
     counters: Counters,
-    /// Temporary credentials issued by the STS / metadata / URI stand-ins.
+    /// The STS / metadata / URI stand-ins' session tokens and counts (the issued
+    /// keys themselves are in [`Keys`], the one lookup both schemes use).
     issuer: Issuer,
 }
 
@@ -59,9 +58,10 @@ impl Shared {
         let bucket = settings
             .qps_limit
             .map(|q| TokenBucket::new(q, Instant::now()));
+        let keys = Keys::new(access_key_id, access_key_secret);
+        keys.set_sts_only(settings.sts_only);
         Self {
-            access_key_id,
-            access_key_secret,
+            keys,
             state: Mutex::new(State {
                 settings,
                 bucket,
@@ -77,67 +77,39 @@ impl Shared {
     /// Decides the answer to one API call and counts it. A call is counted when it
     /// is decided, so one the client gives up on during the latency still counts,
     /// as Alibaba would still bill it.
-    pub fn decide(&self, method: &str, params: &Params) -> Decision {
-        let now_utc = Utc::now();
-        let key_id = params
-            .get("AccessKeyId")
-            .map(String::as_str)
-            .unwrap_or_default();
-        let token = params.get("SecurityToken").map(String::as_str);
-        let auth = match self.check_key(key_id, token, now_utc) {
-            Err(answer) => Err(answer),
-            Ok(KeyCheck::Issued(secret)) => {
-                gate::authenticate(method, params, key_id, secret.expose(), now_utc)
-            }
-            Ok(KeyCheck::NotIssued) => gate::authenticate(
-                method,
-                params,
-                &self.access_key_id,
-                self.access_key_secret.expose(),
-                now_utc,
-            ),
+    pub fn decide(&self, call: &Call) -> Decision {
+        let (accepted, offset) = {
+            let state = self.lock();
+            let settings = &state.settings;
+            (
+                settings.accept_signatures.clone(),
+                settings.clock_offset_secs,
+            )
         };
+        let auth = gate::authenticate(call, &self.keys, &accepted, clock::now(offset));
         let mut state = self.lock();
         let now = Instant::now();
-        let (decision, throttled) = match auth {
-            Err(answer) => (state.delayed(answer, None), false),
-            Ok(nonce) if !state.nonces.admit(nonce, now) => {
+        let (decision, throttled) = match &auth {
+            Err(answer) => (state.delayed(answer.clone(), None), false),
+            Ok(admitted) if !state.nonces.admit(admitted.nonce, now) => {
                 (state.delayed(gate::nonce_used(), None), false)
             }
-            Ok(_) => state.after_authentication(params, now),
+            Ok(admitted) => state.after_authentication(admitted, &call.params, now),
         };
-        state
-            .counters
-            .record(&decision.answer.code, throttled, unix_second());
+        state.counters.record(
+            &decision.answer.code,
+            throttled,
+            gate::scheme_of(call),
+            unix_second(),
+        );
         decision
     }
 
-    /// Which secret a call's key is verified with: an issued key's (valid, with its
-    /// token), or the static pair's, unless `sts_only` refuses it.
-    fn check_key(
-        &self,
-        key_id: &str,
-        token: Option<&str>,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<KeyCheck, Answer> {
-        let mut state = self.lock();
-        let checked = state.issuer.key_for(key_id, token, now)?;
-        if checked == KeyCheck::NotIssued && state.settings.sts_only && key_id == self.access_key_id
-        {
-            return Err(Answer::error(
-                404,
-                "InvalidAccessKeyId.NotFound",
-                "Specified access key is not found (this mock accepts STS credentials only).",
-            ));
-        }
-        Ok(checked)
-    }
-
     /// Runs `f` on the issuing side under the state lock (never held across an await).
-    pub fn with_issuer<R>(&self, f: impl FnOnce(&mut Issuer, &Settings) -> R) -> R {
+    pub fn with_issuer<R>(&self, f: impl FnOnce(&mut Issuer, &Settings, &Keys) -> R) -> R {
         let mut state = self.lock();
         let state = &mut *state;
-        f(&mut state.issuer, &state.settings)
+        f(&mut state.issuer, &state.settings, &self.keys)
     }
 
     pub fn stats(&self) -> Stats {
@@ -146,8 +118,8 @@ impl Shared {
         let issued = state.issuer.counts;
         stats.sts_calls = issued.sts_calls;
         stats.credential_calls = issued.credential_calls;
-        stats.expired_credential_calls = issued.expired_credential_calls;
         stats.oidc_tokens_seen = issued.oidc_tokens_seen;
+        stats.expired_credential_calls = self.keys.expired_calls();
         stats
     }
 
@@ -161,6 +133,7 @@ impl Shared {
         state.counters.reset();
         state.scripts.clear();
         state.issuer.reset_counts();
+        self.keys.reset_counts();
     }
 
     /// Queues answers for the next calls carrying `id_number`.
@@ -179,6 +152,7 @@ impl Shared {
         if next.qps_limit != state.settings.qps_limit {
             state.bucket = next.qps_limit.map(|q| TokenBucket::new(q, Instant::now()));
         }
+        self.keys.set_sts_only(next.sts_only);
         state.settings = next.clone();
         Ok(next)
     }
@@ -194,8 +168,13 @@ impl Shared {
 impl State {
     /// Operation, QPS limit, account refusal, business input, script, injection, verdict.
     /// The bool says whether the call was throttled.
-    fn after_authentication(&mut self, params: &Params, now: Instant) -> (Decision, bool) {
-        if let Err(answer) = gate::operation(params) {
+    fn after_authentication(
+        &mut self,
+        admitted: &Admitted<'_>,
+        params: &Params,
+        now: Instant,
+    ) -> (Decision, bool) {
+        if let Err(answer) = gate::operation(admitted) {
             return (self.delayed(answer, None), false);
         }
         if let Some(bucket) = &mut self.bucket {
