@@ -79,26 +79,25 @@ pub fn answer(key: &IssuedKey, request: &Request<'_>) -> Answer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::request::parameters;
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn a_complete_call_is_read_and_a_missing_parameter_named() {
-        let mut p = params(&[
-            ("Action", ACTION),
-            ("Version", VERSION),
-            ("RoleArn", "acs:ram::1:role/r"),
-            ("OIDCProviderArn", "acs:ram::1:oidc-provider/p"),
-            ("OIDCToken", "eyJ"),
-            ("RoleSessionName", "id2meta-pod"),
-        ]);
+        // As the worker sends it: a form body (here read the same way as a query).
+        let mut p = parameters(
+            None,
+            Some(
+                b"Action=AssumeRoleWithOIDC&Version=2015-04-01&RoleArn=acs%3Aram%3A%3A1%3Arole%2Fr\
+                  &OIDCProviderArn=acs%3Aram%3A%3A1%3Aoidc-provider%2Fp&OIDCToken=eyJ\
+                  &RoleSessionName=id2meta-pod",
+            ),
+        );
         assert!(is_sts_call(&p));
+        assert_eq!(
+            request(&p).map(|r| r.role_arn).ok(),
+            Some("acs:ram::1:role/r")
+        );
         assert_eq!(request(&p).map(|r| r.oidc_token).ok(), Some("eyJ"));
         p.remove("OIDCToken");
         assert_eq!(
