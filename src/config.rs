@@ -44,6 +44,10 @@ pub struct Config {
     pub delivery_limit: u32,
     /// The credential chain's variables (the static pair above wins over its own copy).
     pub credentials: crate::credentials::Settings,
+    /// `ID2META_DEAD_LETTER_TTL`: each sealed dead letter's expiration.
+    pub dead_letter_ttl: Duration,
+    /// How often a first-release `<jobs>.dead` is swept for plaintext letters.
+    pub dead_letter_sweep: Duration,
 }
 
 /// A source of variables: the process environment in production, a map in tests.
@@ -156,6 +160,15 @@ impl Config {
             )?),
             delivery_limit: parse(env, "ID2META_DELIVERY_LIMIT", "20", "a whole number")?,
             credentials: crate::credentials::Settings::from_lookup(&|name| env.get(name)),
+            dead_letter_ttl: crate::duration::parse(&text("ID2META_DEAD_LETTER_TTL", "14d"))
+                .context("ID2META_DEAD_LETTER_TTL")?,
+            dead_letter_sweep: Duration::from_secs(parse(
+                env,
+                "ID2META_DEAD_LETTER_SWEEP_SECS",
+                "30",
+                "a whole number of seconds",
+            )?)
+            .max(Duration::from_secs(1)),
         })
     }
 
@@ -269,6 +282,7 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "0.0.0.0:9464");
         assert_eq!(c.concurrency, 50);
         assert!(c.pii_key.is_none());
+        assert_eq!(c.dead_letter_ttl, Duration::from_secs(14 * 86_400));
     }
 
     #[test]
@@ -296,6 +310,16 @@ mod tests {
         let env = HashMap::from([("ID2META_SIGNATURE", "hmac")]);
         let err = Config::from_source(&env).unwrap_err().to_string();
         assert_eq!(err, "ID2META_SIGNATURE must be v3 or v2, got 'hmac'");
+    }
+
+    #[test]
+    fn the_dead_letter_ttl_takes_the_duration_syntax() {
+        let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "90m")]);
+        let c = Config::from_source(&env).unwrap();
+        assert_eq!(c.dead_letter_ttl, Duration::from_secs(90 * 60));
+        let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "2 weeks")]);
+        let err = format!("{:#}", Config::from_source(&env).unwrap_err());
+        assert!(err.contains("ID2META_DEAD_LETTER_TTL"), "{err}");
     }
 
     #[test]
