@@ -46,8 +46,16 @@ impl RunningWorker {
 /// running. Cancel `shutdown` to stop it; then [`RunningWorker::wait`].
 pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<RunningWorker> {
     let pii_key = config.require_pii_key()?.clone();
-    let client = Client::new(config.upstream()?).context("building the upstream client")?;
     let health = Health::new();
+    let credentials = crate::credentials::start(&config.credential_settings(), shutdown.clone())
+        .await
+        .context("starting the credential chain")?;
+    tokio::spawn(crate::credentials::readiness::report_to(
+        credentials.handle.clone(),
+        health.clone(),
+    ));
+    let client = Client::new(config.upstream_with(credentials.handle))
+        .context("building the upstream client")?;
     let metrics = crate::instrumentation::install();
     // Claims and results go through two batching tasks (one statement each at a time);
     // the rest (retries, releases) is rare: a few connections suffice at any concurrency.

@@ -44,6 +44,8 @@ pub struct Config {
     pub shutdown_deadline: Duration,
     /// Deliveries of one message before RabbitMQ dead-letters it.
     pub delivery_limit: u32,
+    /// The credential chain's variables (the static pair above wins over its own copy).
+    pub credentials: crate::credentials::Settings,
     /// `ID2META_DEAD_LETTER_TTL`: each sealed dead letter's expiration.
     pub dead_letter_ttl: Duration,
     /// How often a first-release `<jobs>.dead` is swept for plaintext letters.
@@ -159,6 +161,7 @@ impl Config {
                 "a whole number of seconds",
             )?),
             delivery_limit: parse(env, "ID2META_DELIVERY_LIMIT", "20", "a whole number")?,
+            credentials: crate::credentials::Settings::from_lookup(&|name| env.get(name)),
             dead_letter_ttl: crate::duration::parse(&text("ID2META_DEAD_LETTER_TTL", "14d"))
                 .context("ID2META_DEAD_LETTER_TTL")?,
             dead_letter_sweep: Duration::from_secs(parse(
@@ -186,6 +189,26 @@ impl Config {
         self.pii_key.as_ref().context(
             "ID2META_PII_KEY must be set (a long random secret; it keys the identity digest)",
         )
+    }
+
+    /// The credential chain's settings, with the static pair as this configuration holds it.
+    pub fn credential_settings(&self) -> crate::credentials::Settings {
+        self.credentials.clone().with_static_pair(
+            self.access_key_id.clone(),
+            self.access_key_secret.clone(),
+            self.security_token.clone(),
+        )
+    }
+
+    /// The upstream client's settings over credentials from the chain.
+    pub fn upstream_with(&self, credentials: CredentialsHandle) -> UpstreamConfig {
+        UpstreamConfig {
+            endpoint: self.endpoint.clone(),
+            credentials,
+            signature: self.signature,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+        }
     }
 
     /// The upstream client's settings; credentials are required.

@@ -13,7 +13,13 @@ pub struct Health {
     pause: Mutex<Option<String>>,
     /// Unix millis of the consumer loop's last turn.
     heartbeat_ms: AtomicI64,
+    /// Unix millis until which the credentials held are valid; `0`: valid with no
+    /// known expiry (the default, a static pair); [`NO_CREDENTIALS`]: none held.
+    credentials_until_ms: AtomicI64,
 }
+
+/// [`Health::credentials_until_ms`] when no credentials are held.
+const NO_CREDENTIALS: i64 = i64::MIN;
 
 /// Why the worker is not ready, or `None`.
 pub type NotReady = Option<String>;
@@ -56,6 +62,25 @@ impl Health {
         }
     }
 
+    /// The credentials held: `None` none, `Some(None)` valid with no expiry,
+    /// `Some(Some(t))` valid until `t`.
+    pub fn set_credentials(&self, held: Option<Option<chrono::DateTime<chrono::Utc>>>) {
+        let value = match held {
+            None => NO_CREDENTIALS,
+            Some(None) => 0,
+            Some(Some(until)) => until.timestamp_millis().max(1),
+        };
+        self.credentials_until_ms.store(value, Ordering::Relaxed);
+    }
+
+    fn credentials_valid(&self) -> bool {
+        match self.credentials_until_ms.load(Ordering::Relaxed) {
+            0 => true,
+            NO_CREDENTIALS => false,
+            until => chrono::Utc::now().timestamp_millis() < until,
+        }
+    }
+
     /// The loop is alive: called on every turn of the supervisor (at least once a second).
     pub fn beat(&self) {
         self.heartbeat_ms
@@ -90,13 +115,15 @@ impl Health {
         age <= within.as_millis() as i64
     }
 
-    /// `/readyz`: broker channel open, database reachable, no account or environment
-    /// error in force (the answer names it).
+    /// `/readyz`: broker channel open, database reachable, valid credentials held, no
+    /// account or environment error in force (the answer names it).
     pub fn not_ready(&self) -> NotReady {
         if !self.broker.load(Ordering::Relaxed) {
             Some("broker channel not open".into())
         } else if !self.database.load(Ordering::Relaxed) {
             Some("database unreachable".into())
+        } else if !self.credentials_valid() {
+            Some("no valid upstream credentials held".into())
         } else {
             self.pause_cause()
                 .map(|cause| format!("paused by an account or environment error: {cause}"))

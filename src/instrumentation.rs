@@ -19,6 +19,8 @@ pub const JOBS_RETURNED: &str = "id2meta_jobs_returned_total";
 pub const DEAD_LETTERED: &str = "id2meta_dead_lettered_total";
 pub const REPUBLISHED: &str = "id2meta_completions_republished_total";
 pub const STORE_RETRIES: &str = "id2meta_store_retries_total";
+pub const CREDENTIAL_REFRESHES: &str = "id2meta_credential_refreshes_total";
+pub const CREDENTIAL_EXPIRY: &str = "id2meta_credential_expiry_seconds";
 
 /// Installs the process-wide recorder once and returns its handle (later calls
 /// return the same handle, so tests and the demo can start several workers).
@@ -97,6 +99,15 @@ fn describe() {
     metrics::describe_counter!(
         STORE_RETRIES,
         "Result commits retried after a database error."
+    );
+    metrics::describe_counter!(
+        CREDENTIAL_REFRESHES,
+        "Credential fetches by the refresh task, by source and outcome (success, failure)."
+    );
+    metrics::describe_gauge!(
+        CREDENTIAL_EXPIRY,
+        metrics::Unit::Seconds,
+        "Seconds until the temporary credentials held expire."
     );
 }
 

@@ -39,9 +39,10 @@ async fn publish(world: &World, prefix: &str, from: u64, count: u64) -> Vec<Stri
             (job_id, serde_json::to_vec(&job).expect("json"))
         })
         .collect();
-    futures_util::stream::iter(jobs.iter().map(|(job_id, body)| {
-        publisher.publish_job(&world.config.jobs_queue, job_id, body)
-    }))
+    futures_util::stream::iter(
+        jobs.iter()
+            .map(|(job_id, body)| publisher.publish_job(&world.config.jobs_queue, job_id, body)),
+    )
     .buffer_unordered(64)
     .collect::<Vec<_>>()
     .await
@@ -52,7 +53,11 @@ async fn publish(world: &World, prefix: &str, from: u64, count: u64) -> Vec<Stri
 }
 
 async fn rows(world: &World) -> Vec<ResultRow> {
-    world.store.results(Some("b1"), 100_000).await.expect("rows")
+    world
+        .store
+        .results(Some("b1"), 100_000)
+        .await
+        .expect("rows")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,7 +152,11 @@ async fn a_cancelled_batch_makes_no_further_call_on_either_replica_and_every_job
         }
         // The contract's bound is a second; three leave room for a loaded machine.
         if row.received_at > cancelled_at + chrono::Duration::seconds(3) {
-            assert_eq!(row.status, "cancelled", "{} was called after the cancel", row.job_id);
+            assert_eq!(
+                row.status, "cancelled",
+                "{} was called after the cancel",
+                row.job_id
+            );
         }
     }
     // Every call made a verdict row, one each: nothing was called for a cancelled job.

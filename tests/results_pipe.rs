@@ -34,7 +34,15 @@ async fn results_piped_into_a_reader_that_stops_early_exits_zero_without_error_t
 
     for format in ["json", "csv", "table"] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_id2meta"))
-            .args(["results", "--batch-id", "pb", "--limit", "0", "--format", format])
+            .args([
+                "results",
+                "--batch-id",
+                "pb",
+                "--limit",
+                "0",
+                "--format",
+                format,
+            ])
             .env("DATABASE_URL", &config.database_url)
             .env("ID2META_LOG_FORMAT", "json")
             .stdout(Stdio::piped())

@@ -15,6 +15,7 @@ use lapin::options::QueuePurgeOptions;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::demo_oidc::OidcDemo;
 use crate::config::Config;
 use crate::mock::{self, population, MockConfig, MockHandle};
 use crate::queue::{self, Publisher, Topology};
@@ -41,6 +42,20 @@ pub struct DemoArgs {
     /// Mean upstream latency of the mock, in milliseconds.
     #[arg(long, default_value_t = 120)]
     pub latency_ms: u64,
+    /// Where the worker's credentials come from: the mock's static pair, or
+    /// short-lived STS credentials through OIDC (as RRSA on ACK), refreshed mid-batch.
+    #[arg(long, value_enum, default_value = "static")]
+    pub credentials: DemoCredentials,
+    /// With `--credentials oidc`: the lifetime of the STS credentials, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 6, value_parser = clap::value_parser!(u64).range(2..))]
+    pub sts_ttl: u64,
+}
+
+/// The demo's credential sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoCredentials {
+    Static,
+    Oidc,
 }
 
 /// Statuses forced by script, besides the population's verdicts and the invalid ones.
@@ -58,6 +73,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 ("InternalError".into(), 0.03),
                 ("Forbidden.ExceptionDataSource".into(), 0.02),
             ],
+            sts_ttl: Duration::from_secs(args.sts_ttl),
+            sts_only: args.credentials == DemoCredentials::Oidc,
             ..MockConfig::default()
         },
         SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -66,6 +83,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.endpoint = mock.endpoint();
     config.access_key_id = Some("testid".into());
     config.access_key_secret = Some(Secret::new("testsecret"));
+    let mut oidc = match args.credentials {
+        DemoCredentials::Oidc => Some(OidcDemo::prepare(&mut config, &mock.endpoint())?),
+        DemoCredentials::Static => None,
+    };
     if config.pii_key.is_none() {
         config.pii_key = Some(Secret::new(uuid::Uuid::new_v4().to_string()));
     }
@@ -140,6 +161,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         if counts.total() >= total {
             break counts;
         }
+        if counts.total() >= total / 2 {
+            if let Some(oidc) = oidc.as_mut() {
+                oidc.rotate_token_once();
+            }
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let elapsed = started.elapsed();
@@ -157,6 +183,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         &mock,
         args.qps,
     );
+    if oidc.is_some() {
+        OidcDemo::summary(&mock.stats(), args.sts_ttl);
+    }
+    drop(oidc);
     mock.shutdown().await?;
     Ok(())
 }

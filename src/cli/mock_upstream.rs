@@ -33,8 +33,17 @@ Control endpoints (JSON):
                   \"account_denied\": \"Forbidden.AccountAccessDenied\" or null,
                   \"accept_signatures\": [\"v3\"], \"clock_offset_secs\": 1200}
   GET  /__stats   calls, by_code, by_signature, max_calls_in_one_second, throttled,
-                  verdict_calls
-  POST /__reset   zeroes the counts and forgets the scripts";
+                  verdict_calls, sts_calls, credential_calls, expired_credential_calls,
+                  oidc_tokens_seen
+  POST /__reset   zeroes the counts and forgets the scripts
+  (/__config also takes \"sts_ttl_secs\": 20 and \"sts_only\": true)
+
+Temporary credentials (valid --sts-ttl seconds; a call signed with one needs its
+security token, and answers InvalidSecurityToken.Expired after the expiry):
+  GET|POST /  Action=AssumeRoleWithOIDC  STS (no signature), for ID2META_STS_ENDPOINT
+  PUT  /latest/api/token, GET /latest/meta-data/ram/security-credentials/[ROLE]
+              the ECS metadata service, for ID2META_ECS_METADATA_ENDPOINT
+  GET  /__credentials  a credentials URI, for ALIBABA_CLOUD_CREDENTIALS_URI";
 
 /// Options of the mock upstream.
 #[derive(Debug, clap::Args)]
@@ -86,6 +95,15 @@ pub struct MockUpstreamArgs {
         allow_hyphen_values = true
     )]
     pub clock_offset_secs: i64,
+
+    /// Lifetime in seconds of the temporary credentials issued by the STS,
+    /// metadata and credentials-URI stand-ins.
+    #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sts_ttl: u64,
+
+    /// Refuse the static key pair: only issued `STS.` credentials are accepted.
+    #[arg(long)]
+    pub sts_only: bool,
 }
 
 pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
@@ -99,6 +117,8 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
         seed: args.seed,
         accept_signatures: args.accept_signatures,
         clock_offset_secs: args.clock_offset_secs,
+        sts_ttl: Duration::from_secs(args.sts_ttl),
+        sts_only: args.sts_only,
     };
     let handle = mock::start(config, args.listen).await?;
     println!("mock upstream listening on {}", handle.endpoint());

@@ -2,9 +2,10 @@
 
 pub mod batch;
 pub mod bench;
-pub mod dead_letters;
 pub mod console;
+pub mod dead_letters;
 pub mod demo;
+mod demo_oidc;
 pub mod enqueue;
 pub mod input;
 pub mod mock_upstream;

@@ -74,8 +74,8 @@ pub async fn run(args: ResultsArgs) -> anyhow::Result<()> {
         OutputFormat::Json
     });
     let mut out = std::io::stdout().lock();
-    let written = write_rows(&mut out, &rows, format)
-        .and_then(|()| out.flush().context("writing results"));
+    let written =
+        write_rows(&mut out, &rows, format).and_then(|()| out.flush().context("writing results"));
     match written {
         // The reader has all it wanted (`results | head`): a normal end, quietly.
         Err(error) if is_broken_pipe(&error) => return Ok(()),

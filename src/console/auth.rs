@@ -116,7 +116,12 @@ impl Auth {
     }
 
     /// May this POST act? `csrf` is the form's field, if it had one.
-    pub fn may_act(&self, headers: &HeaderMap, csrf: Option<&str>, now: i64) -> Result<(), Refusal> {
+    pub fn may_act(
+        &self,
+        headers: &HeaderMap,
+        csrf: Option<&str>,
+        now: i64,
+    ) -> Result<(), Refusal> {
         if !self.configured() {
             return Err(Refusal::NotConfigured);
         }
@@ -125,7 +130,8 @@ impl Auth {
         }
         let session = self.session(headers, now).ok_or(Refusal::NotLoggedIn)?;
         let expected = self.csrf(&session);
-        let csrf_ok = csrf.is_some_and(|given| bool::from(expected.as_bytes().ct_eq(given.as_bytes())));
+        let csrf_ok =
+            csrf.is_some_and(|given| bool::from(expected.as_bytes().ct_eq(given.as_bytes())));
         if csrf_ok && same_origin(headers) {
             Ok(())
         } else {

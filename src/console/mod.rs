@@ -80,7 +80,12 @@ pub async fn start(
     store.migrate().await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .with_context(|| format!("binding the console on {} (ID2META_CONSOLE_ADDR)", settings.listen))?;
+        .with_context(|| {
+            format!(
+                "binding the console on {} (ID2META_CONSOLE_ADDR)",
+                settings.listen
+            )
+        })?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let state = ConsoleState {
         config,

@@ -12,6 +12,16 @@
 //! client use `current()`; the pipeline uses `force_refresh`) and the sources and the
 //! refresh task that live in this module. Keep them; add beside them.
 
+pub mod chain;
+pub mod endpoint;
+pub mod readiness;
+pub mod refresh;
+pub mod settings;
+pub mod sources;
+
+pub use chain::{start, ChainError, Started};
+pub use settings::{OidcSettings, Settings, StaticKeys};
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -114,5 +124,11 @@ impl CredentialsHandle {
             current,
             force: Some(Arc::new(force)),
         }
+    }
+
+    /// Every set published through this handle, for readiness reporting. For a
+    /// fixed pair the sender is gone at once: the first value is the only one.
+    pub fn changes(&self) -> watch::Receiver<Option<Arc<Credentials>>> {
+        self.current.clone()
     }
 }

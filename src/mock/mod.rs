@@ -15,8 +15,10 @@ mod clock;
 mod faults;
 /// Public for the fuzz targets (`fuzz/`), which drive the gate's checks directly.
 pub mod gate;
+mod issued;
 /// Public for the fuzz targets (`fuzz/`), which build the key set the gate checks against.
 pub mod keys;
+mod metadata;
 mod nonce;
 pub mod population;
 /// Public for the fuzz targets (`fuzz/`), which drive the request decoding directly.
@@ -27,6 +29,7 @@ mod signature_v2;
 mod signature_v3;
 mod state;
 mod stats;
+mod sts;
 mod throttle;
 
 use std::net::SocketAddr;
@@ -62,6 +65,10 @@ pub struct MockConfig {
     pub accept_signatures: Vec<Scheme>,
     /// How far the mock's clock runs off, in seconds (±1200 makes a worker look 20 minutes skewed).
     pub clock_offset_secs: i64,
+    /// Lifetime of the temporary credentials the mock issues.
+    pub sts_ttl: Duration,
+    /// Refuse the static pair: only issued (`STS.`) credentials are accepted.
+    pub sts_only: bool,
 }
 
 impl Default for MockConfig {
@@ -76,6 +83,8 @@ impl Default for MockConfig {
             seed: 0,
             accept_signatures: vec![Scheme::V2, Scheme::V3],
             clock_offset_secs: 0,
+            sts_ttl: Duration::from_secs(settings::DEFAULT_STS_TTL_SECS),
+            sts_only: false,
         }
     }
 }
@@ -90,6 +99,8 @@ impl MockConfig {
             account_denied: None,
             accept_signatures: self.accept_signatures.clone(),
             clock_offset_secs: self.clock_offset_secs,
+            sts_ttl_secs: self.sts_ttl.as_secs().max(1),
+            sts_only: self.sts_only,
         };
         settings.validate()?;
         Ok(settings)

@@ -15,9 +15,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::faults::ScriptStep;
-use super::request;
+use super::request::{self, Answer};
 use super::settings::SettingsPatch;
 use super::state::Shared;
+use super::{metadata, sts};
 
 /// The router of one mock.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -27,6 +28,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/__config", get(config).post(patch_config))
         .route("/__stats", get(stats))
         .route("/__reset", post(reset))
+        .merge(metadata::routes())
         .with_state(shared)
 }
 
@@ -43,11 +45,24 @@ async fn api(
         header_map(&headers),
         body.to_vec(),
     );
+    if sts::is_sts_call(&call.params) {
+        let answer = match sts::request(&call.params) {
+            Ok(asked) => shared.with_issuer(|issuer, settings, keys| {
+                issuer.assume_role(keys, &asked, settings.sts_ttl_secs)
+            }),
+            Err(answer) => answer,
+        };
+        return respond(answer);
+    }
     let decision = shared.decide(&call);
     if !decision.delay.is_zero() {
         tokio::time::sleep(decision.delay).await;
     }
-    let answer = decision.answer;
+    respond(decision.answer)
+}
+
+/// An answer as Alibaba sends it: the status, the JSON body, `x-acs-request-id`.
+fn respond(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let request_id = HeaderValue::from_str(answer.request_id()).ok();
     let mut response = (status, Json(answer.body)).into_response();

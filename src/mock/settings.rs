@@ -29,6 +29,19 @@ pub struct Settings {
     /// How far the mock's clock runs from the real one, in seconds: more than 900
     /// either way makes every honest call `InvalidTimeStamp.Expired`.
     pub clock_offset_secs: i64,
+    /// Lifetime of the credentials the STS / metadata / URI stand-ins issue, in seconds.
+    #[serde(default = "default_sts_ttl")]
+    pub sts_ttl_secs: u64,
+    /// Refuse calls signed with the static pair: only issued credentials work.
+    #[serde(default)]
+    pub sts_only: bool,
+}
+
+/// STS's default session lifetime.
+pub const DEFAULT_STS_TTL_SECS: u64 = 3600;
+
+fn default_sts_ttl() -> u64 {
+    DEFAULT_STS_TTL_SECS
 }
 
 impl Default for Settings {
@@ -41,6 +54,8 @@ impl Default for Settings {
             account_denied: None,
             accept_signatures: vec![Scheme::V2, Scheme::V3],
             clock_offset_secs: 0,
+            sts_ttl_secs: DEFAULT_STS_TTL_SECS,
+            sts_only: false,
         }
     }
 }
@@ -58,6 +73,8 @@ pub struct SettingsPatch {
     pub account_denied: Option<Option<String>>,
     pub accept_signatures: Option<Vec<Scheme>>,
     pub clock_offset_secs: Option<i64>,
+    pub sts_ttl_secs: Option<u64>,
+    pub sts_only: Option<bool>,
 }
 
 /// Why a patch was refused.
@@ -73,6 +90,8 @@ pub enum SettingsError {
     NoScheme,
     #[error("clock_offset_secs must be within a day either way")]
     ClockOffset,
+    #[error("sts_ttl_secs must be at least 1")]
+    ZeroTtl,
 }
 
 impl Settings {
@@ -108,6 +127,12 @@ impl Settings {
         if let Some(offset) = patch.clock_offset_secs {
             next.clock_offset_secs = offset;
         }
+        if let Some(ttl) = patch.sts_ttl_secs {
+            next.sts_ttl_secs = ttl;
+        }
+        if let Some(sts_only) = patch.sts_only {
+            next.sts_only = sts_only;
+        }
         next.validate()?;
         Ok(next)
     }
@@ -115,6 +140,9 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.qps_limit == Some(0) {
             return Err(SettingsError::ZeroQps);
+        }
+        if self.sts_ttl_secs == 0 {
+            return Err(SettingsError::ZeroTtl);
         }
         if self.accept_signatures.is_empty() {
             return Err(SettingsError::NoScheme);

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rand::{rngs::StdRng, SeedableRng};
 
 use super::faults::{self, ScriptStep};
+use super::issued::Issuer;
 use super::keys::Keys;
 use super::nonce::NonceWindow;
 use super::request::{Admitted, Answer, Call, Params};
@@ -42,6 +43,9 @@ struct State {
     scripts: HashMap<String, VecDeque<ScriptStep>>,
     rng: StdRng,
     counters: Counters,
+    /// The STS / metadata / URI stand-ins' session tokens and counts (the issued
+    /// keys themselves are in [`Keys`], the one lookup both schemes use).
+    issuer: Issuer,
 }
 
 impl Shared {
@@ -54,8 +58,10 @@ impl Shared {
         let bucket = settings
             .qps_limit
             .map(|q| TokenBucket::new(q, Instant::now()));
+        let keys = Keys::new(access_key_id, access_key_secret);
+        keys.set_sts_only(settings.sts_only);
         Self {
-            keys: Keys::new(access_key_id, access_key_secret),
+            keys,
             state: Mutex::new(State {
                 settings,
                 bucket,
@@ -63,6 +69,7 @@ impl Shared {
                 scripts: HashMap::new(),
                 rng: StdRng::seed_from_u64(seed),
                 counters: Counters::default(),
+                issuer: Issuer::default(),
             }),
         }
     }
@@ -98,8 +105,22 @@ impl Shared {
         decision
     }
 
+    /// Runs `f` on the issuing side under the state lock (never held across an await).
+    pub fn with_issuer<R>(&self, f: impl FnOnce(&mut Issuer, &Settings, &Keys) -> R) -> R {
+        let mut state = self.lock();
+        let state = &mut *state;
+        f(&mut state.issuer, &state.settings, &self.keys)
+    }
+
     pub fn stats(&self) -> Stats {
-        self.lock().counters.snapshot()
+        let state = self.lock();
+        let mut stats = state.counters.snapshot();
+        let issued = state.issuer.counts;
+        stats.sts_calls = issued.sts_calls;
+        stats.credential_calls = issued.credential_calls;
+        stats.oidc_tokens_seen = issued.oidc_tokens_seen;
+        stats.expired_credential_calls = self.keys.expired_calls();
+        stats
     }
 
     pub fn settings(&self) -> Settings {
@@ -111,6 +132,8 @@ impl Shared {
         let mut state = self.lock();
         state.counters.reset();
         state.scripts.clear();
+        state.issuer.reset_counts();
+        self.keys.reset_counts();
     }
 
     /// Queues answers for the next calls carrying `id_number`.
@@ -129,6 +152,7 @@ impl Shared {
         if next.qps_limit != state.settings.qps_limit {
             state.bucket = next.qps_limit.map(|q| TokenBucket::new(q, Instant::now()));
         }
+        self.keys.set_sts_only(next.sts_only);
         state.settings = next.clone();
         Ok(next)
     }

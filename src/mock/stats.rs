@@ -27,6 +27,18 @@ pub struct Stats {
     /// Calls by the signature scheme they claimed (`v2`, `v3`), refused ones included.
     #[serde(default)]
     pub by_signature: BTreeMap<String, u64>,
+    /// `AssumeRoleWithOIDC` calls answered with credentials (not in `calls`).
+    #[serde(default)]
+    pub sts_calls: u64,
+    /// Credentials issued by the ECS metadata or credentials-URI stand-ins.
+    #[serde(default)]
+    pub credential_calls: u64,
+    /// API calls signed with issued credentials after they expired.
+    #[serde(default)]
+    pub expired_credential_calls: u64,
+    /// Distinct OIDC tokens presented to STS (a rotated token file shows as 2).
+    #[serde(default)]
+    pub oidc_tokens_seen: u64,
 }
 
 /// The running counts, with the current wall-clock second's bucket.

@@ -25,7 +25,10 @@ impl Store {
     }
 
     /// When `batch_id` was cancelled, if it was.
-    pub async fn batch_cancelled_at(&self, batch_id: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
+    pub async fn batch_cancelled_at(
+        &self,
+        batch_id: &str,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
         sqlx::query_scalar("SELECT cancelled_at FROM batch_cancellations WHERE batch_id = $1")
             .bind(batch_id)
             .fetch_optional(self.pool())

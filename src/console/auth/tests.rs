@@ -11,7 +11,10 @@ fn auth() -> Auth {
 fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in pairs {
-        map.append(name.clone(), HeaderValue::from_str(value).expect("a header value"));
+        map.append(
+            name.clone(),
+            HeaderValue::from_str(value).expect("a header value"),
+        );
     }
     map
 }
@@ -19,7 +22,10 @@ fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
 fn logged_in(auth: &Auth) -> (String, String) {
     let cookie = auth.new_session(NOW).expect("a session");
     let session = auth
-        .session(&headers(&[(header::COOKIE, &format!("{COOKIE}={cookie}"))]), NOW)
+        .session(
+            &headers(&[(header::COOKIE, &format!("{COOKIE}={cookie}"))]),
+            NOW,
+        )
         .expect("the new session verifies");
     (cookie, auth.csrf(&session))
 }
@@ -36,7 +42,10 @@ fn only_the_configured_token_matches() {
 fn without_a_configured_token_every_action_is_refused() {
     let none = Auth::new(None);
     let bearer = headers(&[(header::AUTHORIZATION, "Bearer anything")]);
-    assert_eq!(none.may_act(&bearer, None, NOW), Err(Refusal::NotConfigured));
+    assert_eq!(
+        none.may_act(&bearer, None, NOW),
+        Err(Refusal::NotConfigured)
+    );
     assert_eq!(none.new_session(NOW), None);
 }
 
@@ -65,9 +74,15 @@ fn a_session_acts_only_with_its_csrf_token_from_its_own_origin() {
     assert_eq!(auth.may_act(&ours, None, NOW), Err(Refusal::Forged));
     assert_eq!(auth.may_act(&ours, Some("0000"), NOW), Err(Refusal::Forged));
     let theirs = from("http://evil.example");
-    assert_eq!(auth.may_act(&theirs, Some(&csrf), NOW), Err(Refusal::Forged));
+    assert_eq!(
+        auth.may_act(&theirs, Some(&csrf), NOW),
+        Err(Refusal::Forged)
+    );
     let prefix = from("http://127.0.0.1:94650");
-    assert_eq!(auth.may_act(&prefix, Some(&csrf), NOW), Err(Refusal::Forged));
+    assert_eq!(
+        auth.may_act(&prefix, Some(&csrf), NOW),
+        Err(Refusal::Forged)
+    );
     // No Origin: the Referer decides; neither: refused.
     let referred = headers(&[
         (header::COOKIE, &cookie),
@@ -84,7 +99,10 @@ fn a_forged_or_expired_or_foreign_session_is_no_session() {
     let auth = auth();
     let (cookie, _) = logged_in(&auth);
     let forged = format!("{COOKIE}={}0", &cookie[..cookie.len() - 1]);
-    assert_eq!(auth.session(&headers(&[(header::COOKIE, &forged)]), NOW), None);
+    assert_eq!(
+        auth.session(&headers(&[(header::COOKIE, &forged)]), NOW),
+        None
+    );
     let genuine = headers(&[(header::COOKIE, &format!("other=1; {COOKIE}={cookie}"))]);
     assert!(auth.session(&genuine, NOW + 60).is_some());
     assert_eq!(auth.session(&genuine, NOW + SESSION_SECONDS + 1), None);
@@ -95,6 +113,9 @@ fn a_forged_or_expired_or_foreign_session_is_no_session() {
 #[test]
 fn the_cookie_is_http_only_and_same_site_strict() {
     let set = Auth::cookie(Some("v"));
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     assert!(Auth::cookie(None).contains("Max-Age=0"));
 }

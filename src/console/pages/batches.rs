@@ -7,7 +7,12 @@ use super::{ago, bar, csrf_field, layout, when, Viewer};
 use crate::console::reads::batches::{BatchLine, Cursor, MaskedRow};
 use crate::progress::{human, BatchProgress};
 
-pub fn list(lines: &[BatchLine], next: Option<&str>, viewer: &Viewer, now: DateTime<Utc>) -> Markup {
+pub fn list(
+    lines: &[BatchLine],
+    next: Option<&str>,
+    viewer: &Viewer,
+    now: DateTime<Utc>,
+) -> Markup {
     let content = html! {
         section {
             @if lines.is_empty() {
@@ -112,7 +117,12 @@ pub fn detail(v: &BatchView<'_>, viewer: &Viewer) -> Markup {
             }
         }
     };
-    layout(&format!("Batch {}", v.batch_id), (!finished).then_some(2), viewer, content)
+    layout(
+        &format!("Batch {}", v.batch_id),
+        (!finished).then_some(2),
+        viewer,
+        content,
+    )
 }
 
 pub fn batch_href(batch_id: &str) -> String {

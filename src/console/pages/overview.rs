@@ -18,7 +18,11 @@ pub struct Overview {
 }
 
 pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
-    let active = o.replicas.iter().filter(|r| r.active_since.is_some()).count();
+    let active = o
+        .replicas
+        .iter()
+        .filter(|r| r.active_since.is_some())
+        .count();
     let share = if o.replicas.is_empty() {
         0.0
     } else {

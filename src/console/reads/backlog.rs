@@ -72,7 +72,10 @@ pub async fn depths(
 }
 
 async fn passive(connection: &lapin::Connection, queue: &str) -> anyhow::Result<(u32, u32)> {
-    let channel = connection.create_channel().await.context("opening a channel")?;
+    let channel = connection
+        .create_channel()
+        .await
+        .context("opening a channel")?;
     let declared = channel
         .queue_declare(
             queue.into(),
@@ -98,7 +101,10 @@ struct ManagedQueue {
 /// password come from the management URL (`http://user:pass@host:15672`).
 async fn unacked(management_url: &str, amqp_url: &str, queue: &str) -> anyhow::Result<(u32, u64)> {
     let base = reqwest::Url::parse(management_url).context("parsing ID2META_MANAGEMENT_URL")?;
-    let (user, password) = (base.username().to_string(), base.password().map(str::to_string));
+    let (user, password) = (
+        base.username().to_string(),
+        base.password().map(str::to_string),
+    );
     let mut url = base.clone();
     let _ = url.set_username("");
     let _ = url.set_password(None);
@@ -109,7 +115,10 @@ async fn unacked(management_url: &str, amqp_url: &str, queue: &str) -> anyhow::R
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "%2f".to_string());
     let queue = percent_encoding::utf8_percent_encode(queue, percent_encoding::NON_ALPHANUMERIC);
-    let url = format!("{}/api/queues/{vhost}/{queue}", url.as_str().trim_end_matches('/'));
+    let url = format!(
+        "{}/api/queues/{vhost}/{queue}",
+        url.as_str().trim_end_matches('/')
+    );
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .redirect(reqwest::redirect::Policy::none())

@@ -23,8 +23,15 @@ pub async fn list(
 ) -> Result<Markup, PageError> {
     let after = query.get("after").map_or("", String::as_str);
     let lines = reads::list(state.store.pool(), after).await?;
-    let next = (lines.len() as i64 == PAGE).then(|| lines.last().map(|l| l.batch_id.as_str())).flatten();
-    Ok(page::list(&lines, next, &viewer(&state, &headers), chrono::Utc::now()))
+    let next = (lines.len() as i64 == PAGE)
+        .then(|| lines.last().map(|l| l.batch_id.as_str()))
+        .flatten();
+    Ok(page::list(
+        &lines,
+        next,
+        &viewer(&state, &headers),
+        chrono::Utc::now(),
+    ))
 }
 
 pub async fn detail(
@@ -34,16 +41,20 @@ pub async fn detail(
     headers: HeaderMap,
 ) -> Result<Markup, PageError> {
     let cursor = match (query.get("after_at"), query.get("after_id")) {
-        (Some(at), Some(id)) => chrono::DateTime::parse_from_rfc3339(at).ok().map(|at| Cursor {
-            completed_at: at.with_timezone(&chrono::Utc),
-            job_id: id.clone(),
-        }),
+        (Some(at), Some(id)) => chrono::DateTime::parse_from_rfc3339(at)
+            .ok()
+            .map(|at| Cursor {
+                completed_at: at.with_timezone(&chrono::Utc),
+                job_id: id.clone(),
+            }),
         _ => None,
     };
     let counts = state.store.batch_counts(&batch_id).await?;
     let cancelled_at = state.store.batch_cancelled_at(&batch_id).await?;
     let rows = reads::rows(state.store.pool(), &batch_id, cursor.as_ref(), PAGE).await?;
-    let next = (rows.len() as i64 == PAGE).then(|| rows.last().map(cursor_after)).flatten();
+    let next = (rows.len() as i64 == PAGE)
+        .then(|| rows.last().map(cursor_after))
+        .flatten();
     let progress = BatchProgress::from_counts(&counts);
     let notice = query.get("notice").map(|n| match n.as_str() {
         "cancelled" => "Batch cancelled: every replica stops calling for it within a second.",
@@ -76,7 +87,8 @@ pub async fn export(State(state): State<ConsoleState>, Path(batch_id): Path<Stri
             match reads::rows(state.store.pool(), &batch_id, cursor.as_ref(), EXPORT_PAGE).await {
                 Ok(rows) if rows.is_empty() => None,
                 Ok(rows) => {
-                    let after = (rows.len() as i64 == EXPORT_PAGE).then(|| rows.last().map(cursor_after));
+                    let after =
+                        (rows.len() as i64 == EXPORT_PAGE).then(|| rows.last().map(cursor_after));
                     Some((csv_lines(&rows), after))
                 }
                 Err(error) => {
@@ -101,7 +113,10 @@ pub async fn export(State(state): State<ConsoleState>, Path(batch_id): Path<Stri
 
 /// Characters safe in a download's file name.
 fn sanitize(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).take(64).collect()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .take(64)
+        .collect()
 }
 
 fn csv_lines(rows: &[reads::MaskedRow]) -> Result<Bytes, std::io::Error> {
@@ -117,12 +132,17 @@ fn csv_lines(rows: &[reads::MaskedRow]) -> Result<Bytes, std::io::Error> {
                 &r.attempts.to_string(),
                 r.name_masked.as_deref().unwrap_or(""),
                 r.id_number_masked.as_deref().unwrap_or(""),
-                &r.received_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                &r.completed_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                &r.received_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                &r.completed_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             ])
             .map_err(std::io::Error::other)?;
     }
-    writer.into_inner().map(Bytes::from).map_err(|e| std::io::Error::other(e.to_string()))
+    writer
+        .into_inner()
+        .map(Bytes::from)
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 pub async fn cancel(
@@ -137,5 +157,8 @@ pub async fn cancel(
     }
     state.store.cancel_batch(&batch_id, "console").await?;
     tracing::info!(%batch_id, "batch cancelled from the console");
-    Ok(see_other(&format!("{}?notice=cancelled", batch_href(&batch_id))))
+    Ok(see_other(&format!(
+        "{}?notice=cancelled",
+        batch_href(&batch_id)
+    )))
 }

@@ -11,7 +11,11 @@ use crate::console::pages::{batches::enc, job};
 use crate::console::reads::jobs;
 
 pub async fn search(Query(query): Query<HashMap<String, String>>) -> Response {
-    match query.get("job_id").map(|id| id.trim()).filter(|id| !id.is_empty()) {
+    match query
+        .get("job_id")
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty())
+    {
         Some(job_id) => Redirect::to(&format!("/jobs/{}", enc(job_id))).into_response(),
         None => Redirect::to("/batches").into_response(),
     }

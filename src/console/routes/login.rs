@@ -21,7 +21,11 @@ pub async fn form(
     login::render(&viewer(&state, &headers), false, next)
 }
 
-pub async fn submit(State(state): State<ConsoleState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn submit(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let pairs = form_pairs(&body);
     let next = local(field(&pairs, "next"));
     let given = field(&pairs, "token").unwrap_or("");
@@ -53,7 +57,9 @@ pub async fn logout() -> Response {
 /// Where to go after logging in: a path on this console only (no open redirect).
 fn local(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
         _ => "/",
     }
 }

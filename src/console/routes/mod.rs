@@ -32,14 +32,21 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/dead-letters/purge", post(dead_letters::purge))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), gate_reads))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate_reads,
+        ))
         .with_state(state)
 }
 
 /// Off loopback, every page but the login form needs the token.
 async fn gate_reads(State(state): State<ConsoleState>, request: Request, next: Next) -> Response {
     let open = request.uri().path() == "/login";
-    if open || state.auth.may_read(state.loopback, request.headers(), now()) {
+    if open
+        || state
+            .auth
+            .may_read(state.loopback, request.headers(), now())
+    {
         next.run(request).await
     } else {
         Redirect::to("/login").into_response()
@@ -54,7 +61,10 @@ fn now() -> i64 {
 /// Who is looking: logged in (with a CSRF token for forms) or not.
 fn viewer(state: &ConsoleState, headers: &HeaderMap) -> Viewer {
     Viewer {
-        csrf: state.auth.session(headers, now()).map(|s| state.auth.csrf(&s)),
+        csrf: state
+            .auth
+            .session(headers, now())
+            .map(|s| state.auth.csrf(&s)),
         actions: state.auth.configured(),
     }
 }
@@ -111,12 +121,19 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
 
 /// The first value of a form field.
 fn field<'f>(pairs: &'f [(String, String)], name: &str) -> Option<&'f str> {
-    pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// After a successful action: back to a page, by GET (so a reload does not repeat it).
 fn see_other(location: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, location.to_string())]).into_response()
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_string())],
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -127,7 +144,11 @@ mod tests {
     fn form_bodies_decode_with_repeated_names_kept() {
         let pairs = form_pairs(b"csrf=a%2Bb&id=1&id=2&next=%2Fbatches+x&flag");
         assert_eq!(field(&pairs, "csrf"), Some("a+b"));
-        let ids: Vec<&str> = pairs.iter().filter(|(n, _)| n == "id").map(|(_, v)| v.as_str()).collect();
+        let ids: Vec<&str> = pairs
+            .iter()
+            .filter(|(n, _)| n == "id")
+            .map(|(_, v)| v.as_str())
+            .collect();
         assert_eq!(ids, ["1", "2"]);
         assert_eq!(field(&pairs, "next"), Some("/batches x"));
         assert_eq!(field(&pairs, "flag"), Some(""));

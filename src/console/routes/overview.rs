@@ -9,7 +9,10 @@ use crate::budget::BudgetSettings;
 use crate::console::pages::overview::{self, Overview};
 use crate::console::reads::{backlog, fleet};
 
-pub async fn page(State(state): State<ConsoleState>, headers: HeaderMap) -> Result<Markup, PageError> {
+pub async fn page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Markup, PageError> {
     let pool = state.store.pool();
     let ttl_ms = i64::try_from(BudgetSettings::default().ttl.as_millis()).unwrap_or(2_000);
     let jobs = state.config.jobs_queue.clone();
@@ -18,7 +21,11 @@ pub async fn page(State(state): State<ConsoleState>, headers: HeaderMap) -> Resu
         fleet::live_replicas(pool, ttl_ms),
         fleet::calls_per_second(pool),
         fleet::recent_codes(pool),
-        backlog::depths(&state.config.amqp_url, state.management_url.as_deref(), &queues),
+        backlog::depths(
+            &state.config.amqp_url,
+            state.management_url.as_deref(),
+            &queues
+        ),
     );
     let view = Overview {
         replicas: replicas?,
