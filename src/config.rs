@@ -117,7 +117,7 @@ impl Config {
             "https://cloudauth-intl.cn-hongkong.aliyuncs.com",
         );
         let allow_http = flag(env, "ID2META_ALLOW_HTTP")?;
-        crate::upstream::endpoint::check("ID2META_ENDPOINT", &endpoint, allow_http)?;
+        crate::endpoint::check("ID2META_ENDPOINT", &endpoint, allow_http)?;
         let signature = match env.get("ID2META_SIGNATURE") {
             None => Scheme::default(),
             Some(raw) => raw

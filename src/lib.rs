@@ -14,12 +14,14 @@
 //! - [`pipeline`]: one job from delivery to ack; the limiter and the retry policy.
 //! - [`budget`]: the QPS budget shared by all replicas through PostgreSQL.
 //! - [`upstream`]: the signed Alibaba client and the one classification of its codes.
+//! - [`credentials`]: Alibaba's credential chain (keys, OIDC/RRSA, URI, ECS role), refreshed.
+//! - [`endpoint`]: the one rule for which URLs signed requests may go to.
 //! - [`mock`]: a faithful stand-in for the upstream, for tests, demos and benchmarks.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //! - [`console`]: the web console (`id2meta console`): fleet, batches, jobs, dead letters.
 //! - [`progress`]: a batch's done, pending, rate and ETA.
 //! - [`cli`]: the user's commands (`worker`, `enqueue`, `results`, `batch`, `demo`, ...).
-//! - [`secret`], [`telemetry`], [`shutdown`]: redaction, logging, signals.
+//! - [`secret`], [`duration`], [`telemetry`], [`shutdown`]: redaction, `14d`-style durations, logging, signals.
 
 pub mod app;
 pub mod budget;
@@ -28,6 +30,7 @@ pub mod config;
 pub mod console;
 pub mod credentials;
 pub mod duration;
+pub mod endpoint;
 pub mod health;
 pub mod http;
 pub mod identity;

@@ -13,7 +13,6 @@
 //! refresh task that live in this module. Keep them; add beside them.
 
 pub mod chain;
-pub mod endpoint;
 pub mod readiness;
 pub mod refresh;
 pub mod settings;

@@ -4,7 +4,7 @@
 //! instance configured for them works unchanged), plus the two `ID2META_*` overrides
 //! that point the chain at private endpoints or at the mock.
 
-use super::endpoint;
+use crate::endpoint;
 use crate::secret::Secret;
 
 /// The ECS metadata service's link-local address.
@@ -101,9 +101,7 @@ impl Settings {
         let sts_endpoint = match get("ID2META_STS_ENDPOINT") {
             Some(url) => {
                 let allow_http = flag("ID2META_ALLOW_HTTP");
-                if let Err(error) =
-                    endpoint::check_plain_http("ID2META_STS_ENDPOINT", &url, allow_http)
-                {
+                if let Err(error) = endpoint::check("ID2META_STS_ENDPOINT", &url, allow_http) {
                     invalid = invalid.or(Some(error.to_string()));
                 }
                 url.trim_end_matches('/').to_string()

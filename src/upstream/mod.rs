@@ -2,7 +2,6 @@
 //! classification of what it answers.
 
 pub mod client;
-pub mod endpoint;
 pub mod outcome;
 mod response;
 pub mod signing;
