@@ -23,8 +23,9 @@ pub struct Config {
     pub endpoint: String,
     /// Upstream calls per second for the whole account, shared by every replica.
     pub qps: f64,
-    /// Calls the limiter may let through at once.
-    pub burst: u32,
+    /// How much the arrival of two calls at the upstream may differ from the
+    /// spacing of their tokens; every limiter window is one second plus this.
+    pub qps_margin: Duration,
     /// Jobs in flight per replica; the consumer prefetch follows it.
     pub concurrency: u16,
     pub max_attempts: u32,
@@ -97,10 +98,7 @@ impl Config {
         if max_attempts == 0 {
             bail!("ID2META_MAX_ATTEMPTS must be a whole number from 1 up, got '0'");
         }
-        let burst: u32 = parse(env, "ID2META_BURST", "1", "a whole number from 1 up")?;
-        if burst == 0 {
-            bail!("ID2META_BURST must be a whole number from 1 up, got '0'");
-        }
+        let qps_margin = millis(env, "ID2META_QPS_MARGIN_MS", 5)?;
         let endpoint = text(
             "ID2META_ENDPOINT",
             "https://cloudauth-intl.cn-hongkong.aliyuncs.com",
@@ -116,7 +114,7 @@ impl Config {
             security_token: env.get("ALIBABA_CLOUD_SECURITY_TOKEN").map(Secret::new),
             endpoint: endpoint.trim_end_matches('/').to_string(),
             qps,
-            burst,
+            qps_margin,
             concurrency,
             max_attempts,
             jobs_queue: text("ID2META_JOBS_QUEUE", "id2meta.jobs"),

@@ -10,12 +10,17 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::faults;
+use super::throttle::QpsWindow;
 
 /// The current behaviour, as served by `GET /__config`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// Calls answered per second before `Throttling.User`; `null` is unlimited.
     pub qps_limit: Option<u32>,
+    /// How the limit counts: `bucket` (rate and capacity Q) or `sliding` (at most
+    /// Q in any trailing second).
+    #[serde(default)]
+    pub qps_window: QpsWindow,
     pub latency_ms: u64,
     pub jitter_ms: u64,
     /// Code → rate in 0..=1, among the documented errors; the rates add up to at most 1.
@@ -30,6 +35,7 @@ pub struct Settings {
 pub struct SettingsPatch {
     #[serde(default, deserialize_with = "present")]
     pub qps_limit: Option<Option<u32>>,
+    pub qps_window: Option<QpsWindow>,
     pub latency_ms: Option<u64>,
     pub jitter_ms: Option<u64>,
     pub error_rates: Option<BTreeMap<String, f64>>,
@@ -62,6 +68,9 @@ impl Settings {
         let mut next = self.clone();
         if let Some(qps) = patch.qps_limit {
             next.qps_limit = qps;
+        }
+        if let Some(window) = patch.qps_window {
+            next.qps_window = window;
         }
         if let Some(latency) = patch.latency_ms {
             next.latency_ms = latency;

@@ -19,7 +19,7 @@ use super::population;
 use super::request::{Answer, Params};
 use super::settings::{Settings, SettingsError, SettingsPatch};
 use super::stats::{Counters, Stats};
-use super::throttle::TokenBucket;
+use super::throttle::Throttle;
 use crate::secret::Secret;
 
 /// What to send back for one call, and after how long.
@@ -38,7 +38,7 @@ pub struct Shared {
 
 struct State {
     settings: Settings,
-    bucket: Option<TokenBucket>,
+    bucket: Option<Throttle>,
     nonces: NonceWindow,
     /// Scripted answers by ID number; an entry is removed once consumed.
     scripts: HashMap<String, VecDeque<ScriptStep>>,
@@ -55,7 +55,7 @@ impl Shared {
     ) -> Self {
         let bucket = settings
             .qps_limit
-            .map(|q| TokenBucket::new(q, Instant::now()));
+            .map(|q| Throttle::new(q, settings.qps_window, Instant::now()));
         Self {
             access_key_id,
             access_key_secret,
@@ -92,7 +92,7 @@ impl Shared {
         };
         state
             .counters
-            .record(&decision.answer.code, throttled, unix_second());
+            .record(&decision.answer.code, throttled, unix_second(), now);
         decision
     }
 
@@ -124,8 +124,12 @@ impl Shared {
     pub fn update(&self, patch: SettingsPatch) -> Result<Settings, SettingsError> {
         let mut state = self.lock();
         let next = state.settings.patched(patch)?;
-        if next.qps_limit != state.settings.qps_limit {
-            state.bucket = next.qps_limit.map(|q| TokenBucket::new(q, Instant::now()));
+        if (next.qps_limit, next.qps_window)
+            != (state.settings.qps_limit, state.settings.qps_window)
+        {
+            state.bucket = next
+                .qps_limit
+                .map(|q| Throttle::new(q, next.qps_window, Instant::now()));
         }
         state.settings = next.clone();
         Ok(next)
