@@ -64,11 +64,13 @@ impl Processor {
             // The token last, right before the request: a slow database step cannot
             // make granted calls go out late and bunched. Given back uncounted if the
             // worker stops while waiting for it.
-            let waited = tokio::select! {
+            let permit = tokio::select! {
                 _ = self.shutdown.cancelled() => return self.give_back(job, token, true).await,
-                waited = self.limiter.acquire() => waited,
+                permit = self.limiter.reserve() => permit,
             };
+            let waited = permit.waited();
             if self.gate.is_refused() {
+                drop(permit);
                 return self.give_back(job, token, true).await;
             }
             // After a long wait (a paused budget) the lease may have passed to another
@@ -82,13 +84,21 @@ impl Processor {
                 match ours {
                     Ok(true) => {}
                     Ok(false) => return Ok(None),
-                    Err(Returned) => return self.give_back(job, token, true).await,
+                    Err(Returned) => {
+                        drop(permit);
+                        return self.give_back(job, token, true).await;
+                    }
                 }
             }
             let span = tracing::Span::current();
             span.record("attempt", attempt);
             if attempt > 1 {
                 metrics::counter!(crate::instrumentation::RETRIES).increment(1);
+            }
+            // The call is counted now, immediately before its request.
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return self.give_back(job, token, true).await,
+                _ = permit.take() => {}
             }
             let started = Instant::now();
             let outcome = self.client.verify(identity).await;

@@ -95,11 +95,30 @@ impl Limiter {
         self.lock_sends().in_window(now)
     }
 
-    /// Waits for a token; returns how long it waited. Take it immediately before
-    /// the request: the window counts the call from this moment.
+    /// Waits for a token and takes it; returns how long it waited. Take it
+    /// immediately before the request: the window counts the call from this moment.
     pub async fn acquire(&self) -> Duration {
+        self.reserve().await.take().await
+    }
+
+    /// Waits until a call may be made now, and holds this replica's turn without
+    /// counting a call yet: for a caller that has a short step to do (renewing a
+    /// claim after a long wait) between the wait and the request. Other callers
+    /// wait behind the permit; dropping it counts nothing.
+    pub async fn reserve(&self) -> Permit<'_> {
         let started = Instant::now();
-        let _turn = self.inner.turn.lock().await;
+        let turn = self.inner.turn.lock().await;
+        self.until_free(false).await;
+        Permit {
+            limiter: self,
+            _turn: turn,
+            started,
+        }
+    }
+
+    /// Waits until the window has room under the allowance in force; counts the
+    /// call then if `take`. Only the holder of the turn calls this.
+    async fn until_free(&self, take: bool) {
         let mut changes = self.inner.allowance.subscribe();
         loop {
             let allowance = *changes.borrow_and_update();
@@ -107,13 +126,13 @@ impl Limiter {
                 let now = self.millis(Instant::now());
                 let mut sends = self.lock_sends();
                 let verdict = sends.check(now, allowance, self.gap_ms(allowance));
-                if verdict == Verdict::Now {
+                if take && verdict == Verdict::Now {
                     sends.record(now);
                 }
                 verdict
             };
             match verdict {
-                Verdict::Now => break,
+                Verdict::Now => return,
                 // The sender lives in `self`, so `changed` cannot fail while we wait.
                 Verdict::Never => {
                     let _ = changes.changed().await;
@@ -127,9 +146,6 @@ impl Limiter {
                 }
             }
         }
-        let waited = started.elapsed();
-        metrics::histogram!(crate::instrumentation::LIMITER_WAIT).record(waited.as_secs_f64());
-        waited
     }
 
     /// Half of the even spacing of `allowance` calls over the window.
@@ -148,6 +164,29 @@ impl Limiter {
             .sends
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// This replica's turn at the limiter, with room for one call (see [`Limiter::reserve`]).
+pub struct Permit<'a> {
+    limiter: &'a Limiter,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+    started: Instant,
+}
+
+impl Permit<'_> {
+    /// How long the caller has waited so far.
+    pub fn waited(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Counts the call (waiting again only if the allowance was lowered meanwhile)
+    /// and returns how long the caller waited in all.
+    pub async fn take(self) -> Duration {
+        self.limiter.until_free(true).await;
+        let waited = self.started.elapsed();
+        metrics::histogram!(crate::instrumentation::LIMITER_WAIT).record(waited.as_secs_f64());
+        waited
     }
 }
 
@@ -200,6 +239,25 @@ mod tests {
         limiter.acquire().await;
         assert!(lowered.elapsed() >= Duration::from_millis(400));
         assert_eq!(limiter.in_window(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_permit_counts_nothing_and_others_wait_behind_a_held_one() {
+        let limiter = Limiter::new(1, SECOND);
+        let permit = limiter.reserve().await;
+        let behind = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire().await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!behind.is_finished(), "the permit holds the turn");
+        drop(permit);
+        let waited = tokio::time::timeout(Duration::from_millis(10), behind).await;
+        assert!(
+            matches!(waited, Ok(Ok(_))),
+            "the dropped permit used no room"
+        );
+        assert_eq!(limiter.in_window(), 1);
     }
 
     #[tokio::test(start_paused = true)]
