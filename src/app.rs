@@ -89,6 +89,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         owner,
         lease: config.lease,
         max_attempts: config.max_attempts,
+        reuse_within: config.reuse_within,
         shutdown: shutdown.clone(),
     });
     let consumer = Consumer {

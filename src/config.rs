@@ -40,6 +40,9 @@ pub struct Config {
     pub shutdown_deadline: Duration,
     /// Deliveries of one message before RabbitMQ dead-letters it.
     pub delivery_limit: u32,
+    /// Verdict reuse: a `match`/`mismatch` for the same identity this recent is
+    /// repeated without a call (`ID2META_REUSE_WITHIN`; `None` is off, the default).
+    pub reuse_within: Option<Duration>,
 }
 
 /// A source of variables: the process environment in production, a map in tests.
@@ -141,6 +144,12 @@ impl Config {
                 "a whole number of seconds",
             )?),
             delivery_limit: parse(env, "ID2META_DELIVERY_LIMIT", "20", "a whole number")?,
+            reuse_within: match env.get("ID2META_REUSE_WITHIN") {
+                None => None,
+                Some(raw) => Some(reuse_window(&raw).with_context(|| {
+                    format!("ID2META_REUSE_WITHIN must be a duration like 45s, 90m, 12h or 30d, got '{raw}'")
+                })?),
+            },
         })
     }
 
@@ -198,6 +207,26 @@ fn parse<T: std::str::FromStr>(
         .map_err(|_| anyhow::anyhow!("{name} must be {what}, got '{raw}'"))
 }
 
+/// A whole number and a unit: `45s`, `90m`, `12h`, `30d` (above zero).
+// A stand-in until the shared duration parser (`src/duration.rs`) is on main.
+fn reuse_window(raw: &str) -> anyhow::Result<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number.parse().context("no whole number")?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => bail!("no unit (s, m, h or d)"),
+    };
+    if number == 0 {
+        bail!("zero");
+    }
+    Ok(Duration::from_secs(number.saturating_mul(seconds)))
+}
+
 fn millis(env: &dyn Source, name: &str, default: u64) -> anyhow::Result<Duration> {
     let ms: u64 = parse(
         env,
@@ -213,6 +242,7 @@ fn millis(env: &dyn Source, name: &str, default: u64) -> anyhow::Result<Duration
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
     use std::collections::HashMap;
 
@@ -269,5 +299,18 @@ mod tests {
         assert_eq!(default_concurrency(1.0), 4);
         assert_eq!(default_concurrency(50.0), 50);
         assert_eq!(default_concurrency(10_000.0), 256);
+    }
+
+    #[test]
+    fn verdict_reuse_is_off_by_default_and_takes_a_duration_with_a_unit() {
+        let off = Config::from_source(&HashMap::new()).expect("defaults are valid");
+        assert_eq!(off.reuse_within, None);
+        let on =
+            Config::from_source(&HashMap::from([("ID2META_REUSE_WITHIN", "30d")])).expect("valid");
+        assert_eq!(on.reuse_within, Some(Duration::from_secs(30 * 86_400)));
+        for bad in ["30", "d", "0s", "1w", "-5m"] {
+            let env = HashMap::from([("ID2META_REUSE_WITHIN", bad)]);
+            assert!(Config::from_source(&env).is_err(), "{bad}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod consumer;
 pub mod limiter;
 pub mod processor;
 pub mod retry;
+mod reuse;
 mod settle;
 
 pub use processor::Processor;
