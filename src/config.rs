@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 
 use crate::credentials::{Credentials, CredentialsHandle};
 use crate::secret::Secret;
+use crate::upstream::signing::Scheme;
 use crate::upstream::UpstreamConfig;
 
 /// Everything the worker and the commands read from the environment.
@@ -21,6 +22,8 @@ pub struct Config {
     pub access_key_secret: Option<Secret>,
     pub security_token: Option<Secret>,
     pub endpoint: String,
+    /// `ID2META_SIGNATURE`: how upstream calls are signed (`v3` default, `v2`).
+    pub signature: Scheme,
     /// Upstream calls per second for the whole account, shared by every replica.
     pub qps: f64,
     /// How much the arrival of two calls at the upstream may differ from the
@@ -109,6 +112,12 @@ impl Config {
         if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
             bail!("ID2META_ENDPOINT must be an http:// or https:// URL, got '{endpoint}'");
         }
+        let signature = match env.get("ID2META_SIGNATURE") {
+            None => Scheme::default(),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| anyhow::anyhow!("ID2META_SIGNATURE must be v3 or v2, got '{raw}'"))?,
+        };
         Ok(Self {
             database_url: text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/id2meta"),
             amqp_url: text("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
@@ -116,6 +125,7 @@ impl Config {
             access_key_secret: env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET").map(Secret::new),
             security_token: env.get("ALIBABA_CLOUD_SECURITY_TOKEN").map(Secret::new),
             endpoint: endpoint.trim_end_matches('/').to_string(),
+            signature,
             qps,
             qps_margin,
             concurrency,
@@ -183,6 +193,7 @@ impl Config {
                     .context("ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set")?,
                 self.security_token.clone(),
             )),
+            signature: self.signature,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
         })
@@ -279,6 +290,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ID2META_HTTP_ADDR"));
+    }
+
+    #[test]
+    fn the_signature_scheme_is_v3_unless_v2_is_asked_for_and_a_bad_one_is_named() {
+        let c = Config::from_source(&HashMap::new()).unwrap();
+        assert_eq!(c.signature, Scheme::V3);
+        let env = HashMap::from([("ID2META_SIGNATURE", "v2")]);
+        assert_eq!(Config::from_source(&env).unwrap().signature, Scheme::V2);
+        let env = HashMap::from([("ID2META_SIGNATURE", "hmac")]);
+        let err = Config::from_source(&env).unwrap_err().to_string();
+        assert_eq!(err, "ID2META_SIGNATURE must be v3 or v2, got 'hmac'");
     }
 
     #[test]

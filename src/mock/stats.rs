@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::upstream::signing::Scheme;
+
 /// A snapshot of the counts since start or the last reset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
@@ -27,6 +29,9 @@ pub struct Stats {
     pub throttled: u64,
     /// `Success` answers: the calls Alibaba would bill.
     pub verdict_calls: u64,
+    /// Calls by the signature scheme they claimed (`v2`, `v3`), refused ones included.
+    #[serde(default)]
+    pub by_signature: BTreeMap<String, u64>,
 }
 
 /// The running counts, with the current wall-clock second's bucket.
@@ -40,9 +45,16 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Counts one answered call with `code`, at unix second `now_second` (and
-    /// monotonic instant `now`, for the sliding second).
-    pub fn record(&mut self, code: &str, throttled: bool, now_second: u64, now: Instant) {
+    /// Counts one answered call with `code` signed by `scheme`, at unix second
+    /// `now_second` (and monotonic instant `now`, for the sliding second).
+    pub fn record(
+        &mut self,
+        code: &str,
+        throttled: bool,
+        scheme: Scheme,
+        now_second: u64,
+        now: Instant,
+    ) {
         super::throttle::forget_older(&mut self.recent, now);
         self.recent.push_back(now);
         self.stats.max_calls_in_sliding_second = self
@@ -50,6 +62,11 @@ impl Counters {
             .max_calls_in_sliding_second
             .max(self.recent.len() as u64);
         self.stats.calls += 1;
+        *self
+            .stats
+            .by_signature
+            .entry(scheme.name().to_string())
+            .or_default() += 1;
         *self.stats.by_code.entry(code.to_string()).or_default() += 1;
         if throttled {
             self.stats.throttled += 1;
@@ -83,10 +100,10 @@ mod tests {
         let mut c = Counters::default();
         let t = Instant::now();
         let ms = |n| t + std::time::Duration::from_millis(n);
-        c.record("Success", false, 100, ms(0));
-        c.record("Success", false, 100, ms(600));
-        c.record("Throttling.User", true, 100, ms(700));
-        c.record("InternalError", false, 101, ms(1100));
+        c.record("Success", false, Scheme::V3, 100, ms(0));
+        c.record("Success", false, Scheme::V3, 100, ms(600));
+        c.record("Throttling.User", true, Scheme::V2, 100, ms(700));
+        c.record("InternalError", false, Scheme::V3, 101, ms(1100));
         let s = c.snapshot();
         assert_eq!(s.calls, 4);
         assert_eq!(s.verdict_calls, 2);
@@ -95,6 +112,7 @@ mod tests {
         assert_eq!(s.max_calls_in_one_second, 3);
         // 600, 700 and 1100 ms are within one second of each other.
         assert_eq!(s.max_calls_in_sliding_second, 3);
+        assert_eq!((s.by_signature["v2"], s.by_signature["v3"]), (1, 3));
         c.reset();
         assert_eq!(c.snapshot(), Stats::default());
     }
