@@ -18,7 +18,7 @@ use super::allotment::{self, Allotment, Claim};
 
 /// The advisory lock that serialises heartbeats (any fixed number; this is
 /// "id2meta" in ASCII).
-const LOCK: i64 = 0x6964_326d_6574_61;
+const LOCK: i64 = 0x0069_6432_6d65_7461;
 
 /// The parameters of one heartbeat.
 #[derive(Debug, Clone, Copy)]
