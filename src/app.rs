@@ -14,12 +14,14 @@ use crate::budget::{Budget, BudgetSettings, Quota};
 use crate::config::Config;
 use crate::health::Health;
 use crate::pipeline::account::AccountGate;
+use crate::pipeline::cancellations::Cancellations;
 use crate::pipeline::consumer::Consumer;
 use crate::pipeline::limiter::Limiter;
 use crate::pipeline::processor::Parts;
 use crate::pipeline::retry::RetryPolicy;
 use crate::pipeline::Processor;
-use crate::queue::Topology;
+use crate::queue::dead_letters::{Intake, Sealer};
+use crate::queue::{DeadLetterSealing, Topology};
 use crate::store::{Claimer, ResultWriter, Store};
 use crate::upstream::Client;
 
@@ -76,6 +78,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
     let (claimer, _claimer_task) = Claimer::spawn(store.clone());
     let gate = AccountGate::new(health.clone());
+    let cancellations = Cancellations::start(store.clone(), shutdown.clone()).await?;
     let processor = Processor::new(Parts {
         store: store.clone(),
         claimer,
@@ -84,6 +87,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         limiter,
         retry: RetryPolicy::default(),
         gate: gate.clone(),
+        cancellations,
         health: health.clone(),
         pii_key,
         owner,
@@ -92,9 +96,28 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         reuse_within: config.reuse_within,
         shutdown: shutdown.clone(),
     });
+    let topology = Topology::from_config(&config);
+    // Dead letters: the consumer's are sealed as they are made; the intake task
+    // seals what the broker dead-letters itself (and sweeps a first-release queue).
+    let sealer = Arc::new(Sealer::new(
+        config.require_pii_key()?,
+        config.dead_letter_ttl,
+    ));
+    let intake = Intake {
+        amqp_url: config.amqp_url.clone(),
+        topology: topology.clone(),
+        sealer: sealer.clone(),
+        sweep_every: config.dead_letter_sweep,
+        shutdown: shutdown.clone(),
+    }
+    .spawn();
     let consumer = Consumer {
         amqp_url: config.amqp_url.clone(),
-        topology: Topology::from_config(&config),
+        dead_letters: Arc::new(DeadLetterSealing {
+            sealer: (*sealer).clone(),
+            source_queue: topology.jobs_queue.clone(),
+        }),
+        topology,
         concurrency: config.concurrency,
         processor,
         client,
@@ -109,6 +132,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         // QPS budget: no more calls from here; give the share back to the others.
         budget_stop.cancel();
         budget.wait().await;
+        // The intake stops at the shutdown signal, after the message it is sealing.
+        if tokio::time::timeout(Duration::from_secs(2), intake)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the dead-letter intake did not stop in time; its message returns to the intake queue");
+        }
         consumed?;
         // The consumer held the last writer handles: the writer now flushes and ends.
         // Jobs still waiting on it were abandoned at the deadline (their deliveries

@@ -43,6 +43,10 @@ pub struct Config {
     pub shutdown_deadline: Duration,
     /// Deliveries of one message before RabbitMQ dead-letters it.
     pub delivery_limit: u32,
+    /// `ID2META_DEAD_LETTER_TTL`: each sealed dead letter's expiration.
+    pub dead_letter_ttl: Duration,
+    /// How often a first-release `<jobs>.dead` is swept for plaintext letters.
+    pub dead_letter_sweep: Duration,
     /// Verdict reuse: a `match`/`mismatch` for the same identity this recent is
     /// repeated without a call (`ID2META_REUSE_WITHIN`; `None` is off, the default).
     pub reuse_within: Option<Duration>,
@@ -154,12 +158,20 @@ impl Config {
                 "a whole number of seconds",
             )?),
             delivery_limit: parse(env, "ID2META_DELIVERY_LIMIT", "20", "a whole number")?,
-            reuse_within: match env.get("ID2META_REUSE_WITHIN") {
-                None => None,
-                Some(raw) => Some(reuse_window(&raw).with_context(|| {
-                    format!("ID2META_REUSE_WITHIN must be a duration like 45s, 90m, 12h or 30d, got '{raw}'")
-                })?),
-            },
+            dead_letter_ttl: crate::duration::parse(&text("ID2META_DEAD_LETTER_TTL", "14d"))
+                .context("ID2META_DEAD_LETTER_TTL")?,
+            dead_letter_sweep: Duration::from_secs(parse(
+                env,
+                "ID2META_DEAD_LETTER_SWEEP_SECS",
+                "30",
+                "a whole number of seconds",
+            )?)
+            .max(Duration::from_secs(1)),
+            reuse_within: env
+                .get("ID2META_REUSE_WITHIN")
+                .map(|raw| crate::duration::parse(&raw))
+                .transpose()
+                .context("ID2META_REUSE_WITHIN")?,
         })
     }
 
@@ -218,26 +230,6 @@ fn parse<T: std::str::FromStr>(
         .map_err(|_| anyhow::anyhow!("{name} must be {what}, got '{raw}'"))
 }
 
-/// A whole number and a unit: `45s`, `90m`, `12h`, `30d` (above zero).
-// A stand-in until the shared duration parser (`src/duration.rs`) is on main.
-fn reuse_window(raw: &str) -> anyhow::Result<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number.parse().context("no whole number")?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => bail!("no unit (s, m, h or d)"),
-    };
-    if number == 0 {
-        bail!("zero");
-    }
-    Ok(Duration::from_secs(number.saturating_mul(seconds)))
-}
-
 fn millis(env: &dyn Source, name: &str, default: u64) -> anyhow::Result<Duration> {
     let ms: u64 = parse(
         env,
@@ -274,6 +266,7 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "0.0.0.0:9464");
         assert_eq!(c.concurrency, 50);
         assert!(c.pii_key.is_none());
+        assert_eq!(c.dead_letter_ttl, Duration::from_secs(14 * 86_400));
     }
 
     #[test]
@@ -301,6 +294,16 @@ mod tests {
         let env = HashMap::from([("ID2META_SIGNATURE", "hmac")]);
         let err = Config::from_source(&env).unwrap_err().to_string();
         assert_eq!(err, "ID2META_SIGNATURE must be v3 or v2, got 'hmac'");
+    }
+
+    #[test]
+    fn the_dead_letter_ttl_takes_the_duration_syntax() {
+        let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "90m")]);
+        let c = Config::from_source(&env).unwrap();
+        assert_eq!(c.dead_letter_ttl, Duration::from_secs(90 * 60));
+        let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "2 weeks")]);
+        let err = format!("{:#}", Config::from_source(&env).unwrap_err());
+        assert!(err.contains("ID2META_DEAD_LETTER_TTL"), "{err}");
     }
 
     #[test]

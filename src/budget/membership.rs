@@ -100,13 +100,15 @@ pub async fn heartbeat(pool: &PgPool, beat: Heartbeat) -> anyhow::Result<Sightin
     };
     let beat_at: DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO worker_replicas AS r
-             (replica_id, heartbeat_at, counted_at, calls, held_calls, held_until, left_at)
-         VALUES ($1, now(), now(), $2, $3,
+             (replica_id, heartbeat_at, counted_at, active_since, calls, held_calls, held_until,
+              left_at)
+         VALUES ($1, now(), now(), CASE WHEN $2 > 0 THEN now() END, $2, $3,
                  CASE WHEN $3 > 0 THEN now() + make_interval(secs => $4::float8) END,
                  CASE WHEN $5::boolean THEN now() END)
          ON CONFLICT (replica_id) DO UPDATE
              SET heartbeat_at = excluded.heartbeat_at,
                  counted_at = excluded.counted_at,
+                 active_since = CASE WHEN $2 > 0 THEN coalesce(r.active_since, now()) END,
                  calls = excluded.calls,
                  held_calls = excluded.held_calls,
                  held_until = CASE WHEN $6::boolean THEN excluded.held_until

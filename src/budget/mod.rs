@@ -73,6 +73,14 @@ pub struct BudgetSettings {
     pub forget_after: Duration,
 }
 
+impl BudgetSettings {
+    /// How long after its last heartbeat a replica's row still counts, for a
+    /// one-second period: its pause deadline plus one window.
+    pub fn ttl(&self) -> Duration {
+        self.pause_after + Duration::from_secs(1) + self.spread
+    }
+}
+
 impl Default for BudgetSettings {
     fn default() -> Self {
         Self {
