@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::budget::{Budget, BudgetSettings};
+use crate::budget::{Budget, BudgetSettings, Quota};
 use crate::config::Config;
 use crate::health::Health;
 use crate::pipeline::account::AccountGate;
@@ -68,14 +68,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let owner = Uuid::new_v4();
     // QPS budget: the limiter stays closed until the budget opens it at this
     // replica's share; `budget_stop` is cancelled once the consumer made its last call.
-    let limiter = Limiter::closed(config.burst);
+    let budget_settings = BudgetSettings {
+        spread: config.qps_margin,
+        ..BudgetSettings::default()
+    };
+    let quota = Quota::from_qps(config.qps);
+    let limiter = Limiter::closed(quota.window(&budget_settings));
     let budget_stop = CancellationToken::new();
     let budget = Budget::start(
         crate::budget::dedicated_pool(store.pool()),
         owner,
-        config.qps,
+        quota,
         limiter.clone(),
-        BudgetSettings::default(),
+        budget_settings,
         budget_stop.clone(),
     );
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
@@ -96,6 +101,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         owner,
         lease: config.lease,
         max_attempts: config.max_attempts,
+        reuse_within: config.reuse_within,
         shutdown: shutdown.clone(),
     });
     let topology = Topology::from_config(&config);

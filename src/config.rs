@@ -28,8 +28,9 @@ pub struct Config {
     pub signature: Scheme,
     /// Upstream calls per second for the whole account, shared by every replica.
     pub qps: f64,
-    /// Calls the limiter may let through at once.
-    pub burst: u32,
+    /// How much the arrival of two calls at the upstream may differ from the
+    /// spacing of their tokens; every limiter window is one second plus this.
+    pub qps_margin: Duration,
     /// Jobs in flight per replica; the consumer prefetch follows it.
     pub concurrency: u16,
     pub max_attempts: u32,
@@ -50,6 +51,9 @@ pub struct Config {
     pub dead_letter_ttl: Duration,
     /// How often a first-release `<jobs>.dead` is swept for plaintext letters.
     pub dead_letter_sweep: Duration,
+    /// Verdict reuse: a `match`/`mismatch` for the same identity this recent is
+    /// repeated without a call (`ID2META_REUSE_WITHIN`; `None` is off, the default).
+    pub reuse_within: Option<Duration>,
 }
 
 /// A source of variables: the process environment in production, a map in tests.
@@ -108,10 +112,7 @@ impl Config {
         if max_attempts == 0 {
             bail!("ID2META_MAX_ATTEMPTS must be a whole number from 1 up, got '0'");
         }
-        let burst: u32 = parse(env, "ID2META_BURST", "1", "a whole number from 1 up")?;
-        if burst == 0 {
-            bail!("ID2META_BURST must be a whole number from 1 up, got '0'");
-        }
+        let qps_margin = millis(env, "ID2META_QPS_MARGIN_MS", 5)?;
         let endpoint = text(
             "ID2META_ENDPOINT",
             "https://cloudauth-intl.cn-hongkong.aliyuncs.com",
@@ -134,7 +135,7 @@ impl Config {
             allow_http,
             signature,
             qps,
-            burst,
+            qps_margin,
             concurrency,
             max_attempts,
             jobs_queue: text("ID2META_JOBS_QUEUE", "id2meta.jobs"),
@@ -171,6 +172,11 @@ impl Config {
                 "a whole number of seconds",
             )?)
             .max(Duration::from_secs(1)),
+            reuse_within: env
+                .get("ID2META_REUSE_WITHIN")
+                .map(|raw| crate::duration::parse(&raw))
+                .transpose()
+                .context("ID2META_REUSE_WITHIN")?,
         })
     }
 
@@ -277,6 +283,7 @@ fn millis(env: &dyn Source, name: &str, default: u64) -> anyhow::Result<Duration
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
     use std::collections::HashMap;
 
@@ -380,5 +387,18 @@ mod tests {
         assert_eq!(default_concurrency(1.0), 4);
         assert_eq!(default_concurrency(50.0), 50);
         assert_eq!(default_concurrency(10_000.0), 256);
+    }
+
+    #[test]
+    fn verdict_reuse_is_off_by_default_and_takes_a_duration_with_a_unit() {
+        let off = Config::from_source(&HashMap::new()).expect("defaults are valid");
+        assert_eq!(off.reuse_within, None);
+        let on =
+            Config::from_source(&HashMap::from([("ID2META_REUSE_WITHIN", "30d")])).expect("valid");
+        assert_eq!(on.reuse_within, Some(Duration::from_secs(30 * 86_400)));
+        for bad in ["30", "d", "0s", "1w", "-5m"] {
+            let env = HashMap::from([("ID2META_REUSE_WITHIN", bad)]);
+            assert!(Config::from_source(&env).is_err(), "{bad}");
+        }
     }
 }

@@ -21,6 +21,7 @@ pub const REPUBLISHED: &str = "id2meta_completions_republished_total";
 pub const STORE_RETRIES: &str = "id2meta_store_retries_total";
 pub const CREDENTIAL_REFRESHES: &str = "id2meta_credential_refreshes_total";
 pub const CREDENTIAL_EXPIRY: &str = "id2meta_credential_expiry_seconds";
+pub const REUSED: &str = "id2meta_jobs_reused_total";
 
 /// Installs the process-wide recorder once and returns its handle (later calls
 /// return the same handle, so tests and the demo can start several workers).
@@ -54,6 +55,10 @@ pub fn install() -> PrometheusHandle {
 }
 
 fn describe() {
+    metrics::describe_counter!(
+        REUSED,
+        "Jobs settled with a recent verdict for the same identity, without a call."
+    );
     metrics::describe_counter!(JOBS, "Jobs settled, by final status.");
     metrics::describe_counter!(UPSTREAM_CALLS, "Upstream calls made, by answered Code.");
     metrics::describe_histogram!(

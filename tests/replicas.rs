@@ -1,13 +1,15 @@
-//! Three worker processes share one QPS budget against a mock that throttles
-//! above it: no throttling, at least 95% of the budget used over a backlog, and
-//! when one replica is killed the others take up its share within seconds.
+//! Three worker processes share one QPS budget against a mock that allows at most
+//! that many calls in any sliding second (the strictest reading of a QPS limit):
+//! through joins and a SIGKILL no call is throttled, no sliding second holds more
+//! than the budget, at least 95% of it is used over a backlog (99% on a quiet
+//! machine, see `id2meta bench`), and the survivors take up a killed one's share.
 
 #[path = "support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
-use id2meta::mock::MockConfig;
+use id2meta::mock::{MockConfig, QpsWindow};
 use support::{WorkerProcess, World};
 
 const QPS: u64 = 30;
@@ -20,11 +22,13 @@ async fn rate_over(world: &World, span: Duration) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_replicas_use_the_shared_budget_without_throttling_and_absorb_a_killed_ones_share() {
+async fn three_replicas_never_exceed_the_budget_in_any_sliding_second_and_absorb_a_killed_ones_share(
+) {
     // A backlog of ~25 s at the budget: enough for every phase below.
     const JOBS: u64 = 750;
     let world = World::new(MockConfig {
         qps_limit: Some(QPS as u32),
+        qps_window: QpsWindow::Sliding,
         latency: Duration::from_millis(20),
         ..MockConfig::default()
     })
@@ -35,20 +39,27 @@ async fn three_replicas_use_the_shared_budget_without_throttling_and_absorb_a_ki
         ("ID2META_QPS", qps.as_str()),
         ("ID2META_CONCURRENCY", "16"),
         ("ID2META_LEASE_SECS", "3"),
+        // A loaded test machine delays some requests by more than the default 5 ms
+        // between token and arrival; 25 ms costs 2.5% of the budget.
+        ("ID2META_QPS_MARGIN_MS", "25"),
     ];
     let first = WorkerProcess::start(&world, &settings).await;
     let second = WorkerProcess::start(&world, &settings).await;
-    let third = WorkerProcess::start(&world, &settings).await;
-    // Warm-up: every replica joined (a newcomer waits ~1 s before its first call).
+    // Two are calling when the third joins (it waits for the room they free).
     world
-        .wait_for_rows(3 * QPS as i64, Duration::from_secs(30))
+        .wait_for_rows(2 * QPS as i64, Duration::from_secs(30))
+        .await;
+    let third = WorkerProcess::start(&world, &settings).await;
+    // Warm-up: the newcomer's share is free about 2 s after it started.
+    world
+        .wait_for_rows(6 * QPS as i64, Duration::from_secs(30))
         .await;
 
     let together = rate_over(&world, Duration::from_secs(4)).await;
     let stats = world.mock.stats();
     println!(
-        "three replicas: {together:.1} calls/s of {QPS}; most in one second {}",
-        stats.max_calls_in_one_second
+        "three replicas: {together:.1} calls/s of {QPS}; most in any sliding second {}",
+        stats.max_calls_in_sliding_second
     );
     assert_eq!(
         stats.throttled, 0,
@@ -84,6 +95,13 @@ async fn three_replicas_use_the_shared_budget_without_throttling_and_absorb_a_ki
         .await;
     first.stop(Duration::from_secs(15)).await;
     second.stop(Duration::from_secs(15)).await;
+    let stats = world.mock.stats();
+    assert_eq!(stats.throttled, 0, "{stats:?}");
+    assert!(
+        stats.max_calls_in_sliding_second <= QPS,
+        "{} calls in one sliding second",
+        stats.max_calls_in_sliding_second
+    );
     let calls = world.assert_settled_once(&job_ids).await;
     assert!(calls <= JOBS + 16, "{calls} calls for {JOBS} jobs");
     world.cleanup().await;

@@ -1,12 +1,15 @@
 //! The QPS budget shared by all replicas, coordinated through PostgreSQL.
 //!
 //! Alibaba allows `ID2META_QPS` calls per second per *account*, so every replica
-//! shares it. Each replica heartbeats a row in `worker_replicas`; its share is the
-//! budget divided by the live rows, and its local [`Limiter`] paces calls at that
-//! share. Joining, leaving, dying and losing the database are handled so that the
-//! replicas' rates never add up to more than the budget; see `docs/qps-budget.md`
-//! for the argument and the measured numbers, and [`standing`] for the rules.
+//! shares it, and an upstream may count them in any sliding second. The budget is
+//! therefore handed out as whole calls per window: each replica's row in
+//! `worker_replicas` claims the calls its local [`Limiter`] may make in any window,
+//! and the claims never add up to more than the budget ([`allotment`]). Joining,
+//! leaving, dying and losing the database are handled so that this holds at every
+//! moment; see `docs/qps-budget.md` for the proof and the measured numbers, and
+//! [`standing`] for the loop's rules.
 
+pub mod allotment;
 pub mod membership;
 pub mod standing;
 
@@ -22,27 +25,68 @@ use crate::pipeline::limiter::Limiter;
 use membership::Heartbeat;
 use standing::{Action, Standing};
 
-/// The budget's timing. The defaults give a dead replica's share back within
-/// about `ttl + 2 × heartbeat` (3 s).
+/// The budget as whole calls per period: `ID2META_QPS` calls per second, or for a
+/// budget under one per second, one call per `1 / QPS` seconds. A fraction of a
+/// call is dropped: 20.5 QPS is 20 calls per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quota {
+    pub calls: u32,
+    pub period: Duration,
+}
+
+impl Quota {
+    pub fn from_qps(qps: f64) -> Self {
+        if qps.is_finite() && qps >= 1.0 {
+            Self {
+                calls: qps.min(f64::from(u32::MAX)).floor() as u32,
+                period: Duration::from_secs(1),
+            }
+        } else {
+            let period = if qps.is_finite() && qps > 0.0 {
+                Duration::from_secs_f64((1.0 / qps).min(86_400.0))
+            } else {
+                Duration::from_secs(86_400)
+            };
+            Self { calls: 1, period }
+        }
+    }
+
+    /// The window a limiter counts over: the period plus the latency spread.
+    pub fn window(&self, settings: &BudgetSettings) -> Duration {
+        self.period + settings.spread
+    }
+}
+
+/// The budget's timing.
 #[derive(Debug, Clone, Copy)]
 pub struct BudgetSettings {
-    /// How often each replica writes its row and re-reads the others.
+    /// How often each replica writes its row and reads the others.
     pub heartbeat: Duration,
-    /// A row older than this is a dead replica.
-    pub ttl: Duration,
-    /// A replica that has not heartbeated for `ttl - margin` stops calling, so it
-    /// is silent before anyone may count it dead.
-    pub margin: Duration,
-    /// Dead rows are deleted after this long (they stopped counting at `ttl`).
+    /// A replica that has not heartbeated for this long stops calling.
+    pub pause_after: Duration,
+    /// How much later than another a call may reach the upstream, relative to
+    /// when their tokens were taken: every window is this much longer than the
+    /// upstream's, so what one replica sends in any window is all the upstream
+    /// can see of it in any of its seconds (`ID2META_QPS_MARGIN_MS`).
+    pub spread: Duration,
+    /// Rows silent for this long are deleted (they stopped counting long before).
     pub forget_after: Duration,
+}
+
+impl BudgetSettings {
+    /// How long after its last heartbeat a replica's row still counts, for a
+    /// one-second period: its pause deadline plus one window.
+    pub fn ttl(&self) -> Duration {
+        self.pause_after + Duration::from_secs(1) + self.spread
+    }
 }
 
 impl Default for BudgetSettings {
     fn default() -> Self {
         Self {
             heartbeat: Duration::from_millis(500),
-            ttl: Duration::from_secs(2),
-            margin: Duration::from_millis(500),
+            pause_after: Duration::from_millis(1500),
+            spread: Duration::from_millis(5),
             forget_after: Duration::from_secs(60),
         }
     }
@@ -54,26 +98,29 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// Starts heartbeating for `owner` and pacing `limiter` at its share of
-    /// `total_qps`. The limiter is closed until this replica has joined. When
-    /// `stop` is cancelled the loop closes the limiter and deletes the row; cancel
-    /// it only once no more calls will be made (after the consumer finished).
+    /// Starts heartbeating for `owner` and setting `limiter`'s allowance to its
+    /// share of `quota`. The limiter (built with [`Quota::window`]) is closed until
+    /// the first heartbeat grants room. When `stop` is cancelled the loop closes
+    /// the limiter and leaves; cancel it only once no more calls will be made.
     pub fn start(
         pool: PgPool,
         owner: Uuid,
-        total_qps: f64,
+        quota: Quota,
         limiter: Limiter,
         settings: BudgetSettings,
         stop: CancellationToken,
     ) -> Self {
         limiter.close();
         metrics::gauge!(crate::instrumentation::QPS_SHARE).set(0.0);
+        let window = limiter.window();
         let replica = Replica {
             pool,
             owner,
+            quota,
             limiter,
             settings,
-            standing: Standing::new(total_qps, settings.ttl.saturating_sub(settings.margin)),
+            window,
+            standing: Standing::new(settings.pause_after),
             failing: false,
         };
         Self {
@@ -82,7 +129,7 @@ impl Budget {
     }
 
     /// Waits for the loop to end (after its `stop` token was cancelled): by then
-    /// the row is deleted, or will expire within the TTL if the database refused.
+    /// the row is marked as left, or expires on its own if the database refused.
     pub async fn wait(self) {
         if let Err(e) = self.task.await {
             tracing::warn!(error = %e, "the QPS budget loop ended abnormally");
@@ -97,7 +144,7 @@ impl Budget {
 }
 
 /// A small pool of its own, so a heartbeat never queues behind job traffic for a
-/// connection (a late heartbeat would needlessly suspend the replica).
+/// connection (a late heartbeat would needlessly pause the replica).
 pub fn dedicated_pool(pool: &PgPool) -> PgPool {
     PgPoolOptions::new()
         .max_connections(2)
@@ -116,8 +163,10 @@ async fn sleep_until_some(at: Option<Instant>) {
 struct Replica {
     pool: PgPool,
     owner: Uuid,
+    quota: Quota,
     limiter: Limiter,
     settings: BudgetSettings,
+    window: Duration,
     standing: Standing,
     /// In a streak of failed heartbeats (logged once per streak).
     failing: bool,
@@ -127,19 +176,15 @@ impl Replica {
     async fn run(mut self, stop: CancellationToken) {
         let mut ticks = tokio::time::interval(self.settings.heartbeat);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let sweep_every = (self.settings.forget_after.as_millis()
-            / self.settings.heartbeat.as_millis().max(1))
-        .clamp(1, 1000) as u64;
-        let mut turns: u64 = 0;
         loop {
             let pause_at = self.standing.pause_at();
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = ticks.tick() => {}
-                // Between ticks too: stopping late could overlap a survivor's takeover.
+                // Between ticks too: stopping late could overlap another's raise.
                 _ = sleep_until_some(pause_at) => {
                     let action = self.standing.on_silence(Instant::now());
-                    self.apply(action, 0);
+                    self.apply(action);
                     continue;
                 }
             }
@@ -147,26 +192,28 @@ impl Replica {
                 _ = stop.cancelled() => break,
                 _ = self.beat() => {}
             }
-            turns += 1;
-            if turns % sweep_every == 0 && self.standing.is_active() {
-                self.sweep().await;
-            }
         }
         self.leave().await;
     }
 
-    /// One heartbeat (two in a row while joining, see [`Standing::wants_quick_beat`]).
+    fn heartbeat(&self, leaving: bool) -> Heartbeat {
+        Heartbeat {
+            replica: self.owner,
+            budget: self.quota.calls,
+            applied: self.standing.applied(),
+            window: self.window,
+            expiry: self.settings.pause_after + self.window,
+            forget_after: self.settings.forget_after,
+            leaving,
+        }
+    }
+
+    /// One heartbeat (and at once another after a lowering, to report it).
     async fn beat(&mut self) {
         loop {
             let sent_at = Instant::now();
-            let beat = Heartbeat {
-                replica: self.owner,
-                ttl: self.settings.ttl,
-                counted_at: self.standing.counted_at(),
-                visible_since: self.standing.visible_since(),
-                active: self.standing.is_active(),
-            };
-            let time_left = self.standing.time_left(sent_at, self.settings.ttl);
+            let time_left = self.standing.time_left(sent_at);
+            let beat = self.heartbeat(false);
             let outcome =
                 tokio::time::timeout(time_left, membership::heartbeat(&self.pool, beat)).await;
             match outcome {
@@ -175,8 +222,19 @@ impl Replica {
                         tracing::info!("QPS budget heartbeats succeed again");
                         self.failing = false;
                     }
-                    let action = self.standing.on_sighting(sent_at, seen);
-                    self.apply(action, seen.live);
+                    let allotment = seen.allotment;
+                    let action =
+                        self.standing
+                            .on_allotment(sent_at, Instant::now(), allotment.allowed);
+                    if action != Action::Keep {
+                        tracing::info!(
+                            live = allotment.live,
+                            target = allotment.target,
+                            allowed = allotment.allowed,
+                            "QPS budget allowance set"
+                        );
+                    }
+                    self.apply(action);
                     if self.standing.wants_quick_beat() {
                         continue;
                     }
@@ -185,7 +243,7 @@ impl Replica {
                 Err(_) => self.failed("the heartbeat timed out"),
             }
             let action = self.standing.on_silence(Instant::now());
-            self.apply(action, 0);
+            self.apply(action);
             return;
         }
     }
@@ -199,45 +257,48 @@ impl Replica {
         }
     }
 
-    fn apply(&self, action: Action, live: i64) {
+    fn apply(&self, action: Action) {
         match action {
             Action::Keep => {}
-            Action::Rate(share) => {
-                self.limiter.set_rate(share);
+            Action::Allow(calls) => {
+                self.limiter.set_allowance(calls);
+                let share = f64::from(calls) / self.quota.period.as_secs_f64();
                 metrics::gauge!(crate::instrumentation::QPS_SHARE).set(share);
-                tracing::info!(live, share, "QPS budget share set");
             }
             Action::Close => {
                 self.limiter.close();
                 metrics::gauge!(crate::instrumentation::QPS_SHARE).set(0.0);
-                tracing::warn!(
-                    "QPS budget heartbeats failing for too long: calls paused until they succeed"
-                );
+                if self.failing {
+                    tracing::warn!(
+                        "QPS budget heartbeats failing for too long: calls paused until they succeed"
+                    );
+                }
             }
         }
     }
 
-    async fn sweep(&self) {
-        match membership::sweep(&self.pool, self.settings.forget_after).await {
-            Ok(0) => {}
-            Ok(swept) => tracing::info!(swept, "forgot dead replicas"),
-            Err(error) => tracing::debug!(error = %format!("{error:#}"), "sweep failed"),
-        }
-    }
-
-    async fn leave(&self) {
+    /// Closes the limiter, then marks the row as left: its claim is held one more
+    /// window (for the calls just made) and the others take the share after that.
+    async fn leave(&mut self) {
         self.limiter.close();
+        self.standing
+            .on_silence(Instant::now() + self.settings.pause_after);
         metrics::gauge!(crate::instrumentation::QPS_SHARE).set(0.0);
-        let left =
-            tokio::time::timeout(self.settings.ttl, membership::leave(&self.pool, self.owner))
-                .await;
+        let beat = self.heartbeat(true);
+        let left = tokio::time::timeout(
+            self.settings.pause_after,
+            membership::heartbeat(&self.pool, beat),
+        )
+        .await;
         match left {
-            Ok(Ok(())) => tracing::info!("left the QPS budget"),
+            Ok(Ok(_)) => tracing::info!("left the QPS budget"),
             Ok(Err(error)) => tracing::warn!(
                 error = %format!("{error:#}"),
-                "could not remove the replica row; it expires on its own"
+                "could not mark the replica row as left; it expires on its own"
             ),
-            Err(_) => tracing::warn!("removing the replica row timed out; it expires on its own"),
+            Err(_) => {
+                tracing::warn!("leaving the QPS budget timed out; the row expires on its own")
+            }
         }
     }
 }

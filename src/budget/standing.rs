@@ -1,179 +1,114 @@
 //! Where this replica stands in the budget, as a pure state machine: the loop
-//! feeds it heartbeat results and the passage of time, and it answers what to do
-//! with the limiter. Kept free of I/O so every rule is unit-tested.
+//! feeds it allotments and the passage of time, and it answers what to do with
+//! the limiter. Kept free of I/O so every rule is unit-tested.
 //!
 //! The rules, each guarding the "never above the budget" promise:
-//! - a replica lowers its rate as soon as a heartbeat shows more replicas;
-//! - a joining replica calls nothing until every live replica has *applied* a
-//!   count that includes it (their `counted_at` is after it became visible);
-//! - a replica that cannot heartbeat stops calling before the others may count
-//!   it dead, and rejoins as a newcomer.
+//! - an allotment is applied as it comes: a raise was already claimed in the
+//!   database, a lowering is reported by the next heartbeat, sent at once;
+//! - a reply that comes after the pause deadline is not applied;
+//! - a replica that cannot heartbeat closes its limiter at the pause deadline
+//!   (before its claim stops counting for the others) and starts again from zero.
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-
-use super::membership::Sighting;
-
 /// What to do with the limiter.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Keep,
-    /// Set the rate to this share (opening the limiter if it is closed).
-    Rate(f64),
+    /// Allow this many calls per window (0 only as [`Action::Close`]).
+    Allow(u32),
     Close,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Phase {
-    /// Not calling. `written`: a heartbeat has committed our row;
-    /// `visible_since`: the `now()` of a heartbeat that began after that commit.
-    Joining {
-        written: bool,
-        visible_since: Option<DateTime<Utc>>,
-    },
-    /// Calling at `share`.
-    Active { share: f64 },
-}
-
-const NEWCOMER: Phase = Phase::Joining {
-    written: false,
-    visible_since: None,
-};
-
 #[derive(Debug, Clone)]
 pub struct Standing {
-    total_qps: f64,
-    /// Silence after which this replica must stop calling (TTL minus a margin).
+    /// Silence after which this replica must stop calling.
     deadline: Duration,
-    phase: Phase,
-    /// The `beat_at` of the last successful heartbeat, which is always applied
-    /// (a closed limiter trivially honours any count).
-    counted_at: Option<DateTime<Utc>>,
+    /// What the limiter allows now.
+    applied: u32,
     /// When the last successful heartbeat was *sent* (local clock; the row's
     /// `heartbeat_at` is no earlier than this).
     last_success: Option<Instant>,
+    /// A lowering was applied and not yet reported.
+    unreported: bool,
 }
 
 impl Standing {
-    pub fn new(total_qps: f64, deadline: Duration) -> Self {
+    pub fn new(deadline: Duration) -> Self {
         Self {
-            total_qps,
             deadline,
-            phase: NEWCOMER,
-            counted_at: None,
+            applied: 0,
             last_success: None,
+            unreported: false,
         }
     }
 
-    pub fn counted_at(&self) -> Option<DateTime<Utc>> {
-        self.counted_at
-    }
-
-    pub fn visible_since(&self) -> Option<DateTime<Utc>> {
-        match self.phase {
-            Phase::Joining { visible_since, .. } => visible_since,
-            Phase::Active { .. } => None,
-        }
+    /// What the limiter allows, to report in the next heartbeat.
+    pub fn applied(&self) -> u32 {
+        self.applied
     }
 
     pub fn is_active(&self) -> bool {
-        matches!(self.phase, Phase::Active { .. })
+        self.applied > 0
     }
 
-    /// The current share, or `None` while not calling.
-    pub fn share(&self) -> Option<f64> {
-        match self.phase {
-            Phase::Active { share } => Some(share),
-            Phase::Joining { .. } => None,
-        }
-    }
-
-    /// Our row is written but we have no `visible_since` yet: beat again at once
-    /// rather than a heartbeat later, to join sooner.
+    /// A lowering was applied: report it at once, so the room it frees is held
+    /// from now and given to the others a window later.
     pub fn wants_quick_beat(&self) -> bool {
-        matches!(
-            self.phase,
-            Phase::Joining {
-                written: true,
-                visible_since: None
-            }
-        )
+        self.unreported
     }
 
-    /// How long the next heartbeat may take before it counts as failed: never
-    /// past the moment we must stop calling.
-    pub fn time_left(&self, now: Instant, otherwise: Duration) -> Duration {
-        match (self.phase, self.last_success) {
-            (Phase::Active { .. }, Some(at)) => (at + self.deadline).saturating_duration_since(now),
-            _ => otherwise,
+    /// How long a heartbeat sent at `now` may take: never past the moment this
+    /// replica must stop calling, nor past the deadline counted from its sending.
+    pub fn time_left(&self, now: Instant) -> Duration {
+        match self.pause_at() {
+            Some(at) => at.saturating_duration_since(now).min(self.deadline),
+            None => self.deadline,
         }
     }
 
     /// When this replica must stop calling unless a heartbeat succeeds first
     /// (`None` while it is not calling).
     pub fn pause_at(&self) -> Option<Instant> {
-        match (self.phase, self.last_success) {
-            (Phase::Active { .. }, Some(at)) => Some(at + self.deadline),
+        match self.last_success {
+            Some(at) if self.applied > 0 => Some(at + self.deadline),
             _ => None,
         }
     }
 
-    /// A heartbeat sent at `sent_at` succeeded with `seen`.
-    pub fn on_sighting(&mut self, sent_at: Instant, seen: Sighting) -> Action {
+    /// A heartbeat sent at `sent_at` answered `allowed` at `now`.
+    pub fn on_allotment(&mut self, sent_at: Instant, now: Instant, allowed: u32) -> Action {
+        if now.saturating_duration_since(sent_at) >= self.deadline {
+            // Its row may already have stopped counting for the others.
+            return self.on_silence(now);
+        }
         self.last_success = Some(sent_at);
-        self.counted_at = Some(seen.beat_at);
-        let share = self.total_qps / seen.live.max(1) as f64;
-        match self.phase {
-            Phase::Joining { written: false, .. } => {
-                self.phase = Phase::Joining {
-                    written: true,
-                    visible_since: None,
-                };
-                Action::Keep
-            }
-            Phase::Joining {
-                written: true,
-                visible_since,
-            } => {
-                // Began after our row committed, so `seen.lagging` was counted against it.
-                let since = visible_since.unwrap_or(seen.beat_at);
-                if seen.lagging == 0 {
-                    self.phase = Phase::Active { share };
-                    Action::Rate(share)
-                } else {
-                    self.phase = Phase::Joining {
-                        written: true,
-                        visible_since: Some(since),
-                    };
-                    Action::Keep
-                }
-            }
-            Phase::Active { share: current } if (current - share).abs() > 1e-9 => {
-                self.phase = Phase::Active { share };
-                Action::Rate(share)
-            }
-            Phase::Active { .. } => Action::Keep,
+        // This heartbeat reported the value it found applied.
+        self.unreported = allowed < self.applied;
+        if allowed == self.applied {
+            return Action::Keep;
+        }
+        self.applied = allowed;
+        if allowed == 0 {
+            Action::Close
+        } else {
+            Action::Allow(allowed)
         }
     }
 
     /// Time passed (a heartbeat failed, or is late): stop calling once the
-    /// others may count us dead, and start over as a newcomer.
+    /// others may count us gone.
     pub fn on_silence(&mut self, now: Instant) -> Action {
         let overdue = self
             .last_success
-            .is_some_and(|at| now.saturating_duration_since(at) >= self.deadline);
-        if !overdue {
+            .is_none_or(|at| now.saturating_duration_since(at) >= self.deadline);
+        if !overdue || self.applied == 0 {
             return Action::Keep;
         }
-        let was_active = self.is_active();
-        self.phase = NEWCOMER;
+        self.applied = 0;
         self.last_success = None;
-        if was_active {
-            Action::Close
-        } else {
-            Action::Keep
-        }
+        self.unreported = false;
+        Action::Close
     }
 }
 
@@ -183,83 +118,60 @@ mod tests {
 
     const DEADLINE: Duration = Duration::from_millis(1500);
 
-    fn at(ms: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap_or_default()
+    #[test]
+    fn an_allotment_is_applied_and_a_repeat_changes_nothing() {
+        let now = Instant::now();
+        let mut s = Standing::new(DEADLINE);
+        assert_eq!(s.on_allotment(now, now, 20), Action::Allow(20));
+        assert_eq!(s.on_allotment(now, now, 20), Action::Keep);
+        assert_eq!(s.applied(), 20);
+        assert!(!s.wants_quick_beat());
     }
 
-    fn seen(live: i64, lagging: i64, ms: i64) -> Sighting {
-        Sighting {
-            live,
-            lagging,
-            beat_at: at(ms),
-        }
-    }
-
-    /// A replica that has joined alone at 30 QPS.
-    fn active_alone(now: Instant) -> Standing {
-        let mut s = Standing::new(30.0, DEADLINE);
-        assert_eq!(s.on_sighting(now, seen(1, 0, 0)), Action::Keep);
+    #[test]
+    fn a_lowering_is_reported_by_a_quick_heartbeat() {
+        let now = Instant::now();
+        let mut s = Standing::new(DEADLINE);
+        s.on_allotment(now, now, 20);
+        assert_eq!(s.on_allotment(now, now, 10), Action::Allow(10));
         assert!(s.wants_quick_beat());
-        assert_eq!(s.on_sighting(now, seen(1, 0, 1)), Action::Rate(30.0));
-        s
+        assert_eq!(s.on_allotment(now, now, 10), Action::Keep);
+        assert!(!s.wants_quick_beat());
+        assert_eq!(s.on_allotment(now, now, 0), Action::Close);
     }
 
     #[test]
-    fn a_lone_replica_joins_after_two_quick_heartbeats_with_the_whole_budget() {
-        let s = active_alone(Instant::now());
-        assert_eq!(s.share(), Some(30.0));
-    }
-
-    #[test]
-    fn a_newcomer_waits_until_no_live_replica_lags_behind_it() {
+    fn a_replica_silent_until_its_deadline_closes_and_starts_from_nothing() {
         let now = Instant::now();
-        let mut s = Standing::new(30.0, DEADLINE);
-        s.on_sighting(now, seen(3, 2, 0));
-        assert_eq!(s.on_sighting(now, seen(3, 2, 5)), Action::Keep);
-        assert_eq!(s.visible_since(), Some(at(5)));
-        assert_eq!(s.on_sighting(now, seen(3, 1, 500)), Action::Keep);
-        // Visibility is fixed at the first beat after our row committed.
-        assert_eq!(s.visible_since(), Some(at(5)));
-        assert_eq!(s.on_sighting(now, seen(3, 0, 1000)), Action::Rate(10.0));
-    }
-
-    #[test]
-    fn an_active_replica_changes_its_rate_only_when_the_count_changes() {
-        let now = Instant::now();
-        let mut s = active_alone(now);
-        assert_eq!(s.on_sighting(now, seen(1, 0, 500)), Action::Keep);
-        assert_eq!(s.on_sighting(now, seen(3, 1, 1000)), Action::Rate(10.0));
-        assert_eq!(s.on_sighting(now, seen(3, 0, 1500)), Action::Keep);
-        assert_eq!(s.on_sighting(now, seen(2, 0, 2000)), Action::Rate(15.0));
-        assert_eq!(s.counted_at(), Some(at(2000)));
-    }
-
-    #[test]
-    fn a_replica_silent_until_its_deadline_closes_and_starts_over() {
-        let now = Instant::now();
-        let mut s = active_alone(now);
+        let mut s = Standing::new(DEADLINE);
+        s.on_allotment(now, now, 20);
         assert_eq!(s.on_silence(now + DEADLINE / 2), Action::Keep);
         assert_eq!(s.on_silence(now + DEADLINE), Action::Close);
         assert!(!s.is_active());
         assert_eq!(s.on_silence(now + DEADLINE * 2), Action::Keep);
-        // Rejoining goes through the newcomer's steps again.
         let later = now + DEADLINE * 2;
-        assert_eq!(s.on_sighting(later, seen(2, 1, 9000)), Action::Keep);
-        assert_eq!(s.on_sighting(later, seen(2, 1, 9001)), Action::Keep);
-        assert_eq!(s.on_sighting(later, seen(2, 0, 9500)), Action::Rate(15.0));
+        assert_eq!(s.on_allotment(later, later, 7), Action::Allow(7));
+    }
+
+    #[test]
+    fn a_reply_that_comes_after_the_deadline_is_not_applied() {
+        let now = Instant::now();
+        let mut s = Standing::new(DEADLINE);
+        assert_eq!(s.on_allotment(now, now + DEADLINE, 20), Action::Keep);
+        assert!(!s.is_active());
+        s.on_allotment(now, now, 20);
+        let late = now + DEADLINE;
+        assert_eq!(s.on_allotment(now, late, 20), Action::Close);
     }
 
     #[test]
     fn a_heartbeat_may_not_outlast_the_deadline() {
         let now = Instant::now();
-        let s = active_alone(now);
-        let left = s.time_left(now + Duration::from_millis(1000), Duration::from_secs(9));
+        let mut s = Standing::new(DEADLINE);
+        assert_eq!(s.time_left(now), DEADLINE);
+        s.on_allotment(now, now, 5);
+        let left = s.time_left(now + Duration::from_millis(1000));
         assert_eq!(left, Duration::from_millis(500));
         assert_eq!(s.pause_at(), Some(now + DEADLINE));
-        let joining = Standing::new(30.0, DEADLINE);
-        assert_eq!(
-            joining.time_left(now, Duration::from_secs(2)),
-            Duration::from_secs(2)
-        );
     }
 }

@@ -25,6 +25,7 @@ mod scratch;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::mock::QpsWindow;
 
 /// Options of the benchmark.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,7 +35,8 @@ use crate::config::Config;
 (2) pipeline throughput with an unlimited upstream and its ratio to (1), upstream calls per job, \
 (3) QPS-budget use at a cap (mock 200 ms latency, 50 QPS), \
 (4) end-to-end latency percentiles at a fixed offered load below the cap, \
-(5) CPU time and peak memory of one worker process. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
+(5) CPU time and peak memory of one worker process, \
+(6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
 (AMQP_URL) only; every section uses fresh queues and a fresh database, removed at the end. \
 Build with --release: a debug build measures the compiler, not the worker."
 )]
@@ -52,7 +54,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub skip_paced: bool,
     /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
-    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=5))]
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=6))]
     pub only: Vec<u8>,
     /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
     /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
@@ -87,7 +89,7 @@ impl BenchArgs {
 
     fn runs(&self, section: u8) -> bool {
         let skipped = match section {
-            3 | 4 => self.skip_paced,
+            3 | 4 | 6 => self.skip_paced,
             5 => self.skip_resources,
             _ => false,
         };
@@ -134,7 +136,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "(3) QPS cap: {} jobs, mock 200±50 ms, limit 50",
             args.capped_jobs
         );
-        let capped = pipeline::capped(&base, &run_id, args.capped_jobs).await?;
+        let capped =
+            pipeline::capped(&base, &run_id, args.capped_jobs, QpsWindow::Bucket, 1).await?;
         table.capped(&capped);
     }
     if args.runs(4) {
@@ -145,6 +148,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let window = Duration::from_secs(args.offered_secs);
         let latency = pipeline::latency(&base, &run_id, args.offered_rate, window).await?;
         table.latency(&latency);
+    }
+    if args.runs(6) {
+        for replicas in [1, 3] {
+            eprintln!(
+                "(6) strict window: {} jobs, {replicas} replica(s), at most 50 calls in any sliding second",
+                args.capped_jobs
+            );
+            let strict = pipeline::capped(
+                &base,
+                &run_id,
+                args.capped_jobs,
+                QpsWindow::Sliding,
+                replicas,
+            )
+            .await?;
+            table.strict(&strict);
+        }
     }
     if args.runs(5) {
         eprintln!("(5) one worker process: {} jobs", args.jobs);

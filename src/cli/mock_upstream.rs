@@ -28,11 +28,13 @@ Control endpoints (JSON):
                   \"latency_ms\": 3000, \"http_status\": 200, \"biz_code\": \"1\"}]}
                   the next calls for that number answer these, in order
   GET  /__config  the current behaviour
-  POST /__config  a patch of it: {\"qps_limit\": 50 or null, \"latency_ms\": 80,
+  POST /__config  a patch of it: {\"qps_limit\": 50 or null, \"qps_window\": \"sliding\",
+                  \"latency_ms\": 80,
                   \"jitter_ms\": 20, \"error_rates\": {\"InternalError\": 0.01},
                   \"account_denied\": \"Forbidden.AccountAccessDenied\" or null,
                   \"accept_signatures\": [\"v3\"], \"clock_offset_secs\": 1200}
-  GET  /__stats   calls, by_code, by_signature, max_calls_in_one_second, throttled,
+  GET  /__stats   calls, by_code, by_signature, max_calls_in_one_second,
+                  max_calls_in_sliding_second, throttled,
                   verdict_calls, sts_calls, credential_calls, expired_credential_calls,
                   oidc_tokens_seen
   POST /__reset   zeroes the counts and forgets the scripts
@@ -56,6 +58,11 @@ pub struct MockUpstreamArgs {
     /// Calls answered per second before `Throttling.User` (HTTP 400); unlimited if absent.
     #[arg(long, value_name = "QPS", value_parser = clap::value_parser!(u32).range(1..))]
     pub qps: Option<u32>,
+
+    /// How the QPS limit counts: `bucket` (rate and capacity QPS) or `sliding`
+    /// (at most QPS calls in any trailing second, the strictest reading).
+    #[arg(long, value_enum, default_value_t = mock::QpsWindow::Bucket)]
+    pub qps_window: mock::QpsWindow,
 
     /// Latency added to every answered call, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
@@ -111,6 +118,7 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
         access_key_id: env_or("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid"),
         access_key_secret: Secret::new(env_or("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret")),
         qps_limit: args.qps,
+        qps_window: args.qps_window,
         latency: Duration::from_millis(args.latency_ms),
         jitter: Duration::from_millis(args.jitter_ms),
         error_rates: args.error_rates,

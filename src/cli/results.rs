@@ -230,6 +230,8 @@ mod tests {
             metadata: Some(serde_json::json!({"applicant": "a-77"})),
             received_at: at,
             completed_at: at,
+            priority: None,
+            reused_from_job_id: None,
         }
     }
 

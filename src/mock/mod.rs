@@ -45,6 +45,7 @@ use crate::secret::Secret;
 pub use faults::{ScriptStep, DOCUMENTED as DOCUMENTED_ERRORS};
 pub use settings::{Settings, SettingsError, SettingsPatch};
 pub use stats::Stats;
+pub use throttle::QpsWindow;
 
 use crate::upstream::signing::Scheme;
 
@@ -55,6 +56,8 @@ pub struct MockConfig {
     pub access_key_secret: Secret,
     /// Calls answered per second before `Throttling.User`; `None` is unlimited.
     pub qps_limit: Option<u32>,
+    /// How the QPS limit counts (a token bucket unless `Sliding`).
+    pub qps_window: QpsWindow,
     pub latency: Duration,
     pub jitter: Duration,
     /// (Code, rate in 0..=1) injected at random, e.g. ("InternalError", 0.02).
@@ -77,6 +80,7 @@ impl Default for MockConfig {
             access_key_id: "testid".into(),
             access_key_secret: Secret::new("testsecret"),
             qps_limit: None,
+            qps_window: QpsWindow::Bucket,
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             error_rates: Vec::new(),
@@ -93,6 +97,7 @@ impl MockConfig {
     fn settings(&self) -> Result<Settings, SettingsError> {
         let settings = Settings {
             qps_limit: self.qps_limit,
+            qps_window: self.qps_window,
             latency_ms: self.latency.as_millis() as u64,
             jitter_ms: self.jitter.as_millis() as u64,
             error_rates: self.error_rates.iter().cloned().collect(),

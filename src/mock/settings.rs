@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::faults;
+use super::throttle::QpsWindow;
 use crate::upstream::signing::Scheme;
 
 /// The current behaviour, as served by `GET /__config`.
@@ -17,6 +18,10 @@ use crate::upstream::signing::Scheme;
 pub struct Settings {
     /// Calls answered per second before `Throttling.User`; `null` is unlimited.
     pub qps_limit: Option<u32>,
+    /// How the limit counts: `bucket` (rate and capacity Q) or `sliding` (at most
+    /// Q in any trailing second).
+    #[serde(default)]
+    pub qps_window: QpsWindow,
     pub latency_ms: u64,
     pub jitter_ms: u64,
     /// Code → rate in 0..=1, among the documented errors; the rates add up to at most 1.
@@ -48,6 +53,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             qps_limit: None,
+            qps_window: QpsWindow::Bucket,
             latency_ms: 0,
             jitter_ms: 0,
             error_rates: BTreeMap::new(),
@@ -66,6 +72,7 @@ impl Default for Settings {
 pub struct SettingsPatch {
     #[serde(default, deserialize_with = "present")]
     pub qps_limit: Option<Option<u32>>,
+    pub qps_window: Option<QpsWindow>,
     pub latency_ms: Option<u64>,
     pub jitter_ms: Option<u64>,
     pub error_rates: Option<BTreeMap<String, f64>>,
@@ -108,6 +115,9 @@ impl Settings {
         let mut next = self.clone();
         if let Some(qps) = patch.qps_limit {
             next.qps_limit = qps;
+        }
+        if let Some(window) = patch.qps_window {
+            next.qps_window = window;
         }
         if let Some(latency) = patch.latency_ms {
             next.latency_ms = latency;

@@ -18,7 +18,7 @@ use super::nonce::NonceWindow;
 use super::request::{Admitted, Answer, Call, Params};
 use super::settings::{Settings, SettingsError, SettingsPatch};
 use super::stats::{Counters, Stats};
-use super::throttle::TokenBucket;
+use super::throttle::Throttle;
 use super::{clock, gate, population};
 use crate::secret::Secret;
 
@@ -37,7 +37,7 @@ pub struct Shared {
 
 struct State {
     settings: Settings,
-    bucket: Option<TokenBucket>,
+    bucket: Option<Throttle>,
     nonces: NonceWindow,
     /// Scripted answers by ID number; an entry is removed once consumed.
     scripts: HashMap<String, VecDeque<ScriptStep>>,
@@ -57,7 +57,7 @@ impl Shared {
     ) -> Self {
         let bucket = settings
             .qps_limit
-            .map(|q| TokenBucket::new(q, Instant::now()));
+            .map(|q| Throttle::new(q, settings.qps_window, Instant::now()));
         let keys = Keys::new(access_key_id, access_key_secret);
         keys.set_sts_only(settings.sts_only);
         Self {
@@ -101,6 +101,7 @@ impl Shared {
             throttled,
             gate::scheme_of(call),
             unix_second(),
+            now,
         );
         decision
     }
@@ -149,8 +150,12 @@ impl Shared {
     pub fn update(&self, patch: SettingsPatch) -> Result<Settings, SettingsError> {
         let mut state = self.lock();
         let next = state.settings.patched(patch)?;
-        if next.qps_limit != state.settings.qps_limit {
-            state.bucket = next.qps_limit.map(|q| TokenBucket::new(q, Instant::now()));
+        if (next.qps_limit, next.qps_window)
+            != (state.settings.qps_limit, state.settings.qps_window)
+        {
+            state.bucket = next
+                .qps_limit
+                .map(|q| Throttle::new(q, next.qps_window, Instant::now()));
         }
         self.keys.set_sts_only(next.sts_only);
         state.settings = next.clone();

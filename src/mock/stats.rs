@@ -4,7 +4,8 @@
 //! to the owner: no call billed twice (`verdict_calls`) and the QPS budget never
 //! exceeded (`max_calls_in_one_second`). Nothing per person is kept.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,10 @@ pub struct Stats {
     /// Calls per ID number is not kept (PII); this is the most calls answered in any
     /// one wall-clock second.
     pub max_calls_in_one_second: u64,
+    /// The most calls answered in any window of one second, wherever it starts
+    /// (the strictest count of the QPS an upstream could apply).
+    #[serde(default)]
+    pub max_calls_in_sliding_second: u64,
     /// Calls refused by the QPS limit.
     pub throttled: u64,
     /// `Success` answers: the calls Alibaba would bill.
@@ -47,11 +52,27 @@ pub struct Counters {
     stats: Stats,
     second: u64,
     in_second: u64,
+    /// The calls of the trailing second.
+    recent: VecDeque<Instant>,
 }
 
 impl Counters {
-    /// Counts one answered call with `code` signed by `scheme`, at unix second `now_second`.
-    pub fn record(&mut self, code: &str, throttled: bool, scheme: Scheme, now_second: u64) {
+    /// Counts one answered call with `code` signed by `scheme`, at unix second
+    /// `now_second` (and monotonic instant `now`, for the sliding second).
+    pub fn record(
+        &mut self,
+        code: &str,
+        throttled: bool,
+        scheme: Scheme,
+        now_second: u64,
+        now: Instant,
+    ) {
+        super::throttle::forget_older(&mut self.recent, now);
+        self.recent.push_back(now);
+        self.stats.max_calls_in_sliding_second = self
+            .stats
+            .max_calls_in_sliding_second
+            .max(self.recent.len() as u64);
         self.stats.calls += 1;
         *self
             .stats
@@ -89,16 +110,20 @@ mod tests {
     #[test]
     fn calls_are_counted_by_code_and_in_wall_clock_seconds() {
         let mut c = Counters::default();
-        c.record("Success", false, Scheme::V3, 100);
-        c.record("Success", false, Scheme::V3, 100);
-        c.record("Throttling.User", true, Scheme::V2, 100);
-        c.record("InternalError", false, Scheme::V3, 101);
+        let t = Instant::now();
+        let ms = |n| t + std::time::Duration::from_millis(n);
+        c.record("Success", false, Scheme::V3, 100, ms(0));
+        c.record("Success", false, Scheme::V3, 100, ms(600));
+        c.record("Throttling.User", true, Scheme::V2, 100, ms(700));
+        c.record("InternalError", false, Scheme::V3, 101, ms(1100));
         let s = c.snapshot();
         assert_eq!(s.calls, 4);
         assert_eq!(s.verdict_calls, 2);
         assert_eq!(s.throttled, 1);
         assert_eq!(s.by_code["Success"], 2);
         assert_eq!(s.max_calls_in_one_second, 3);
+        // 600, 700 and 1100 ms are within one second of each other.
+        assert_eq!(s.max_calls_in_sliding_second, 3);
         assert_eq!((s.by_signature["v2"], s.by_signature["v3"]), (1, 3));
         c.reset();
         assert_eq!(c.snapshot(), Stats::default());

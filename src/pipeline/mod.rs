@@ -18,6 +18,7 @@ mod probation;
 pub mod probe_delay;
 pub mod processor;
 pub mod retry;
+mod reuse;
 mod settle;
 
 pub use processor::Processor;

@@ -54,6 +54,8 @@ pub struct Parts {
     pub owner: Uuid,
     pub lease: Duration,
     pub max_attempts: u32,
+    /// Verdict reuse window (`ID2META_REUSE_WITHIN`); `None` is off.
+    pub reuse_within: Option<Duration>,
     /// Cancelled at shutdown: waiting jobs are returned, calls in progress finish.
     pub shutdown: CancellationToken,
 }
@@ -174,6 +176,17 @@ impl Processor {
                     last_code,
                     last_message,
                 } => {
+                    // Reuse only before the first call: once a job has paid, it finishes.
+                    if attempts == 0 {
+                        match self.reuse(&job, &masked, &digest, received_at).await {
+                            Ok(Some(row)) => return self.settle(row, publisher).await,
+                            Ok(None) => {}
+                            Err(Returned) => {
+                                let _ = self.give_back::<()>(&job, token, false).await;
+                                return Disposition::Requeue;
+                            }
+                        }
+                    }
                     let last = last_code.map(|code| (code, last_message.unwrap_or_default()));
                     match self
                         .call_until_settled(&job, &identity, token, attempts, last)

@@ -61,6 +61,9 @@ pub(super) fn row(
         metadata: job.metadata.clone(),
         received_at,
         completed_at: Utc::now(),
+        // Lanes are not built yet: the column stays NULL until the job carries one.
+        priority: None,
+        reused_from_job_id: None,
     }
 }
 
@@ -86,6 +89,9 @@ impl Processor {
         match &stored {
             StoredOutcome::Written(r) => {
                 crate::instrumentation::job_settled(&r.status, r.attempts);
+                if r.reused_from_job_id.is_some() {
+                    metrics::counter!(crate::instrumentation::REUSED).increment(1);
+                }
                 tracing::info!(status = %r.status, attempts = r.attempts, "job settled");
             }
             StoredOutcome::Existing(r) if r.identity_digest != digest => {

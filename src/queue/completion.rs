@@ -17,6 +17,9 @@ pub struct Completion {
     /// `YYYY-MM-DDThh:mm:ssZ`.
     pub completed_at: String,
     pub metadata: Option<serde_json::Value>,
+    /// The job whose verdict this one reused (verdict reuse); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from_job_id: Option<String>,
 }
 
 impl From<&ResultRow> for Completion {
@@ -31,6 +34,7 @@ impl From<&ResultRow> for Completion {
             attempts: row.attempts,
             completed_at: row.completed_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             metadata: row.metadata.clone(),
+            reused_from_job_id: row.reused_from_job_id.clone(),
         }
     }
 }

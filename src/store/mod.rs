@@ -8,10 +8,12 @@ mod batcher;
 mod cancellations;
 mod claims;
 mod results;
+mod reuse;
 mod writer;
 
 pub use claims::{Claim, Claimer};
 pub use results::{BatchCounts, ResultRow, StoredOutcome};
+pub use reuse::Reusable;
 pub use writer::ResultWriter;
 
 use std::time::Duration;

@@ -23,6 +23,10 @@ pub struct ResultRow {
     pub metadata: Option<serde_json::Value>,
     pub received_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
+    /// `interactive` or `bulk` (contract revision 2); NULL on rows from before it.
+    pub priority: Option<String>,
+    /// The job whose verdict this row repeats without a call (verdict reuse).
+    pub reused_from_job_id: Option<String>,
 }
 
 /// What writing a result came to.
@@ -43,7 +47,8 @@ impl StoredOutcome {
 }
 
 pub(super) const COLUMNS: &str = "job_id, batch_id, status, biz_code, upstream_code, upstream_message, \
-     request_id, attempts, name_masked, id_number_masked, identity_digest, metadata, received_at, completed_at";
+     request_id, attempts, name_masked, id_number_masked, identity_digest, metadata, received_at, completed_at, \
+     priority, reused_from_job_id";
 
 impl Store {
     /// The row of one job, if it is settled.

@@ -7,4 +7,5 @@ mod helpers;
 mod limiter;
 mod poison;
 mod retries;
+mod reuse;
 mod statuses;

@@ -159,6 +159,7 @@ mod tests {
             attempts: 1,
             completed_at: "2026-01-01T00:00:00Z".into(),
             metadata: published.map(|p| serde_json::json!({ PUBLISHED_KEY: p })),
+            reused_from_job_id: None,
         }
     }
 

@@ -29,6 +29,8 @@ pub struct Harness {
     pub scratch: Scratch,
     pub completions: Completions,
     worker: RunningWorker,
+    /// More replicas of the worker on the same queues, database and budget.
+    replicas: Vec<RunningWorker>,
     shutdown: CancellationToken,
 }
 
@@ -55,14 +57,60 @@ impl Harness {
             scratch,
             completions,
             worker,
+            replicas: Vec::new(),
             shutdown,
         })
+    }
+
+    /// Starts one more worker sharing everything (and the QPS budget) with the first.
+    pub async fn add_replica(&mut self, pace: Pace) -> anyhow::Result<()> {
+        let mut config = worker_config(&self.scratch.config, &self.mock.endpoint());
+        config.qps = pace.qps;
+        config.concurrency = pace.concurrency;
+        let worker = crate::app::start(config, self.shutdown.clone()).await?;
+        self.replicas.push(worker);
+        Ok(())
+    }
+
+    /// Waits until `replicas` replicas hold the whole budget of `calls` per window
+    /// between them, none of it still held from a change: the fleet is settled.
+    pub async fn wait_for_budget(
+        &self,
+        replicas: usize,
+        calls: u32,
+        limit: Duration,
+    ) -> anyhow::Result<()> {
+        let pool = sqlx::PgPool::connect(&self.scratch.config.database_url)
+            .await
+            .context("connecting to the scratch database")?;
+        let started = Instant::now();
+        loop {
+            let (live, claimed): (i64, i64) = sqlx::query_as(
+                "SELECT count(*), coalesce(sum(calls), 0) FROM worker_replicas
+                  WHERE left_at IS NULL AND heartbeat_at > now() - interval '2 seconds'
+                    AND (held_until IS NULL OR held_until < now())",
+            )
+            .fetch_one(&pool)
+            .await
+            .context("reading the replica claims")?;
+            if live == replicas as i64 && claimed == i64::from(calls) {
+                pool.close().await;
+                return Ok(());
+            }
+            if started.elapsed() > limit {
+                bail!("the budget was not split among {replicas} replicas within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Stops the worker, the reader and the mock, removes the scratch; returns the mock's counts.
     pub async fn close(self) -> anyhow::Result<Stats> {
         self.shutdown.cancel();
         self.worker.wait().await?;
+        for replica in self.replicas {
+            replica.wait().await?;
+        }
         self.completions.stop();
         let stats = self.mock.stats();
         self.mock.shutdown().await?;

@@ -10,7 +10,7 @@ use super::completions::percentile;
 use super::harness::{Harness, Pace};
 use super::jobs;
 use crate::config::Config;
-use crate::mock::{MockConfig, Stats};
+use crate::mock::{MockConfig, QpsWindow, Stats};
 
 /// The worker's budget when the upstream is unlimited: high enough never to pace.
 pub const UNLIMITED_QPS: f64 = 1e6;
@@ -83,14 +83,25 @@ pub async fn throughput(
 pub struct Capped {
     pub jobs: u64,
     pub budget: f64,
+    /// How many replicas shared the budget.
+    pub replicas: usize,
     /// Upstream calls per second between the first and the last second of calls.
     pub steady_rate: Option<f64>,
     pub upstream: Stats,
 }
 
-pub async fn capped(base: &Config, run_id: &str, jobs: u64) -> anyhow::Result<Capped> {
+/// (3) and (6): `jobs` through `replicas` workers sharing the 50 QPS budget against a
+/// mock limiting it as `window` says.
+pub async fn capped(
+    base: &Config,
+    run_id: &str,
+    jobs: u64,
+    window: QpsWindow,
+    replicas: usize,
+) -> anyhow::Result<Capped> {
     let upstream = MockConfig {
         qps_limit: Some(CAP_QPS),
+        qps_window: window,
         latency: Duration::from_millis(200),
         jitter: Duration::from_millis(50),
         ..MockConfig::default()
@@ -100,7 +111,14 @@ pub async fn capped(base: &Config, run_id: &str, jobs: u64) -> anyhow::Result<Ca
         qps: budget,
         concurrency: crate::config::default_concurrency(budget),
     };
-    let run = Harness::open(base, run_id, "capped", upstream, pace).await?;
+    let section = format!("capped-{window:?}-{replicas}").to_lowercase();
+    let mut run = Harness::open(base, run_id, &section, upstream, pace).await?;
+    for _ in 1..replicas {
+        run.add_replica(pace).await?;
+    }
+    // Measure the settled fleet, not its joining (a newcomer waits for room).
+    run.wait_for_budget(replicas, CAP_QPS, Duration::from_secs(30))
+        .await?;
     let queue = run.scratch.topology.jobs_queue.clone();
     let batch = format!("bench-{run_id}-capped");
     jobs::publish(&run.scratch.publisher, &queue, &batch, jobs).await?;
@@ -125,6 +143,7 @@ pub async fn capped(base: &Config, run_id: &str, jobs: u64) -> anyhow::Result<Ca
     Ok(Capped {
         jobs,
         budget,
+        replicas,
         steady_rate: steady_rate(&samples, Duration::from_secs(1)),
         upstream,
     })

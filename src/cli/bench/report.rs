@@ -142,6 +142,33 @@ impl Table {
         self.calls_per_job("(3)", &run.upstream, run.jobs);
     }
 
+    /// (6): the strict reading of the limit, at most 50 calls in any sliding second.
+    pub fn strict(&mut self, run: &Capped) {
+        let n = run.replicas;
+        let used = run.steady_rate.map(|rate| rate / run.budget);
+        self.row(
+            format!(
+                "(6) strict window, {n} replica(s): budget used ({} jobs, mock 200±50 ms)",
+                run.jobs
+            ),
+            used.map_or("run too short".into(), |u| format!("{:.1} %", 100.0 * u)),
+            "≥ 99 %",
+            used.map(|u| (0.99..=1.001).contains(&u)),
+        );
+        self.row(
+            format!("(6) {n} replica(s): most calls in any sliding second"),
+            run.upstream.max_calls_in_sliding_second.to_string(),
+            "≤ budget",
+            Some(run.upstream.max_calls_in_sliding_second as f64 <= run.budget),
+        );
+        self.row(
+            format!("(6) {n} replica(s): throttled by the upstream"),
+            run.upstream.throttled.to_string(),
+            "0",
+            Some(run.upstream.throttled == 0),
+        );
+    }
+
     pub fn latency(&mut self, run: &Latency) {
         let [p50, p95, p99, max] = run.percentiles_ms;
         self.row(

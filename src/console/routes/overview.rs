@@ -14,7 +14,7 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Result<Markup, PageError> {
     let pool = state.store.pool();
-    let ttl_ms = i64::try_from(BudgetSettings::default().ttl.as_millis()).unwrap_or(2_000);
+    let ttl_ms = i64::try_from(BudgetSettings::default().ttl().as_millis()).unwrap_or(2_000);
     let jobs = state.config.jobs_queue.clone();
     let queues = [jobs.clone(), format!("{jobs}.interactive")];
     let (replicas, calls_per_second, codes, depths) = tokio::join!(
