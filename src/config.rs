@@ -112,7 +112,7 @@ impl Config {
         if max_attempts == 0 {
             bail!("ID2META_MAX_ATTEMPTS must be a whole number from 1 up, got '0'");
         }
-        let qps_margin = millis(env, "ID2META_QPS_MARGIN_MS", 5)?;
+        let qps_margin = millis(env, "ID2META_QPS_MARGIN_MS", 10)?;
         let endpoint = text(
             "ID2META_ENDPOINT",
             "https://cloudauth-intl.cn-hongkong.aliyuncs.com",
