@@ -13,12 +13,15 @@ pub mod reads;
 pub mod routes;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::queue::dead_letters::DeadLetterQueue;
 use crate::secret::Secret;
 use crate::store::Store;
 use auth::Auth;
@@ -50,6 +53,8 @@ pub struct ConsoleState {
     /// Listening on loopback: reading needs no login.
     pub loopback: bool,
     pub management_url: Option<String>,
+    /// The dead-letter tools' connection, shared and used one operation at a time.
+    pub dead_letters: Arc<Mutex<Option<DeadLetterQueue>>>,
 }
 
 /// A running console.
@@ -93,6 +98,7 @@ pub async fn start(
         auth: Auth::new(settings.token),
         loopback,
         management_url: settings.management_url,
+        dead_letters: Arc::default(),
     };
     let app = routes::router(state);
     let task = tokio::spawn(async move {
@@ -103,6 +109,6 @@ pub async fn start(
             tracing::error!(%error, "the console stopped");
         }
     });
-    tracing::info!(%addr, actions = true, "console started");
+    tracing::info!(%addr, "console started");
     Ok(RunningConsole { addr, task })
 }

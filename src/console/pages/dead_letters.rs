@@ -5,21 +5,11 @@ use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
 use super::{ago, csrf_field, layout, Viewer};
-
-/// One dead letter as the page shows it: what its headers say, masks only.
-#[derive(Debug, Clone)]
-pub struct LetterLine {
-    pub id: String,
-    pub reason: String,
-    pub job_id: Option<String>,
-    pub name_masked: Option<String>,
-    pub id_number_masked: Option<String>,
-    pub dead_since: Option<DateTime<Utc>>,
-}
+use crate::queue::dead_letters::Summary;
 
 /// The list, or why it cannot be read.
 pub fn render(
-    letters: Result<&[LetterLine], &str>,
+    letters: Result<&[Summary], &str>,
     notice: Option<&str>,
     viewer: &Viewer,
     now: DateTime<Utc>,
@@ -38,16 +28,20 @@ pub fn render(
                             tbody {
                                 @for l in letters {
                                     tr {
-                                        td { input type="checkbox" name="id" value=(l.id) aria-label="select"; }
-                                        td { code { (l.reason) } }
+                                        td { @if let Some(id) = &l.id { input type="checkbox" name="id" value=(id) aria-label="select"; } }
+                                        td { code { (l.reason.as_deref().unwrap_or("–")) } }
                                         td { (l.job_id.as_deref().unwrap_or("–")) }
                                         td { (l.name_masked.as_deref().unwrap_or("")) }
                                         td { (l.id_number_masked.as_deref().unwrap_or("")) }
-                                        td { (l.dead_since.map_or_else(|| "–".to_string(), |t| ago(t, now))) }
+                                        td { (l.dead_lettered_at.map_or_else(|| "–".to_string(), |t| ago(t, now))) }
                                         td {
-                                            button type="submit" name="only" value=(l.id) { "Replay" }
-                                            " "
-                                            button.danger type="submit" formaction="/dead-letters/purge" name="only" value=(l.id) { "Purge" }
+                                            @if let Some(id) = &l.id {
+                                                button type="submit" name="only" value=(id) data-job=(l.job_id.as_deref().unwrap_or("")) { "Replay" }
+                                                " "
+                                                button.danger type="submit" formaction="/dead-letters/purge" name="only" value=(id) { "Purge" }
+                                            } @else {
+                                                span.muted title="not sealed yet: the worker's sweep seals it" { "sealing…" }
+                                            }
                                         }
                                     }
                                 }

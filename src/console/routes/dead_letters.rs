@@ -1,7 +1,5 @@
-//! `GET /dead-letters`, `POST /dead-letters/replay`, `POST /dead-letters/purge`.
-//!
-//! The dead-letter queue's list, replay and purge belong to the dead-letter tools
-//! (`crate::queue::dead_letters`); this page renders their masked view.
+//! `GET /dead-letters`, `POST /dead-letters/replay`, `POST /dead-letters/purge`:
+//! the dead-letter tools' library ([`DeadLetterQueue`]) behind a page, masks only.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -9,44 +7,110 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::{field, form_pairs, now, refused, viewer, ConsoleState, PageError};
-use crate::console::pages::dead_letters::{self as page};
+use crate::console::pages::dead_letters as page;
+use crate::queue::dead_letters::{DeadLetterQueue, Report, Selection};
 
-/// Until the dead-letter tools are part of this build.
-const NOT_BUILT: &str = "The dead-letter tools are not part of this build.";
+/// Letters the page lists (the oldest first).
+const LIST: usize = 200;
 
-pub async fn page(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let viewer = viewer(&state, &headers);
-    Ok(page::render(Err(NOT_BUILT), None, &viewer, chrono::Utc::now()).into_response())
+pub async fn page(State(state): State<ConsoleState>, headers: HeaderMap) -> Result<Response, PageError> {
+    render(&state, &headers, None).await
 }
 
-pub async fn replay(
-    state: State<ConsoleState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    act(state, headers, body).await
+pub async fn replay(state: State<ConsoleState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    act(state, headers, body, Action::Replay).await
 }
 
-pub async fn purge(
-    state: State<ConsoleState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    act(state, headers, body).await
+pub async fn purge(state: State<ConsoleState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    act(state, headers, body, Action::Purge).await
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Action {
+    Replay,
+    Purge,
 }
 
 async fn act(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     body: Bytes,
+    action: Action,
 ) -> Result<Response, PageError> {
     let pairs = form_pairs(&body);
     if let Err(refusal) = state.auth.may_act(&headers, field(&pairs, "csrf"), now()) {
         return Ok(refused(refusal, &state, &headers));
     }
-    let viewer = viewer(&state, &headers);
-    Ok(page::render(Err(NOT_BUILT), Some(NOT_BUILT), &viewer, chrono::Utc::now()).into_response())
+    // A row's own button names one letter (`only`); the bottom buttons the ticked ones.
+    let ids: Vec<String> = match field(&pairs, "only") {
+        Some(only) => vec![only.to_string()],
+        None => pairs.iter().filter(|(n, _)| n == "id").map(|(_, v)| v.clone()).collect(),
+    };
+    if ids.is_empty() {
+        return render(&state, &headers, Some("Nothing selected.".into())).await;
+    }
+    let selection = Selection::Ids(ids);
+    let report = {
+        let mut held = state.dead_letters.lock().await;
+        let queue = connected(&state, &mut held).await?;
+        let done = match action {
+            Action::Replay => queue.replay(&selection).await,
+            Action::Purge => queue.purge(&selection).await,
+        };
+        if done.is_err() {
+            *held = None;
+        }
+        done?
+    };
+    tracing::info!(selected = report.selected, done = report.done, failed = report.failed.len(),
+        replay = (action == Action::Replay), "dead letters acted on from the console");
+    render(&state, &headers, Some(summary(action, &report))).await
+}
+
+fn summary(action: Action, report: &Report) -> String {
+    let verb = match action {
+        Action::Replay => "Replayed",
+        Action::Purge => "Purged",
+    };
+    let mut text = format!("{verb} {} of {} selected.", report.done, report.selected);
+    for failure in &report.failed {
+        text.push_str(&format!(" {}: {}.", failure.id.as_deref().unwrap_or("?"), failure.error));
+    }
+    text
+}
+
+async fn render(state: &ConsoleState, headers: &HeaderMap, notice: Option<String>) -> Result<Response, PageError> {
+    let viewer = viewer(state, headers);
+    let listed = {
+        let mut held = state.dead_letters.lock().await;
+        let listed = match connected(state, &mut held).await {
+            Ok(queue) => queue.list(LIST).await,
+            Err(error) => Err(error),
+        };
+        if listed.is_err() {
+            *held = None;
+        }
+        listed
+    };
+    let now = chrono::Utc::now();
+    let page = match &listed {
+        Ok(letters) => page::render(Ok(letters), notice.as_deref(), &viewer, now),
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "listing dead letters failed");
+            page::render(Err("The dead-letter queue could not be read (is RabbitMQ reachable?)."), notice.as_deref(), &viewer, now)
+        }
+    };
+    Ok(page.into_response())
+}
+
+/// The console's one broker connection for dead letters, opened on first use and
+/// again after a failure. One at a time: each operation holds the queue's letters.
+async fn connected<'q>(
+    state: &ConsoleState,
+    held: &'q mut Option<DeadLetterQueue>,
+) -> anyhow::Result<&'q DeadLetterQueue> {
+    if held.is_none() {
+        *held = Some(DeadLetterQueue::from_config(&state.config).await?);
+    }
+    held.as_ref().ok_or_else(|| anyhow::anyhow!("no dead-letter connection"))
 }
