@@ -13,15 +13,26 @@ use crate::queue::dead_letters::{DeadLetterQueue, Report, Selection};
 /// Letters the page lists (the oldest first).
 const LIST: usize = 200;
 
-pub async fn page(State(state): State<ConsoleState>, headers: HeaderMap) -> Result<Response, PageError> {
+pub async fn page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     render(&state, &headers, None).await
 }
 
-pub async fn replay(state: State<ConsoleState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn replay(
+    state: State<ConsoleState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
     act(state, headers, body, Action::Replay).await
 }
 
-pub async fn purge(state: State<ConsoleState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+pub async fn purge(
+    state: State<ConsoleState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
     act(state, headers, body, Action::Purge).await
 }
 
@@ -44,7 +55,11 @@ async fn act(
     // A row's own button names one letter (`only`); the bottom buttons the ticked ones.
     let ids: Vec<String> = match field(&pairs, "only") {
         Some(only) => vec![only.to_string()],
-        None => pairs.iter().filter(|(n, _)| n == "id").map(|(_, v)| v.clone()).collect(),
+        None => pairs
+            .iter()
+            .filter(|(n, _)| n == "id")
+            .map(|(_, v)| v.clone())
+            .collect(),
     };
     if ids.is_empty() {
         return render(&state, &headers, Some("Nothing selected.".into())).await;
@@ -62,8 +77,13 @@ async fn act(
         }
         done?
     };
-    tracing::info!(selected = report.selected, done = report.done, failed = report.failed.len(),
-        replay = (action == Action::Replay), "dead letters acted on from the console");
+    tracing::info!(
+        selected = report.selected,
+        done = report.done,
+        failed = report.failed.len(),
+        replay = (action == Action::Replay),
+        "dead letters acted on from the console"
+    );
     render(&state, &headers, Some(summary(action, &report))).await
 }
 
@@ -74,12 +94,20 @@ fn summary(action: Action, report: &Report) -> String {
     };
     let mut text = format!("{verb} {} of {} selected.", report.done, report.selected);
     for failure in &report.failed {
-        text.push_str(&format!(" {}: {}.", failure.id.as_deref().unwrap_or("?"), failure.error));
+        text.push_str(&format!(
+            " {}: {}.",
+            failure.id.as_deref().unwrap_or("?"),
+            failure.error
+        ));
     }
     text
 }
 
-async fn render(state: &ConsoleState, headers: &HeaderMap, notice: Option<String>) -> Result<Response, PageError> {
+async fn render(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    notice: Option<String>,
+) -> Result<Response, PageError> {
     let viewer = viewer(state, headers);
     let listed = {
         let mut held = state.dead_letters.lock().await;
@@ -97,7 +125,12 @@ async fn render(state: &ConsoleState, headers: &HeaderMap, notice: Option<String
         Ok(letters) => page::render(Ok(letters), notice.as_deref(), &viewer, now),
         Err(error) => {
             tracing::warn!(error = %format!("{error:#}"), "listing dead letters failed");
-            page::render(Err("The dead-letter queue could not be read (is RabbitMQ reachable?)."), notice.as_deref(), &viewer, now)
+            page::render(
+                Err("The dead-letter queue could not be read (is RabbitMQ reachable?)."),
+                notice.as_deref(),
+                &viewer,
+                now,
+            )
         }
     };
     Ok(page.into_response())
@@ -112,5 +145,6 @@ async fn connected<'q>(
     if held.is_none() {
         *held = Some(DeadLetterQueue::from_config(&state.config).await?);
     }
-    held.as_ref().ok_or_else(|| anyhow::anyhow!("no dead-letter connection"))
+    held.as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no dead-letter connection"))
 }
