@@ -129,7 +129,26 @@ pub fn batch_href(batch_id: &str) -> String {
     format!("/batches/{}", enc(batch_id))
 }
 
+/// Everything but RFC 3986's unreserved characters, which stay as they are so a
+/// job's URL reads as its id (`/jobs/b1-0`, not `/jobs/b1%2D0`).
+const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// A path segment or query value, percent-encoded.
 pub fn enc(value: &str) -> String {
-    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(value, RESERVED).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enc;
+
+    #[test]
+    fn ids_keep_their_unreserved_characters_and_everything_else_is_encoded() {
+        assert_eq!(enc("b1-0_x.y~z"), "b1-0_x.y~z");
+        assert_eq!(enc("a/b c?d&e%"), "a%2Fb%20c%3Fd%26e%25");
+    }
 }

@@ -1,0 +1,325 @@
+//! The console in a real browser: headless Chromium, driven over WebDriver by
+//! chromedriver, watches a batch progress, finds a job, sees a dead letter with
+//! masks only, is refused a replay before logging in and replays it after. Each
+//! page is saved as a screenshot under `docs/console/` (the README shows them).
+//!
+//! Without Chromium the test is skipped loudly, unless `CI` is set: there
+//! `scripts/browser.sh` installs it, and the test must run.
+
+#[path = "worker/helpers.rs"]
+mod helpers;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use id2meta::console::{self, ConsoleSettings};
+use id2meta::mock::{population, MockConfig};
+use id2meta::queue::dead_letters::DeadLetterQueue;
+use id2meta::secret::Secret;
+use tokio_util::sync::CancellationToken;
+
+use helpers::{eventually, person_jobs, TestEnv};
+
+const WITHIN: Duration = Duration::from_secs(90);
+const TOKEN: &str = "console-test-token-0123456789";
+/// Jobs in the batch, and the account QPS that makes it last some seconds.
+const BATCH: u64 = 40;
+const QPS: f64 = 4.0;
+/// The synthetic person whose job becomes the dead letter.
+const LETTER_PERSON: u64 = 900;
+
+/// A chromedriver child process, killed when dropped (also when the test fails).
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn browser_installed() -> Option<(PathBuf, PathBuf)> {
+    let find = |name: &str| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|path| path.is_file())
+        })
+    };
+    Some((find("chromium")?, find("chromedriver")?))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_driver(chromedriver: &Path) -> Driver {
+    let port = free_port();
+    let child = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    eventually("chromedriver listens", WITHIN, || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    driver
+}
+
+async fn open_browser(driver: &Driver, chromium: &Path) -> Client {
+    // Already installed by an earlier test in this process: that one is kept.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": chromium.to_string_lossy(),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"],
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!("a JSON object")
+    };
+    ClientBuilder::rustls()
+        .expect("TLS roots")
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Saves what the browser shows as `docs/console/<name>.png`.
+async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.expect("a screenshot");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/console");
+    std::fs::create_dir_all(&dir).expect("docs/console");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot is saved");
+}
+
+/// The settled count the batch page shows (`#progress b`), read afresh.
+async fn settled_on_page(browser: &Client, url: &str) -> u64 {
+    browser.goto(url).await.expect("the batch page");
+    let text = browser
+        .find(Locator::Css("#progress b"))
+        .await
+        .expect("the progress line")
+        .text()
+        .await
+        .expect("its text");
+    text.trim().parse().expect("a count")
+}
+
+async fn page_source(browser: &Client) -> String {
+    browser.source().await.expect("the page source")
+}
+
+#[tokio::test]
+async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_letter_only_after_logging_in(
+) {
+    let Some((chromium, chromedriver)) = browser_installed() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium and chromedriver are missing under CI: scripts/browser.sh installs them"
+        );
+        eprintln!("\n!!!! SKIPPED tests/console.rs: chromium or chromedriver is not installed (scripts/browser.sh installs them)\n");
+        return;
+    };
+
+    let env = TestEnv::new(MockConfig::default()).await;
+    // A letter of the broker's own: it spent its delivery limit before any worker ran.
+    let (name, id_number, _) = population::person(LETTER_PERSON);
+    let letter_job = serde_json::json!({
+        "job_id": "replayed", "name": name, "id_number": id_number, "batch_id": "letters"
+    });
+    env.publish_jobs(&[letter_job]).await;
+    env.exhaust_delivery_limit().await;
+
+    let mut config = env.config.clone();
+    config.qps = QPS;
+    config.concurrency = 4;
+    let worker = env.start_worker_with(config.clone()).await;
+    let batch = person_jobs("b1", BATCH);
+    env.publish_jobs(&batch).await;
+
+    let shutdown = CancellationToken::new();
+    let settings = ConsoleSettings {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        token: Some(Secret::new(TOKEN)),
+        management_url: None,
+    };
+    let running = console::start(config.clone(), settings, shutdown.clone())
+        .await
+        .expect("the console starts");
+    let base = format!("http://{}", running.addr);
+
+    let driver = start_driver(&chromedriver).await;
+    let browser = open_browser(&driver, &chromium).await;
+
+    // The overview and the batch list while the batch runs.
+    browser.goto(&format!("{base}/")).await.expect("overview");
+    screenshot(&browser, "overview").await;
+    browser
+        .goto(&format!("{base}/batches"))
+        .await
+        .expect("batches");
+    assert!(
+        page_source(&browser).await.contains("b1"),
+        "the batch is listed"
+    );
+    screenshot(&browser, "batches").await;
+
+    // The batch page: its progress moves between two readings.
+    let batch_url = format!("{base}/batches/b1");
+    let first = settled_on_page(&browser, &batch_url).await;
+    assert!(
+        first < BATCH,
+        "the batch was still running at the first reading"
+    );
+    let mut second = first;
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while second == first {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the progress never moved from {first}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        second = settled_on_page(&browser, &batch_url).await;
+    }
+    assert!(second > first, "progress went from {first} to {second}");
+    screenshot(&browser, "batch").await;
+
+    // The job search finds a settled job by its id.
+    env.wait_for_rows(1, WITHIN).await;
+    let settled = env.rows().await;
+    let job_id = settled
+        .iter()
+        .find(|r| r.job_id.starts_with("b1-"))
+        .map(|r| r.job_id.clone())
+        .expect("a settled job of the batch");
+    let search = browser
+        .form(Locator::Css("form[action='/jobs']"))
+        .await
+        .expect("the job search");
+    search
+        .set_by_name("job_id", &job_id)
+        .await
+        .expect("the job id typed");
+    search.submit().await.expect("searched");
+    let url = browser.current_url().await.expect("a URL");
+    assert_eq!(url.path(), format!("/jobs/{job_id}"));
+    assert!(page_source(&browser).await.contains(&job_id));
+    screenshot(&browser, "job").await;
+
+    // The dead letter, once the worker has sealed it: masks only.
+    let queue = DeadLetterQueue::from_config(&config)
+        .await
+        .expect("dead letters");
+    eventually("the letter is sealed", WITHIN, || async {
+        let letters = queue.list(10).await.expect("list");
+        (letters.len() == 1 && letters[0].sealed).then_some(())
+    })
+    .await;
+    let letters_url = format!("{base}/dead-letters");
+    browser.goto(&letters_url).await.expect("dead letters");
+    let source = page_source(&browser).await;
+    assert!(source.contains("replayed"), "the letter's job_id shows");
+    assert!(source.contains('*'), "the masks show");
+    let mut plaintext = vec![name.clone(), id_number.clone(), id_number[..17].to_string()];
+    for i in 0..BATCH {
+        let (name, id_number, _) = population::person(i);
+        plaintext.extend([name, id_number]);
+    }
+    for secret in &plaintext {
+        assert!(
+            !source.contains(secret.as_str()),
+            "plaintext in the dead-letter page"
+        );
+    }
+    screenshot(&browser, "dead-letters").await;
+
+    // Replay without logging in: refused, and the letter stays.
+    let replay = Locator::Css("button[data-job='replayed']");
+    browser
+        .find(replay)
+        .await
+        .expect("a replay button")
+        .click()
+        .await
+        .expect("clicked");
+    let refused = page_source(&browser).await;
+    assert!(
+        refused.contains("Not allowed"),
+        "a replay without the token is refused"
+    );
+    assert_eq!(
+        queue.list(10).await.expect("list").len(),
+        1,
+        "the letter is still there"
+    );
+    assert!(
+        env.rows().await.iter().all(|r| r.job_id != "replayed"),
+        "nothing replayed"
+    );
+
+    // Log in through the form, then replay: the job completes, once.
+    browser
+        .goto(&format!("{base}/login?next=/dead-letters"))
+        .await
+        .expect("the login form");
+    let login = browser
+        .form(Locator::Css("form[action='/login']"))
+        .await
+        .expect("the form");
+    login
+        .set_by_name("token", TOKEN)
+        .await
+        .expect("the token typed");
+    login.submit().await.expect("logged in");
+    let url = browser.current_url().await.expect("a URL");
+    assert_eq!(url.path(), "/dead-letters", "back to the dead letters");
+    browser
+        .find(replay)
+        .await
+        .expect("a replay button")
+        .click()
+        .await
+        .expect("clicked");
+    let replayed = eventually("the replayed job's row", WITHIN, || async {
+        let rows: Vec<_> = env
+            .rows()
+            .await
+            .into_iter()
+            .filter(|r| r.job_id == "replayed")
+            .collect();
+        (!rows.is_empty()).then_some(rows)
+    })
+    .await;
+    assert_eq!(replayed.len(), 1, "one row for the replayed job");
+    eventually("the letter left the queue", WITHIN, || async {
+        queue.list(10).await.expect("list").is_empty().then_some(())
+    })
+    .await;
+
+    let _ = browser.close().await;
+    drop(driver);
+    shutdown.cancel();
+    running.wait().await;
+    worker.stop().await;
+    env.cleanup().await;
+}
