@@ -125,6 +125,11 @@ async fn settled_on_page(browser: &Client, url: &str) -> u64 {
     text.trim().parse().expect("a count")
 }
 
+async fn click(browser: &Client, button: Locator<'_>) {
+    let found = browser.find(button).await.expect("the button");
+    found.click().await.expect("clicked");
+}
+
 async fn page_source(browser: &Client) -> String {
     browser.source().await.expect("the page source")
 }
@@ -230,16 +235,22 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
     let queue = DeadLetterQueue::from_config(&config)
         .await
         .expect("dead letters");
-    eventually("the letter is sealed", WITHIN, || async {
+    let letter = eventually("the letter is sealed", WITHIN, || async {
         let letters = queue.list(10).await.expect("list");
-        (letters.len() == 1 && letters[0].sealed).then_some(())
+        (letters.len() == 1 && letters[0].sealed).then(|| letters[0].clone())
     })
     .await;
     let letters_url = format!("{base}/dead-letters");
     browser.goto(&letters_url).await.expect("dead letters");
     let source = page_source(&browser).await;
     assert!(source.contains("replayed"), "the letter's job_id shows");
-    assert!(source.contains('*'), "the masks show");
+    for mask in [&letter.name_masked, &letter.id_number_masked] {
+        let mask = mask.as_deref().expect("a mask");
+        assert!(
+            mask.contains('*') && source.contains(mask),
+            "the masks show"
+        );
+    }
     let mut plaintext = vec![name.clone(), id_number.clone(), id_number[..17].to_string()];
     for i in 0..BATCH {
         let (name, id_number, _) = population::person(i);
@@ -255,13 +266,7 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
 
     // Replay without logging in: refused, and the letter stays.
     let replay = Locator::Css("button[data-job='replayed']");
-    browser
-        .find(replay)
-        .await
-        .expect("a replay button")
-        .click()
-        .await
-        .expect("clicked");
+    click(&browser, replay).await;
     let refused = page_source(&browser).await;
     assert!(
         refused.contains("Not allowed"),
@@ -293,13 +298,7 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
     login.submit().await.expect("logged in");
     let url = browser.current_url().await.expect("a URL");
     assert_eq!(url.path(), "/dead-letters", "back to the dead letters");
-    browser
-        .find(replay)
-        .await
-        .expect("a replay button")
-        .click()
-        .await
-        .expect("clicked");
+    click(&browser, replay).await;
     let replayed = eventually("the replayed job's row", WITHIN, || async {
         let rows: Vec<_> = env
             .rows()
