@@ -26,7 +26,7 @@ use helpers::{eventually, person_jobs, TestEnv};
 const WITHIN: Duration = Duration::from_secs(90);
 const TOKEN: &str = "console-test-token-0123456789";
 /// Jobs in the batch, and the account QPS that makes it last some seconds.
-const BATCH: u64 = 40;
+const BATCH: u64 = 60;
 const QPS: f64 = 4.0;
 /// The synthetic person whose job becomes the dead letter.
 const LETTER_PERSON: u64 = 900;
@@ -159,8 +159,6 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
     config.qps = QPS;
     config.concurrency = 4;
     let worker = env.start_worker_with(config.clone()).await;
-    let batch = person_jobs("b1", BATCH);
-    env.publish_jobs(&batch).await;
 
     let shutdown = CancellationToken::new();
     let settings = ConsoleSettings {
@@ -173,20 +171,23 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
         .expect("the console starts");
     let base = format!("http://{}", running.addr);
 
+    // The browser first (it starts slowly on a loaded machine), then the batch.
     let driver = start_driver(&chromedriver).await;
     let browser = open_browser(&driver, &chromium).await;
+    env.publish_jobs(&person_jobs("b1", BATCH)).await;
 
     // The overview and the batch list while the batch runs.
     browser.goto(&format!("{base}/")).await.expect("overview");
     screenshot(&browser, "overview").await;
-    browser
-        .goto(&format!("{base}/batches"))
-        .await
-        .expect("batches");
-    assert!(
-        page_source(&browser).await.contains("b1"),
-        "the batch is listed"
-    );
+    eventually("the batch list links the batch", WITHIN, || async {
+        browser
+            .goto(&format!("{base}/batches"))
+            .await
+            .expect("batches");
+        let link = browser.find(Locator::Css("a[href='/batches/b1']")).await;
+        link.ok().map(|_| ())
+    })
+    .await;
     screenshot(&browser, "batches").await;
 
     // The batch page: its progress moves between two readings.
