@@ -130,6 +130,16 @@ async fn click(browser: &Client, button: Locator<'_>) {
     found.click().await.expect("clicked");
 }
 
+/// Waits until the browser shows `path` (a submitted form's answer loads after
+/// the submit returns).
+async fn arrive_at(browser: &Client, path: &str) {
+    eventually(&format!("the browser at {path}"), WITHIN, || async {
+        let url = browser.current_url().await.expect("a URL");
+        (url.path() == path).then_some(())
+    })
+    .await;
+}
+
 async fn page_source(browser: &Client) -> String {
     browser.source().await.expect("the page source")
 }
@@ -174,6 +184,11 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
     // The browser first (it starts slowly on a loaded machine), then the batch.
     let driver = start_driver(&chromedriver).await;
     let browser = open_browser(&driver, &chromium).await;
+    // Recorded as `id2meta enqueue` records it, so the page knows the total.
+    env.store
+        .record_enqueued("b1", BATCH as i64)
+        .await
+        .expect("the batch's size recorded");
     env.publish_jobs(&person_jobs("b1", BATCH)).await;
 
     // The overview and the batch list while the batch runs.
@@ -227,8 +242,7 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
         .await
         .expect("the job id typed");
     search.submit().await.expect("searched");
-    let url = browser.current_url().await.expect("a URL");
-    assert_eq!(url.path(), format!("/jobs/{job_id}"));
+    arrive_at(&browser, &format!("/jobs/{job_id}")).await;
     assert!(page_source(&browser).await.contains(&job_id));
     screenshot(&browser, "job").await;
 
@@ -268,10 +282,15 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
     // Replay without logging in: refused, and the letter stays.
     let replay = Locator::Css("button[data-job='replayed']");
     click(&browser, replay).await;
-    let refused = page_source(&browser).await;
+    // The click may return before the answer's page has loaded: await it.
+    let refused = eventually("the refusal page", WITHIN, || async {
+        let source = page_source(&browser).await;
+        (!source.contains("data-job=\"replayed\"")).then_some(source)
+    })
+    .await;
     assert!(
         refused.contains("Not allowed"),
-        "a replay without the token is refused"
+        "a replay without the token is refused: {refused}"
     );
     assert_eq!(
         queue.list(10).await.expect("list").len(),
@@ -297,8 +316,7 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
         .await
         .expect("the token typed");
     login.submit().await.expect("logged in");
-    let url = browser.current_url().await.expect("a URL");
-    assert_eq!(url.path(), "/dead-letters", "back to the dead letters");
+    arrive_at(&browser, "/dead-letters").await;
     click(&browser, replay).await;
     let replayed = eventually("the replayed job's row", WITHIN, || async {
         let rows: Vec<_> = env
