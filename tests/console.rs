@@ -174,7 +174,8 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
     let settings = ConsoleSettings {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         token: Some(Secret::new(TOKEN)),
-        management_url: None,
+        // scripts/services.sh --with-management enables it; the page copes without.
+        management_url: Some("http://guest:guest@127.0.0.1:15672".into()),
     };
     let running = console::start(config.clone(), settings, shutdown.clone())
         .await
@@ -193,7 +194,6 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
 
     // The overview and the batch list while the batch runs.
     browser.goto(&format!("{base}/")).await.expect("overview");
-    screenshot(&browser, "overview").await;
     eventually("the batch list links the batch", WITHIN, || async {
         browser
             .goto(&format!("{base}/batches"))
@@ -224,6 +224,10 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
     }
     assert!(second > first, "progress went from {first} to {second}");
     screenshot(&browser, "batch").await;
+    // The overview again, now with upstream codes to show.
+    browser.goto(&format!("{base}/")).await.expect("overview");
+    screenshot(&browser, "overview").await;
+    browser.goto(&batch_url).await.expect("the batch page");
 
     // The job search finds a settled job by its id.
     env.wait_for_rows(1, WITHIN).await;
