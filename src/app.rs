@@ -20,6 +20,7 @@ use crate::pipeline::processor::Parts;
 use crate::pipeline::retry::RetryPolicy;
 use crate::pipeline::Processor;
 use crate::queue::Topology;
+use crate::shutdown;
 use crate::store::{Claimer, ResultWriter, Store};
 use crate::upstream::Client;
 
@@ -53,8 +54,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let store = Store::connect(&config.database_url, connections).await?;
     store.migrate().await?;
     health.set_database(true);
+    // The endpoints outlive the drain (so /metrics can be scraped while jobs
+    // finish): they stop when the worker task ends, not at SIGTERM.
+    let http_stop = CancellationToken::new();
     let http_addr =
-        crate::http::serve(config.http_addr, health.clone(), metrics, shutdown.clone()).await?;
+        crate::http::serve(config.http_addr, health.clone(), metrics, http_stop.clone()).await?;
     let owner = Uuid::new_v4();
     // QPS budget: the limiter stays closed until the budget opens it at this
     // replica's share; `budget_stop` is cancelled once the consumer made its last call.
@@ -98,18 +102,22 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         shutdown_deadline: config.shutdown_deadline,
     };
     tracing::info!(%owner, qps = config.qps, concurrency = config.concurrency, %http_addr, "worker started");
+    let drain = config.shutdown_deadline;
     let task = tokio::spawn(async move {
-        let consumed = consumer.run().await;
+        let _http = http_stop.drop_guard();
+        // Each step after the drain has its own bound (see `shutdown`): the sum
+        // stays inside the contract's 30 s however stuck the broker or database.
+        let consumed = run_consumer(consumer, &shutdown, drain).await;
         // QPS budget: no more calls from here; give the share back to the others.
         budget_stop.cancel();
-        budget.wait().await;
+        shutdown::bounded("leaving the QPS budget", shutdown::BUDGET_LEAVE, budget.wait()).await;
         consumed?;
         // The consumer held the last writer handles: the writer now flushes and ends.
         // Jobs still waiting on it were abandoned at the deadline (their deliveries
         // return to the queue); do not hang on a database that is down.
-        if tokio::time::timeout(Duration::from_secs(5), writer_task)
+        if shutdown::bounded("flushing results", shutdown::WRITER_FLUSH, writer_task)
             .await
-            .is_err()
+            .is_none()
         {
             tracing::warn!("results still uncommitted at exit; their jobs will be redelivered");
         }
@@ -122,4 +130,24 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         owner,
         task,
     })
+}
+
+/// Runs the consumer until it ends by itself, or, once shutdown is asked, for
+/// at most the drain plus [`shutdown::CONSUMER_CLOSE`]: past that its future is
+/// dropped with its connection, and the broker requeues what was unacked.
+async fn run_consumer(
+    consumer: Consumer,
+    shutdown: &CancellationToken,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let run = consumer.run();
+    tokio::pin!(run);
+    tokio::select! {
+        consumed = &mut run => return consumed,
+        _ = shutdown.cancelled() => {}
+    }
+    let limit = drain + shutdown::CONSUMER_CLOSE;
+    shutdown::bounded("draining and closing the consumer", limit, run)
+        .await
+        .unwrap_or(Ok(()))
 }

@@ -35,6 +35,8 @@ async fn three_replicas_use_the_shared_budget_without_throttling_and_absorb_a_ki
         ("ID2META_QPS", qps.as_str()),
         ("ID2META_CONCURRENCY", "16"),
         ("ID2META_LEASE_SECS", "3"),
+        // A lease must be at least twice the request timeout.
+        ("ID2META_REQUEST_TIMEOUT_MS", "1000"),
     ];
     let first = WorkerProcess::start(&world, &settings).await;
     let second = WorkerProcess::start(&world, &settings).await;
