@@ -74,6 +74,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     );
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
     let (claimer, _claimer_task) = Claimer::spawn(store.clone());
+    // Settled claims are deleted after a day, so `job_claims` stays bounded.
+    tokio::spawn(crate::store::sweep_claims_until(
+        store.clone(),
+        shutdown.clone(),
+    ));
     let gate = AccountGate::new(health.clone());
     let processor = Processor::new(Parts {
         store: store.clone(),
@@ -110,7 +115,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         let consumed = run_consumer(consumer, &shutdown, drain).await;
         // QPS budget: no more calls from here; give the share back to the others.
         budget_stop.cancel();
-        shutdown::bounded("leaving the QPS budget", shutdown::BUDGET_LEAVE, budget.wait()).await;
+        shutdown::bounded(
+            "leaving the QPS budget",
+            shutdown::BUDGET_LEAVE,
+            budget.wait(),
+        )
+        .await;
         consumed?;
         // The consumer held the last writer handles: the writer now flushes and ends.
         // Jobs still waiting on it were abandoned at the deadline (their deliveries

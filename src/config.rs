@@ -238,10 +238,7 @@ fn shutdown_deadline(env: &dyn Source) -> anyhow::Result<Duration> {
 fn queue_name(name: &str, value: &str) -> anyhow::Result<()> {
     const MAX: usize = 200;
     if value.is_empty() || value.len() > MAX {
-        bail!(
-            "{name} must be 1 to {MAX} bytes, got {} bytes",
-            value.len()
-        );
+        bail!("{name} must be 1 to {MAX} bytes, got {} bytes", value.len());
     }
     Ok(())
 }
@@ -303,12 +300,18 @@ mod tests {
     fn a_lease_that_a_call_can_outlive_is_refused_with_its_variable_and_value() {
         let env = HashMap::from([("ID2META_LEASE_SECS", "0")]);
         let err = Config::from_source(&env).unwrap_err().to_string();
-        assert!(err.contains("ID2META_LEASE_SECS") && err.contains("'0'"), "{err}");
+        assert!(
+            err.contains("ID2META_LEASE_SECS") && err.contains("'0'"),
+            "{err}"
+        );
         assert!(err.contains("at least 20"), "{err}");
         let env = HashMap::from([("ID2META_LEASE_SECS", "19")]);
         assert!(Config::from_source(&env).is_err());
         let env = HashMap::from([("ID2META_LEASE_SECS", "20")]);
-        assert_eq!(Config::from_source(&env).unwrap().lease, Duration::from_secs(20));
+        assert_eq!(
+            Config::from_source(&env).unwrap().lease,
+            Duration::from_secs(20)
+        );
         let env = HashMap::from([
             ("ID2META_LEASE_SECS", "2"),
             ("ID2META_REQUEST_TIMEOUT_MS", "1000"),

@@ -35,9 +35,8 @@ pub const BUDGET_LEAVE: Duration = Duration::from_secs(2);
 /// After the budget: the result writer's last commit.
 pub const WRITER_FLUSH: Duration = Duration::from_secs(3);
 /// Everything after the drain.
-pub const AFTER_DRAIN: Duration = Duration::from_secs(
-    CONSUMER_CLOSE.as_secs() + BUDGET_LEAVE.as_secs() + WRITER_FLUSH.as_secs(),
-);
+pub const AFTER_DRAIN: Duration =
+    Duration::from_secs(CONSUMER_CLOSE.as_secs() + BUDGET_LEAVE.as_secs() + WRITER_FLUSH.as_secs());
 /// The longest drain that leaves [`AFTER_DRAIN`] and a second of margin
 /// (process exit, scheduling) inside [`CONTRACT_LIMIT`].
 pub const MAX_DRAIN: Duration =

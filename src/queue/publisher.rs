@@ -147,6 +147,9 @@ mod tests {
     fn a_short_string_over_255_bytes_is_an_error_not_a_panic() {
         assert!(short_string(&"a".repeat(255), "x").is_ok());
         let error = short_string(&"身".repeat(128), "the job_id").unwrap_err();
-        assert_eq!(error.to_string(), "the job_id is over 255 bytes (384 bytes)");
+        assert_eq!(
+            error.to_string(),
+            "the job_id is over 255 bytes (384 bytes)"
+        );
     }
 }

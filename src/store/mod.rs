@@ -7,11 +7,13 @@
 mod batcher;
 mod claims;
 mod results;
+mod retention;
 mod writer;
 
 pub use claims::{Claim, Claimer};
 pub use results::{BatchCounts, ResultRow, StoredOutcome};
-pub use writer::ResultWriter;
+pub use retention::{sweep_claims_until, RETENTION, SWEEP_BATCH};
+pub use writer::{ResultWriter, UNSTORABLE};
 
 use std::time::Duration;
 

@@ -140,7 +140,8 @@ fn csv_columns_may_come_in_any_order_and_batch_id_is_optional() {
 
 #[test]
 fn a_csv_priority_column_reaches_the_body_as_written() {
-    let input = "job_id,name,id_number,priority\na,张三,1,interactive\nb,张三,1,\nc,张三,1,urgent\n";
+    let input =
+        "job_id,name,id_number,priority\na,张三,1,interactive\nb,张三,1,\nc,张三,1,urgent\n";
     let read = read_jobs(input.as_bytes(), Format::Csv, None).unwrap();
     assert!(read.bad.is_empty(), "{:?}", read.bad);
     let priority = |i: usize| body_of(&read.jobs[i]).get("priority").cloned();
@@ -148,12 +149,18 @@ fn a_csv_priority_column_reaches_the_body_as_written() {
     assert_eq!(priority(1), None);
     assert_eq!(priority(2), Some("urgent".into()));
     let worker = Job::parse(&read.jobs[2].body, None).unwrap();
-    assert_eq!(worker.field_problem.as_deref(), Some(crate::job::PRIORITY_INVALID));
+    assert_eq!(
+        worker.field_problem.as_deref(),
+        Some(crate::job::PRIORITY_INVALID)
+    );
 }
 
 #[test]
 fn a_job_id_of_128_cjk_characters_is_a_bad_line_not_a_panic() {
-    let line = format!(r#"{{"job_id":"{}","name":"张三","id_number":"1"}}"#, "身".repeat(128));
+    let line = format!(
+        r#"{{"job_id":"{}","name":"张三","id_number":"1"}}"#,
+        "身".repeat(128)
+    );
     let read = read_jobs(line.as_bytes(), Format::Jsonl, None).unwrap();
     assert_eq!((read.jobs.len(), read.bad.len()), (0, 1));
     let csv = format!("job_id,name,id_number\n{},张三,1\n", "身".repeat(128));
