@@ -189,6 +189,7 @@ fn optional_string(
 /// The body's `job_id`, else a non-empty `message_id` property.
 fn job_id(from_body: Option<String>, message_id: Option<&str>) -> Result<String, NotAJob> {
     let job_id = from_body
+        .filter(|id| !id.is_empty())
         .or_else(|| message_id.filter(|id| !id.is_empty()).map(str::to_owned))
         .ok_or(NotAJob::MissingJobId)?;
     if is_label(&job_id, MAX_JOB_ID_CHARS) && job_id.len() <= MAX_JOB_ID_BYTES {

@@ -61,7 +61,7 @@ fn hostile_bodies_meet_their_expected_fate() {
         ),
         (br#"{"name":"x"}"#.to_vec(), Err("missing_job_id")),
         (br#"{"job_id":null}"#.to_vec(), Err("missing_job_id")),
-        (br#"{"job_id":""}"#.to_vec(), Err("invalid_job_id")),
+        (br#"{"job_id":""}"#.to_vec(), Err("missing_job_id")),
         (br#"{"job_id":"a\nb"}"#.to_vec(), Err("invalid_job_id")),
         (br#"{"job_id":"a\u202eb"}"#.to_vec(), Err("invalid_job_id")),
         (
@@ -192,6 +192,16 @@ fn a_job_id_over_255_bytes_is_not_a_job_even_within_128_characters() {
         128
     );
     assert!(parse(&"a".repeat(128)).is_ok());
+}
+
+#[test]
+fn an_empty_job_id_in_the_body_falls_back_to_the_message_id() {
+    let body = br#"{"job_id":"","name":"x","id_number":"1"}"#;
+    assert_eq!(
+        Job::parse(body, Some("from-property")).unwrap().job_id,
+        "from-property"
+    );
+    assert_eq!(Job::parse(body, None).unwrap_err(), NotAJob::MissingJobId);
 }
 
 #[test]
