@@ -59,7 +59,8 @@ pub const UNSTORABLE: &str = "unstorable_result";
 /// batcher retries it whole; halves already committed then answer `Existing`).
 async fn commit_isolating(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredOutcome>> {
     let mut outcomes: Vec<Option<StoredOutcome>> = vec![None; rows.len()];
-    let mut pending = vec![0..rows.len()];
+    let mut pending = Vec::new();
+    pending.push(0..rows.len());
     while let Some(range) = pending.pop() {
         match commit(store, &rows[range.clone()]).await {
             Ok(answers) => {
