@@ -180,7 +180,7 @@ fn bad_csv_rows_are_reported_by_line() {
         [
             "line 2: the name column is not UTF-8",
             "line 3: missing the id_number column (the row has 2 fields)",
-            "line 4: job_id must be 1 to 128 characters, at most 255 bytes, without control characters",
+            "line 4: no job_id in the body and no message_id property",
             "line 6: duplicate job_id of line 5",
             "line 7: job_id must be 1 to 128 characters, at most 255 bytes, without control characters",
         ]
