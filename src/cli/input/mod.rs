@@ -200,7 +200,11 @@ fn json_line(line: &[u8], batch_id: Option<&str>) -> Result<Vec<u8>, String> {
 
 /// `{...}` with `"key":"value",` added right after the opening brace.
 fn insert_first_field(object: &[u8], key: &str, value: &str) -> Vec<u8> {
-    let brace = object.iter().position(|b| *b == b'{').unwrap_or(0);
+    // Callers pass a parsed, non-empty object; anything else is returned as is
+    // rather than indexed past its end.
+    let Some(brace) = object.iter().position(|b| *b == b'{') else {
+        return object.to_vec();
+    };
     let field = format!("{}:{},", Value::from(key), Value::from(value));
     let mut body = Vec::with_capacity(object.len() + field.len());
     body.extend_from_slice(&object[..=brace]);
