@@ -1,7 +1,8 @@
 //! SIGTERM ends the worker within the contract's 30 s in the worst case: jobs
 //! stuck in upstream calls through the whole drain, then a database that
 //! stops answering, so leaving the budget and the writer's last flush hang.
-//! On main the steps after the drain were unbounded or loosely bounded
+//! The HTTP endpoints keep answering through the drain. On main the steps
+//! after the drain were unbounded or loosely bounded
 //! (drain 25 s + budget up to 2 s + flush 5 s + close), about 32 s.
 
 #[path = "support/mod.rs"]
@@ -73,6 +74,13 @@ async fn sigterm_with_a_stuck_upstream_and_a_stuck_database_exits_within_30_seco
     worker.terminate().await;
     // The database stops answering: every step after the drain would hang on it.
     proxy.stall();
+    // Well into the drain, the HTTP endpoints still answer (so /metrics can be
+    // scraped while jobs finish); on main they closed at SIGTERM.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        worker.readyz().await.is_some(),
+        "the HTTP endpoints stopped during the drain"
+    );
     worker.wait_exit(CONTRACT + Duration::from_secs(15)).await;
     let took = asked.elapsed();
     println!("exited {took:?} after SIGTERM");
