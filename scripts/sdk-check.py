@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Calls the mock upstream with Alibaba's official Python SDK, unchanged.
+"""Runs Alibaba's official Python SDK against `id2meta mock-upstream` in both of its
+signing modes and exits non-zero on any difference.
 
-Proves the mock is faithful to what the real SDK sends (HMAC-SHA1 "v2" signing,
-POST to / with the parameters in the query string, spaces as '+') and answers
-what the SDK can read. Exits non-zero on any difference.
+The SDK signs with V3 (ACS3-HMAC-SHA256) unless `signature_algorithm='v2'` is set, so
+its DEFAULT configuration is the first mode checked: the mock must accept it
+unchanged. Each identity must get its expected BizCode under both modes (a match, a
+name with a space, which the SDK sends as '+', a name full of reserved characters,
+a number with no record), a wrong secret must be refused with
+`SignatureDoesNotMatch`, the mock must count the calls under the right scheme, and
+an upstream that accepts only V3 must refuse the V2 mode with `IncompleteSignature`.
 
-    pip install alibabacloud_cloudauth-intl20220809
-    id2meta mock-upstream --listen 127.0.0.1:8099 &
-    python3 scripts/sdk-check.py 127.0.0.1:8099
-
+Usage: sdk-check.py [HOST:PORT]   (scripts/sdk-check.sh starts the mock and calls this)
 The key pair comes from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET
 (default testid / testsecret, the mock's default).
 """
@@ -18,64 +20,97 @@ import os
 import sys
 import urllib.request
 
-from alibabacloud_cloudauth_intl20220809.client import Client
 from alibabacloud_cloudauth_intl20220809 import models
-from alibabacloud_tea_openapi.models import Config
+from alibabacloud_cloudauth_intl20220809.client import Client
+from alibabacloud_tea_openapi import utils_models as open_api_models
 
-# Person 0 of the mock's synthetic population (a match), and a number whose
-# sequence is 900 or more (no record).
-# (population::person(0) and person(7); a unit test there pins them.)
-MATCH = ("马杰娜", "110105195001010004")
-NOT_FOUND = ("李勇平", "440305198910109002")
+# (name, number, expected BizCode). Person 0 of the mock's synthetic population (a
+# match) and person 7 (a sequence of 900 or more: no record); a unit test there pins them.
+MATCH = "110105195001010004"
+IDENTITIES = [
+    ("马杰娜", MATCH, "1"),
+    ("欧阳 娜娜", MATCH, "2"),
+    ("Zhang*San~+/=&%", MATCH, "2"),
+    ("李勇平", "440305198910109002", "3"),
+]
+KEY_ID = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid")
+SECRET = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret")
+MODES = {"v3 (the SDK's default)": None, "v2": "v2"}
 
 
-def client(endpoint, secret=None):
-    return Client(Config(
-        access_key_id=os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid"),
-        access_key_secret=secret or os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret"),
+def client(endpoint, mode, secret=SECRET):
+    config = open_api_models.Config(
+        access_key_id=KEY_ID,
+        access_key_secret=secret,
         endpoint=endpoint,
         protocol="http",
-        signature_algorithm="v2",
-    ))
+        region_id="cn-hongkong",
+    )
+    if mode is not None:
+        config.signature_algorithm = mode
+    return Client(config)
 
 
-def verify(sdk, name, number):
+def verify(c, name, number):
+    """The answer's BizCode, or 'error:<Code>'."""
     request = models.Id2MetaVerifyIntlRequest(
-        product_code="ID_2META", param_type="normal", identify_num=number, user_name=name)
-    return sdk.id_2meta_verify_intl(request).body
+        product_code="ID_2META", param_type="normal", identify_num=number, user_name=name
+    )
+    try:
+        body = c.id_2meta_verify_intl(request).body
+    except Exception as error:  # the SDK raises one exception type per HTTP status class
+        return f"error:{getattr(error, 'code', type(error).__name__)}"
+    if body.code != "Success" or body.result is None:
+        return f"error:{body.code}"
+    return body.result.biz_code
+
+
+def control(endpoint, path, payload=None):
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(
+        f"http://{endpoint}{path}", data=data, headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+    return json.loads(text) if text else None
 
 
 def main():
     endpoint = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:8099"
-    sdk = client(endpoint)
     failures = []
+    control(endpoint, "/__reset", {})
+    expected = [biz for _, _, biz in IDENTITIES]
+    for label, mode in MODES.items():
+        c = client(endpoint, mode)
+        got = [verify(c, name, number) for name, number, _ in IDENTITIES]
+        print(f"{label}: {got}")
+        if got != expected:
+            failures.append(f"{label}: answered {got}, expected {expected}")
+        wrong = verify(client(endpoint, mode, secret="not-the-secret"), *IDENTITIES[0][:2])
+        if wrong != "error:SignatureDoesNotMatch":
+            failures.append(f"{label}: a wrong secret answered {wrong}")
+    by_signature = control(endpoint, "/__stats").get("by_signature", {})
+    calls = len(IDENTITIES) + 1
+    if by_signature.get("v3") != calls or by_signature.get("v2") != calls:
+        failures.append(f"the mock counted {by_signature}, expected {calls} of each")
 
-    def expect(what, got, want):
-        status = "ok" if got == want else "FAILED"
-        print(f"{status}: {what}: got {got!r}, want {want!r}")
-        if got != want:
-            failures.append(what)
-
-    name, number = MATCH
-    body = verify(sdk, name, number)
-    expect("a call signed by the SDK succeeds", body.code, "Success")
-    expect("the SDK reads Result.BizCode of a match", body.result.biz_code if body.result else None, "1")
-
-    body = verify(sdk, "欧阳 娜娜", number)  # a space, which the SDK sends as '+'
-    expect("a name with a space is signed and read alike", (body.code, body.result.biz_code), ("Success", "2"))
-
-    expect("a number with no record", verify(sdk, *NOT_FOUND).result.biz_code, "3")
-
+    control(endpoint, "/__config", {"accept_signatures": ["v3"]})
     try:
-        verify(client(endpoint, secret="wrong"), name, number)
-        expect("a wrong secret is refused", "no error", "SignatureDoesNotMatch")
-    except Exception as error:  # the SDK raises TeaException / ClientException
-        expect("a wrong secret is refused", getattr(error, "code", None), "SignatureDoesNotMatch")
+        v2_refused = verify(client(endpoint, "v2"), *IDENTITIES[0][:2])
+        v3_accepted = verify(client(endpoint, None), *IDENTITIES[0][:2])
+    finally:
+        control(endpoint, "/__config", {"accept_signatures": ["v2", "v3"]})
+    print(f"a V3-only upstream: v2 -> {v2_refused}, v3 -> {v3_accepted}")
+    if v2_refused != "error:IncompleteSignature":
+        failures.append(f"a V3-only upstream answered the v2 mode {v2_refused}")
+    if v3_accepted != "1":
+        failures.append(f"a V3-only upstream answered the default mode {v3_accepted}")
 
-    stats = json.load(urllib.request.urlopen(f"http://{endpoint}/__stats"))
-    print("mock stats:", json.dumps(stats, ensure_ascii=False))
-    sys.exit(1 if failures else 0)
+    for failure in failures:
+        print(f"FAIL: {failure}", file=sys.stderr)
+    print("sdk-check: " + ("FAILED" if failures else "the official SDK works in both modes"))
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

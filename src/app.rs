@@ -14,12 +14,14 @@ use crate::budget::{Budget, BudgetSettings};
 use crate::config::Config;
 use crate::health::Health;
 use crate::pipeline::account::AccountGate;
+use crate::pipeline::cancellations::Cancellations;
 use crate::pipeline::consumer::Consumer;
 use crate::pipeline::limiter::Limiter;
 use crate::pipeline::processor::Parts;
 use crate::pipeline::retry::RetryPolicy;
 use crate::pipeline::Processor;
-use crate::queue::Topology;
+use crate::queue::dead_letters::{Intake, Sealer};
+use crate::queue::{DeadLetterSealing, Topology};
 use crate::shutdown;
 use crate::store::{Claimer, ResultWriter, Store};
 use crate::upstream::Client;
@@ -80,6 +82,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         shutdown.clone(),
     ));
     let gate = AccountGate::new(health.clone());
+    let cancellations = Cancellations::start(store.clone(), shutdown.clone()).await?;
     let processor = Processor::new(Parts {
         store: store.clone(),
         claimer,
@@ -88,6 +91,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         limiter,
         retry: RetryPolicy::default(),
         gate: gate.clone(),
+        cancellations,
         health: health.clone(),
         pii_key,
         owner,
@@ -95,9 +99,28 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         max_attempts: config.max_attempts,
         shutdown: shutdown.clone(),
     });
+    let topology = Topology::from_config(&config);
+    // Dead letters: the consumer's are sealed as they are made; the intake task
+    // seals what the broker dead-letters itself (and sweeps a first-release queue).
+    let sealer = Arc::new(Sealer::new(
+        config.require_pii_key()?,
+        config.dead_letter_ttl,
+    ));
+    let intake = Intake {
+        amqp_url: config.amqp_url.clone(),
+        topology: topology.clone(),
+        sealer: sealer.clone(),
+        sweep_every: config.dead_letter_sweep,
+        shutdown: shutdown.clone(),
+    }
+    .spawn();
     let consumer = Consumer {
         amqp_url: config.amqp_url.clone(),
-        topology: Topology::from_config(&config),
+        dead_letters: Arc::new(DeadLetterSealing {
+            sealer: (*sealer).clone(),
+            source_queue: topology.jobs_queue.clone(),
+        }),
+        topology,
         concurrency: config.concurrency,
         processor,
         client,
@@ -121,6 +144,17 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             budget.wait(),
         )
         .await;
+        // The intake stops at the shutdown signal, after the message it is sealing.
+        if shutdown::bounded(
+            "stopping the dead-letter intake",
+            shutdown::INTAKE_STOP,
+            intake,
+        )
+        .await
+        .is_none()
+        {
+            tracing::warn!("the dead-letter intake did not stop in time; its message returns to the intake queue");
+        }
         consumed?;
         // The consumer held the last writer handles: the writer now flushes and ends.
         // Jobs still waiting on it were abandoned at the deadline (their deliveries

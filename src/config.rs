@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 
 use crate::credentials::{Credentials, CredentialsHandle};
 use crate::secret::Secret;
+use crate::upstream::signing::Scheme;
 use crate::upstream::UpstreamConfig;
 
 /// Everything the worker and the commands read from the environment.
@@ -21,6 +22,8 @@ pub struct Config {
     pub access_key_secret: Option<Secret>,
     pub security_token: Option<Secret>,
     pub endpoint: String,
+    /// `ID2META_SIGNATURE`: how upstream calls are signed (`v3` default, `v2`).
+    pub signature: Scheme,
     /// Upstream calls per second for the whole account, shared by every replica.
     pub qps: f64,
     /// Calls the limiter may let through at once.
@@ -39,6 +42,10 @@ pub struct Config {
     pub shutdown_deadline: Duration,
     /// Deliveries of one message before RabbitMQ dead-letters it.
     pub delivery_limit: u32,
+    /// `ID2META_DEAD_LETTER_TTL`: each sealed dead letter's expiration.
+    pub dead_letter_ttl: Duration,
+    /// How often a first-release `<jobs>.dead` is swept for plaintext letters.
+    pub dead_letter_sweep: Duration,
 }
 
 /// A source of variables: the process environment in production, a map in tests.
@@ -116,6 +123,12 @@ impl Config {
         if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
             bail!("ID2META_ENDPOINT must be an http:// or https:// URL, got '{endpoint}'");
         }
+        let signature = match env.get("ID2META_SIGNATURE") {
+            None => Scheme::default(),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| anyhow::anyhow!("ID2META_SIGNATURE must be v3 or v2, got '{raw}'"))?,
+        };
         Ok(Self {
             database_url: text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/id2meta"),
             amqp_url: text("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
@@ -123,6 +136,7 @@ impl Config {
             access_key_secret: env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET").map(Secret::new),
             security_token: env.get("ALIBABA_CLOUD_SECURITY_TOKEN").map(Secret::new),
             endpoint: endpoint.trim_end_matches('/').to_string(),
+            signature,
             qps,
             burst,
             concurrency,
@@ -141,6 +155,15 @@ impl Config {
             lease,
             shutdown_deadline,
             delivery_limit: parse(env, "ID2META_DELIVERY_LIMIT", "20", "a whole number")?,
+            dead_letter_ttl: crate::duration::parse(&text("ID2META_DEAD_LETTER_TTL", "14d"))
+                .context("ID2META_DEAD_LETTER_TTL")?,
+            dead_letter_sweep: Duration::from_secs(parse(
+                env,
+                "ID2META_DEAD_LETTER_SWEEP_SECS",
+                "30",
+                "a whole number of seconds",
+            )?)
+            .max(Duration::from_secs(1)),
         })
     }
 
@@ -174,6 +197,7 @@ impl Config {
                     .context("ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set")?,
                 self.security_token.clone(),
             )),
+            signature: self.signature,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
         })
@@ -278,6 +302,7 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "0.0.0.0:9464");
         assert_eq!(c.concurrency, 50);
         assert!(c.pii_key.is_none());
+        assert_eq!(c.dead_letter_ttl, Duration::from_secs(14 * 86_400));
     }
 
     #[test]
@@ -341,6 +366,27 @@ mod tests {
         let env = HashMap::from([("ID2META_JOBS_QUEUE", long.as_str())]);
         let err = Config::from_source(&env).unwrap_err().to_string();
         assert!(err.contains("ID2META_JOBS_QUEUE"), "{err}");
+    }
+
+    #[test]
+    fn the_signature_scheme_is_v3_unless_v2_is_asked_for_and_a_bad_one_is_named() {
+        let c = Config::from_source(&HashMap::new()).unwrap();
+        assert_eq!(c.signature, Scheme::V3);
+        let env = HashMap::from([("ID2META_SIGNATURE", "v2")]);
+        assert_eq!(Config::from_source(&env).unwrap().signature, Scheme::V2);
+        let env = HashMap::from([("ID2META_SIGNATURE", "hmac")]);
+        let err = Config::from_source(&env).unwrap_err().to_string();
+        assert_eq!(err, "ID2META_SIGNATURE must be v3 or v2, got 'hmac'");
+    }
+
+    #[test]
+    fn the_dead_letter_ttl_takes_the_duration_syntax() {
+        let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "90m")]);
+        let c = Config::from_source(&env).unwrap();
+        assert_eq!(c.dead_letter_ttl, Duration::from_secs(90 * 60));
+        let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "2 weeks")]);
+        let err = format!("{:#}", Config::from_source(&env).unwrap_err());
+        assert!(err.contains("ID2META_DEAD_LETTER_TTL"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`upstream`]: the signed Alibaba client and the one classification of its codes.
 //! - [`mock`]: a faithful stand-in for the upstream, for tests, demos and benchmarks.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`console`]: the web console (`id2meta console`): fleet, batches, jobs, dead letters.
+//! - [`progress`]: a batch's done, pending, rate and ETA.
 //! - [`cli`]: the user's commands (`worker`, `enqueue`, `results`, `batch`, `demo`, ...).
 //! - [`secret`], [`telemetry`], [`shutdown`]: redaction, logging, signals.
 
@@ -23,7 +25,9 @@ pub mod app;
 pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod credentials;
+pub mod duration;
 pub mod health;
 pub mod http;
 pub mod identity;
@@ -31,6 +35,7 @@ pub mod instrumentation;
 pub mod job;
 pub mod mock;
 pub mod pipeline;
+pub mod progress;
 pub mod queue;
 pub mod secret;
 pub mod shutdown;

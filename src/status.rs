@@ -1,4 +1,4 @@
-//! The six final statuses of a job (the contract's table).
+//! The seven final statuses of a job (the contract's table).
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,16 +13,19 @@ pub enum Status {
     Invalid,
     Rejected,
     Failed,
+    /// Its batch was cancelled before a (further) call (contract rev 2).
+    Cancelled,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Match,
         Status::Mismatch,
         Status::NotFound,
         Status::Invalid,
         Status::Rejected,
         Status::Failed,
+        Status::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +36,7 @@ impl Status {
             Status::Invalid => "invalid",
             Status::Rejected => "rejected",
             Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
         }
     }
 }

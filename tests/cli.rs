@@ -86,6 +86,7 @@ async fn delete_broker_objects(channel: &lapin::Channel, config: &Config) {
     for queue in [
         config.jobs_queue.clone(),
         config.dead_letter_queue(),
+        format!("{}.intake", config.dead_letter_queue()),
         config.results_queue(),
     ] {
         let _ = channel

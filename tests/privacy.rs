@@ -144,21 +144,31 @@ async fn no_name_or_id_number_appears_in_logs_rows_completions_or_dead_letter_he
         "verbose levels captured"
     );
 
-    // A dead letter is the producer's message, kept intact for an operator: the
-    // worker adds only a reason. Its body is what was published, nothing more.
+    // A dead letter keeps the producer's message for replay, but only sealed:
+    // opened with the key it is the body that was published, nothing more.
+    let sealer = env.sealer();
     let conflict_body = serde_json::to_vec(&conflict).unwrap();
-    let mut bodies: Vec<&[u8]> = dead.iter().map(|(b, _)| b.as_slice()).collect();
+    let mut bodies: Vec<Vec<u8>> = dead
+        .iter()
+        .map(|(b, p)| sealer.open(b, p).expect("a sealed dead letter").body)
+        .collect();
     bodies.sort();
-    let mut published = vec![poison_body.as_slice(), conflict_body.as_slice()];
+    let mut published = vec![poison_body.clone(), conflict_body.clone()];
     published.sort();
     assert_eq!(bodies, published);
     let headers = format!("{:?}", dead.iter().map(|(_, p)| p).collect::<Vec<_>>());
+    let sealed_bodies = dead
+        .iter()
+        .map(|(b, _)| String::from_utf8_lossy(b).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
 
     let places = [
         ("logs", logs),
         ("rows", format!("{rows:?}")),
         ("completions", format!("{completions:?}")),
         ("dead-letter properties", headers),
+        ("dead-letter bodies", sealed_bodies),
     ];
     let all_jobs = jobs.iter().chain([&poison, &conflict]);
     for secret in all_jobs.flat_map(secrets_of) {

@@ -9,6 +9,7 @@ use id2meta::credentials::{Credentials, CredentialsHandle};
 use id2meta::identity::Identity;
 use id2meta::mock::{self, population, MockConfig, MockHandle, ScriptStep, SettingsPatch};
 use id2meta::secret::Secret;
+use id2meta::upstream::signing::Scheme;
 use id2meta::upstream::{Client, Failure, FailureClass, Outcome, UpstreamConfig, Verdict};
 
 const TRANSIENT: FailureClass = FailureClass::Transient { throttled: false };
@@ -28,6 +29,7 @@ fn config_for(endpoint: String) -> UpstreamConfig {
     UpstreamConfig {
         endpoint,
         credentials: pair("testid", "testsecret"),
+        signature: Scheme::default(),
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
     }

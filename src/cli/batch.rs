@@ -13,16 +13,22 @@ use anyhow::bail;
 
 use super::table;
 use crate::config::Config;
-use crate::status::Status;
-use crate::store::{BatchCounts, Store};
+use crate::progress::human;
+pub use crate::progress::BatchProgress;
+use crate::store::Store;
 
 /// Show a batch's progress: counts by status, pending, rate, ETA
 ///
-/// Prints the count of settled jobs by status (all six: match, mismatch,
-/// not_found, invalid, rejected, failed), the total done, the number
+/// Prints the count of settled jobs by status (all seven: match, mismatch,
+/// not_found, invalid, rejected, failed, cancelled), the total done, the number
 /// enqueued (as recorded by `id2meta enqueue`), pending = enqueued - done,
 /// the rate (done jobs per second between the first job received and the
 /// last completed) and an ETA = pending / rate. Reads DATABASE_URL.
+///
+/// With --cancel, cancels the batch instead: every replica sees it within a
+/// second, and each job of the batch not yet called (including jobs that
+/// arrive later) settles as `cancelled` with a row and a completion, without
+/// an upstream call. Calls already in flight finish normally. Idempotent.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct BatchArgs {
@@ -30,67 +36,14 @@ pub struct BatchArgs {
     pub batch_id: String,
     /// Refresh every second until nothing is pending (needs the enqueued
     /// count; Ctrl-C stops).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cancel")]
     pub watch: bool,
-}
-
-/// A batch's numbers, derived from [`BatchCounts`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct BatchProgress {
-    /// Every status, zeros included, in the contract's order.
-    pub by_status: Vec<(Status, i64)>,
-    pub done: i64,
-    pub enqueued: Option<i64>,
-    pub pending: Option<i64>,
-    /// Settled jobs per second, when at least a moment has passed.
-    pub rate: Option<f64>,
-    pub eta: Option<Duration>,
+    /// Cancel the batch: its jobs not yet called settle as `cancelled`.
+    #[arg(long)]
+    pub cancel: bool,
 }
 
 impl BatchProgress {
-    pub fn from_counts(counts: &BatchCounts) -> BatchProgress {
-        let by_status: Vec<(Status, i64)> = Status::ALL
-            .iter()
-            .map(|status| {
-                let n = counts
-                    .by_status
-                    .iter()
-                    .find(|(s, _)| s == status.as_str())
-                    .map_or(0, |(_, n)| *n);
-                (*status, n)
-            })
-            .collect();
-        let done = counts.total();
-        // A batch enqueued twice, or jobs stored before enqueue recorded them,
-        // can make done exceed enqueued: nothing is pending then.
-        let pending = counts.enqueued.map(|enqueued| (enqueued - done).max(0));
-        let rate = match (counts.first_received, counts.last_completed) {
-            (Some(first), Some(last)) => {
-                let seconds = (last - first).num_milliseconds() as f64 / 1000.0;
-                (seconds > 0.0).then(|| done as f64 / seconds)
-            }
-            _ => None,
-        };
-        let eta = match (pending, rate) {
-            (Some(0), _) => Some(Duration::ZERO),
-            (Some(pending), Some(rate)) => Some(Duration::from_secs_f64(pending as f64 / rate)),
-            _ => None,
-        };
-        BatchProgress {
-            by_status,
-            done,
-            enqueued: counts.enqueued,
-            pending,
-            rate,
-            eta,
-        }
-    }
-
-    /// Known to be finished: every enqueued job is settled.
-    pub fn is_finished(&self) -> bool {
-        self.pending == Some(0)
-    }
-
     /// The report `id2meta batch` prints.
     pub fn render(&self, batch_id: &str) -> String {
         let unknown = || "unknown".to_string();
@@ -123,19 +76,12 @@ impl BatchProgress {
     }
 }
 
-/// `1h02m03s`, `4m05s`, `6s`.
-fn human(duration: Duration) -> String {
-    let s = duration.as_secs();
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, min, sec) => format!("{min}m{sec:02}s"),
-        (h, min, sec) => format!("{h}h{min:02}m{sec:02}s"),
-    }
-}
-
 pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let store = Store::connect(&config.database_url, 1).await?;
+    if args.cancel {
+        return cancel(&store, &args.batch_id).await;
+    }
     let clear = args.watch && std::io::stdout().is_terminal();
     loop {
         let counts = store.batch_counts(&args.batch_id).await?;
@@ -151,6 +97,9 @@ pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
             print!("\x1b[2J\x1b[H");
         }
         print!("{}", progress.render(&args.batch_id));
+        if let Some(at) = store.batch_cancelled_at(&args.batch_id).await? {
+            println!("cancelled at {}", at.format("%Y-%m-%dT%H:%M:%SZ"));
+        }
         if !args.watch || progress.is_finished() {
             return Ok(());
         }
@@ -167,9 +116,24 @@ pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Records the cancellation; the replicas' refresh does the rest.
+async fn cancel(store: &Store, batch_id: &str) -> anyhow::Result<()> {
+    // Tables first: a cancel against a database no worker has migrated yet still holds.
+    store.migrate().await?;
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown-host".into());
+    let at = store.cancel_batch(batch_id, &format!("cli@{host}")).await?;
+    println!(
+        "batch {batch_id} cancelled at {}: its jobs not yet called settle as cancelled",
+        at.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::Status;
+    use crate::store::BatchCounts;
     use chrono::TimeZone;
 
     fn counts(enqueued: Option<i64>) -> BatchCounts {
@@ -187,7 +151,7 @@ mod tests {
     #[test]
     fn every_status_is_listed_and_pending_rate_and_eta_follow() {
         let progress = BatchProgress::from_counts(&counts(Some(100)));
-        assert_eq!(progress.by_status.len(), 6);
+        assert_eq!(progress.by_status.len(), 7);
         assert_eq!(progress.by_status[0], (Status::Match, 30));
         assert_eq!(progress.by_status[2], (Status::NotFound, 0));
         assert_eq!(progress.by_status[3], (Status::Invalid, 10));

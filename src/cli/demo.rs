@@ -87,7 +87,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let connection = queue::connect(&config.amqp_url, "id2meta demo").await?;
     let channel = connection.create_channel().await?;
     let topology = Topology::from_config(&config);
-    queue::declare(&channel, &topology).await?;
+    queue::declare(&connection, &topology).await?;
     for q in [&topology.jobs_queue, &topology.results_queue] {
         channel
             .queue_purge(q.as_str().into(), QueuePurgeOptions::default())

@@ -107,7 +107,7 @@ pub async fn enqueue_bodies(
         &config.dead_letter_queue(),
     )
     .await?;
-    declare(publisher.channel(), &Topology::from_config(config)).await?;
+    declare(&connection, &Topology::from_config(config)).await?;
     let bar = progress_bar(jobs.len(), progress);
     let queue = config.jobs_queue.as_str();
     let mut confirms = stream::iter(jobs)

@@ -3,19 +3,21 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
-
 use crate::mock::{self, MockConfig};
 use crate::secret::Secret;
+use crate::upstream::signing::Scheme;
 
 /// What `--help` says after the options: the behaviour and the control endpoints.
 const ABOUT_THE_MOCK: &str = "\
 The mock answers Id2MetaVerifyIntl (version 2022-08-09) at /, by GET or POST, with
-parameters in the query string and/or a form body, signed with HMAC-SHA1
-(SignatureVersion=1.0) under the key pair in ALIBABA_CLOUD_ACCESS_KEY_ID and
+parameters in the query string and/or a form body, signed with signature V3
+(ACS3-HMAC-SHA256, the official SDK's default) or V2 (HMAC-SHA1,
+SignatureVersion=1.0) under the key pair in ALIBABA_CLOUD_ACCESS_KEY_ID and
 ALIBABA_CLOUD_ACCESS_KEY_SECRET (default testid / testsecret). It checks the key,
-the signature, the timestamp (15 minutes) and nonce reuse, and answers with
-Alibaba's codes, bodies and HTTP statuses.
+the signature (V3: over the headers SignedHeaders names, which must include host
+and every x-acs-* header; the body against x-acs-content-sha256), the timestamp
+(15 minutes) and nonce reuse, and answers with Alibaba's codes, bodies and HTTP
+statuses.
 
 Verdicts are deterministic: a number whose sequence (characters 15-17) is 900 or
 more has no record (BizCode 3); otherwise the name the mock holds for the number
@@ -28,8 +30,10 @@ Control endpoints (JSON):
   GET  /__config  the current behaviour
   POST /__config  a patch of it: {\"qps_limit\": 50 or null, \"latency_ms\": 80,
                   \"jitter_ms\": 20, \"error_rates\": {\"InternalError\": 0.01},
-                  \"account_denied\": \"Forbidden.AccountAccessDenied\" or null}
-  GET  /__stats   calls, by_code, max_calls_in_one_second, throttled, verdict_calls
+                  \"account_denied\": \"Forbidden.AccountAccessDenied\" or null,
+                  \"accept_signatures\": [\"v3\"], \"clock_offset_secs\": 1200}
+  GET  /__stats   calls, by_code, by_signature, max_calls_in_one_second, throttled,
+                  verdict_calls
   POST /__reset   zeroes the counts and forgets the scripts";
 
 /// Options of the mock upstream.
@@ -62,6 +66,26 @@ pub struct MockUpstreamArgs {
     /// Seed of the random draws (jitter, injected errors), for repeatable runs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+
+    /// The signature schemes answered; `v3` alone refuses V2 calls with
+    /// `IncompleteSignature` (HTTP 400), like an upstream that has dropped V2.
+    #[arg(
+        long,
+        value_name = "SCHEMES",
+        value_delimiter = ',',
+        default_value = "v2,v3"
+    )]
+    pub accept_signatures: Vec<Scheme>,
+
+    /// Runs the mock's clock this many seconds off (e.g. 1200: every caller looks 20
+    /// minutes skewed and gets `InvalidTimeStamp.Expired`).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub clock_offset_secs: i64,
 }
 
 pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
@@ -73,12 +97,14 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
         jitter: Duration::from_millis(args.jitter_ms),
         error_rates: args.error_rates,
         seed: args.seed,
+        accept_signatures: args.accept_signatures,
+        clock_offset_secs: args.clock_offset_secs,
     };
     let handle = mock::start(config, args.listen).await?;
     println!("mock upstream listening on {}", handle.endpoint());
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    // SIGTERM as well as Ctrl-C: in a container (compose, Kubernetes) SIGTERM is how the
+    // stand-in is asked to stop; waiting for Ctrl-C alone made every `down` wait for SIGKILL.
+    crate::shutdown::on_signals().cancelled().await;
     let stats = handle.stats();
     handle.shutdown().await?;
     println!(

@@ -2,6 +2,8 @@
 
 pub mod batch;
 pub mod bench;
+pub mod console;
+pub mod dead_letters;
 pub mod demo;
 pub mod enqueue;
 pub mod input;
@@ -39,6 +41,8 @@ pub enum Command {
     Enqueue(enqueue::EnqueueArgs),
     Results(results::ResultsArgs),
     Batch(batch::BatchArgs),
+    DeadLetters(dead_letters::DeadLettersArgs),
+    Console(console::ConsoleArgs),
 }
 
 /// Runs the parsed command.
@@ -52,5 +56,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Results(args) => results::run(args).await,
         Command::Batch(args) => batch::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::DeadLetters(args) => dead_letters::run(args).await,
+        Command::Console(args) => console::run(args).await,
     }
 }

@@ -74,8 +74,13 @@ pub async fn run(args: ResultsArgs) -> anyhow::Result<()> {
         OutputFormat::Json
     });
     let mut out = std::io::stdout().lock();
-    write_rows(&mut out, &rows, format)?;
-    out.flush().context("writing results")?;
+    let written =
+        write_rows(&mut out, &rows, format).and_then(|()| out.flush().context("writing results"));
+    match written {
+        // The reader has all it wanted (`results | head`): a normal end, quietly.
+        Err(error) if is_broken_pipe(&error) => return Ok(()),
+        other => other?,
+    }
     if args.job_id.is_none() && args.limit != 0 && rows.len() as u64 == args.limit {
         eprintln!(
             "showing the first {} rows; --limit 0 shows them all",
@@ -83,6 +88,20 @@ pub async fn run(args: ResultsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether writing failed because the reading end of stdout was closed.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let io = match cause.downcast_ref::<csv::Error>() {
+            Some(csv_error) => match csv_error.kind() {
+                csv::ErrorKind::Io(io) => Some(io),
+                _ => None,
+            },
+            None => cause.downcast_ref::<std::io::Error>(),
+        };
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Prints rows in a format.

@@ -1,17 +1,21 @@
 //! The mock's checks of a call before any business logic, in the gateway's order:
-//! the access key, the signature, the timestamp (then, under the state lock, the
-//! nonce), the operation, and finally the business parameters.
+//! the signature scheme, then its key, signature and timestamp ([`signature_v2`],
+//! [`signature_v3`]), then (under the state lock) the nonce, the operation, and
+//! finally the business parameters.
 //!
 //! The point of a strict mock is to fail a wrong client here, with the code the
 //! real gateway would give, instead of in production.
+//!
+//! [`signature_v2`]: super::signature_v2
+//! [`signature_v3`]: super::signature_v3
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
-use super::request::{Answer, Params};
-use crate::upstream::{signing, ACTION, API_VERSION, PARAM_TYPE, PRODUCT_CODE};
-
-/// How far a timestamp may be from the mock's clock, either way.
-pub const TIMESTAMP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+use super::keys::Keys;
+use super::request::{Admitted, Answer, Call, Params};
+use super::{signature_v2, signature_v3};
+use crate::upstream::signing::Scheme;
+use crate::upstream::{ACTION, API_VERSION, PARAM_TYPE, PRODUCT_CODE};
 
 /// The business input of a well-formed call.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,58 +24,37 @@ pub struct Business<'a> {
     pub name: &'a str,
 }
 
-/// Access key, signature and timestamp. On success, the nonce to admit next.
-pub fn authenticate<'a>(
-    method: &str,
-    params: &'a Params,
-    access_key_id: &str,
-    access_key_secret: &str,
-    now: DateTime<Utc>,
-) -> Result<&'a str, Answer> {
-    let key = required(params, "AccessKeyId")?;
-    if key != access_key_id {
-        return Err(Answer::error(
-            404,
-            "InvalidAccessKeyId.NotFound",
-            "Specified access key is not found.",
-        ));
+/// The scheme a call claims: V3 carries an `Authorization` header, anything else is
+/// read as V2 (an unsigned call fails there, on its missing parameters).
+pub fn scheme_of(call: &Call) -> Scheme {
+    if call.header("authorization").is_some() {
+        Scheme::V3
+    } else {
+        Scheme::V2
     }
-    let given = required(params, "Signature")?;
-    if params.get("SignatureMethod").map(String::as_str) != Some("HMAC-SHA1")
-        || params.get("SignatureVersion").map(String::as_str) != Some("1.0")
-    {
+}
+
+/// Scheme, access key, signature and timestamp. On success, the nonce to admit
+/// next and the operation named. A scheme not in `accepted` is answered the way
+/// Alibaba answers a signature it does not support.
+pub fn authenticate<'a>(
+    call: &'a Call,
+    keys: &Keys,
+    accepted: &[Scheme],
+    now: DateTime<Utc>,
+) -> Result<Admitted<'a>, Answer> {
+    let scheme = scheme_of(call);
+    if !accepted.contains(&scheme) {
         return Err(Answer::error(
             400,
             "IncompleteSignature",
-            "The request signature does not conform to Aliyun standards (HMAC-SHA1, 1.0).",
+            "The request signature does not conform to Aliyun standards.",
         ));
     }
-    let pairs = params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    if signing::signature(method, pairs, access_key_secret) != given {
-        return Err(Answer::error(
-            400,
-            "SignatureDoesNotMatch",
-            "Specified signature is not matched with our calculation.",
-        ));
+    match scheme {
+        Scheme::V2 => signature_v2::verify(&call.method, &call.params, keys, now),
+        Scheme::V3 => signature_v3::verify(call, keys, now),
     }
-    let timestamp =
-        NaiveDateTime::parse_from_str(required(params, "Timestamp")?, "%Y-%m-%dT%H:%M:%SZ")
-            .map_err(|_| {
-                Answer::error(
-                    400,
-                    "InvalidTimeStamp.Format",
-                    "Specified time stamp or date value is not well formatted.",
-                )
-            })?
-            .and_utc();
-    if (now - timestamp).abs() > TIMESTAMP_WINDOW {
-        return Err(Answer::error(
-            400,
-            "InvalidTimeStamp.Expired",
-            "Specified time stamp or date value is expired.",
-        ));
-    }
-    required(params, "SignatureNonce")
 }
 
 /// The answer to a nonce already used within the window.
@@ -83,16 +66,17 @@ pub fn nonce_used() -> Answer {
     )
 }
 
-/// `Action` and `Version` name this operation.
-pub fn operation(params: &Params) -> Result<(), Answer> {
-    if params.get("Action").map(String::as_str) != Some(ACTION) {
+/// The call's `Action` and `Version` (V2) or `x-acs-action` and `x-acs-version` (V3)
+/// name this operation.
+pub fn operation(admitted: &Admitted<'_>) -> Result<(), Answer> {
+    if admitted.action != ACTION {
         return Err(Answer::error(
             404,
             "InvalidAction.NotFound",
             "Specified api is not found, please check your url and method.",
         ));
     }
-    if params.get("Version").map(String::as_str) != Some(API_VERSION) {
+    if admitted.version != API_VERSION {
         return Err(Answer::error(
             400,
             "InvalidVersion",
@@ -147,104 +131,108 @@ pub fn well_formed_id_number(value: &str) -> bool {
         && (bytes[17].is_ascii_digit() || bytes[17] == b'X')
 }
 
-fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, Answer> {
-    match params.get(name).map(String::as_str) {
-        Some(value) if !value.is_empty() => Ok(value),
-        _ => Err(Answer::error(
-            400,
-            &format!("Missing{name}"),
-            &format!("{name} is mandatory for this action."),
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::credentials::Credentials;
+    use crate::secret::Secret;
+    use crate::upstream::signing::{Request, Signer};
 
     const NOW: &str = "2026-01-02T03:04:05Z";
+    const BOTH: [Scheme; 2] = [Scheme::V2, Scheme::V3];
 
     fn now() -> DateTime<Utc> {
-        NaiveDateTime::parse_from_str(NOW, "%Y-%m-%dT%H:%M:%SZ")
+        chrono::NaiveDateTime::parse_from_str(NOW, "%Y-%m-%dT%H:%M:%SZ")
             .expect("a time")
             .and_utc()
     }
 
-    fn signed(method: &str, extra: &[(&str, &str)], secret: &str) -> Params {
-        let mut params: Params = [
-            ("AccessKeyId", "testid"),
-            ("Action", ACTION),
-            ("Version", API_VERSION),
-            ("Format", "JSON"),
-            ("SignatureMethod", "HMAC-SHA1"),
-            ("SignatureVersion", "1.0"),
-            ("SignatureNonce", "n-1"),
-            ("Timestamp", NOW),
-        ]
-        .iter()
-        .chain(extra)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let sig = signing::signature(
-            method,
-            params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            secret,
-        );
-        params.insert("Signature".into(), sig);
-        params
+    fn keys() -> Keys {
+        Keys::new("testid".into(), Secret::new("testsecret"))
     }
 
-    fn code_of(result: Result<&str, Answer>) -> String {
-        result.err().map(|a| a.code).unwrap_or_default()
+    /// The call the worker's signer makes for `name`, as the mock receives it
+    /// (spaces sent as `+`, as the official SDK sends them).
+    fn call(scheme: Scheme, name: &str, token: Option<&str>) -> Call {
+        let credentials =
+            Credentials::fixed("testid", Secret::new("testsecret"), token.map(Secret::new));
+        let signed = Signer::new(scheme, ACTION, API_VERSION).sign(&Request {
+            method: "POST",
+            host: "127.0.0.1:8099",
+            business: &[
+                ("ProductCode", PRODUCT_CODE),
+                ("ParamType", PARAM_TYPE),
+                ("IdentifyNum", "11010519491231002X"),
+                ("UserName", name),
+            ],
+            credentials: &credentials,
+            nonce: "n-1",
+            timestamp: NOW,
+        });
+        let mut headers: BTreeMap<String, String> = signed
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.expose().to_string()))
+            .collect();
+        headers.insert("host".into(), "127.0.0.1:8099".into());
+        let query = signed.query.expose().replace("%20", "+");
+        Call::new("POST", Some(&query), headers, Vec::new())
     }
 
-    #[test]
-    fn a_well_signed_call_passes_and_yields_its_nonce() {
-        let p = signed("POST", &[], "testsecret");
-        assert_eq!(
-            authenticate("POST", &p, "testid", "testsecret", now()).ok(),
-            Some("n-1")
-        );
-        assert!(operation(&p).is_ok());
-    }
-
-    #[test]
-    fn the_key_is_checked_before_the_signature() {
-        let p = signed("POST", &[], "wrong");
-        assert_eq!(
-            code_of(authenticate("POST", &p, "other", "testsecret", now())),
-            "InvalidAccessKeyId.NotFound"
-        );
-        assert_eq!(
-            code_of(authenticate("POST", &p, "testid", "testsecret", now())),
-            "SignatureDoesNotMatch"
-        );
-        let p = signed("POST", &[], "testsecret");
-        assert_eq!(
-            code_of(authenticate("GET", &p, "testid", "testsecret", now())),
-            "SignatureDoesNotMatch"
-        );
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
-    fn a_timestamp_outside_fifteen_minutes_is_expired() {
-        let p = signed("GET", &[], "testsecret");
-        let late = now() + chrono::TimeDelta::minutes(16);
+    fn a_call_of_either_scheme_passes_and_names_its_operation() {
+        for scheme in BOTH {
+            let c = call(scheme, "张三", Some("sts-token"));
+            let admitted = authenticate(&c, &keys(), &BOTH, now()).expect("admitted");
+            assert_eq!((admitted.scheme, admitted.nonce), (scheme, "n-1"));
+            assert!(operation(&admitted).is_ok());
+            assert_eq!(business(&c.params).map(|b| b.name).ok(), Some("张三"));
+        }
+    }
+
+    #[test]
+    fn a_scheme_not_accepted_is_an_incomplete_signature() {
+        let c = call(Scheme::V2, "张三", None);
+        let refused = authenticate(&c, &keys(), &[Scheme::V3], now()).unwrap_err();
         assert_eq!(
-            code_of(authenticate("GET", &p, "testid", "testsecret", late)),
-            "InvalidTimeStamp.Expired"
+            (refused.status, refused.code.as_str()),
+            (400, "IncompleteSignature")
         );
-        let early = now() - chrono::TimeDelta::minutes(14);
-        assert!(authenticate("GET", &p, "testid", "testsecret", early).is_ok());
+        let c = call(Scheme::V3, "张三", None);
+        assert!(authenticate(&c, &keys(), &[Scheme::V3], now()).is_ok());
+        let refused = authenticate(&c, &keys(), &[Scheme::V2], now()).unwrap_err();
+        assert_eq!(refused.code, "IncompleteSignature");
+    }
+
+    proptest! {
+        #[test]
+        fn what_the_signer_signs_the_mock_verifies_for_any_name(
+            name in "\\PC{1,40}",
+            token in proptest::option::of("[A-Za-z0-9+/=]{1,40}"),
+        ) {
+            for scheme in BOTH {
+                let c = call(scheme, &name, token.as_deref());
+                let admitted = authenticate(&c, &keys(), &BOTH, now());
+                prop_assert!(admitted.is_ok(), "{scheme}: {:?}", admitted.err());
+                prop_assert_eq!(c.params.get("UserName"), Some(&name));
+            }
+        }
     }
 
     #[test]
     fn business_parameters_are_checked_for_presence_then_validity() {
-        let mut p = signed(
-            "POST",
-            &[("ProductCode", "ID_2META"), ("ParamType", "normal")],
-            "s",
-        );
+        let mut p = params(&[("ProductCode", "ID_2META"), ("ParamType", "normal")]);
         assert_eq!(
             business(&p).err().map(|a| (a.status, a.code)),
             Some((400, "MissingParameter".into()))
@@ -272,15 +260,19 @@ mod tests {
 
     #[test]
     fn another_action_or_version_is_refused() {
-        let mut p = signed("POST", &[], "s");
-        p.insert("Version".into(), "2019-03-07".into());
+        let mut admitted = Admitted {
+            scheme: Scheme::V3,
+            nonce: "n",
+            action: ACTION,
+            version: "2019-03-07",
+        };
         assert_eq!(
-            operation(&p).err().map(|a| a.code),
+            operation(&admitted).err().map(|a| a.code),
             Some("InvalidVersion".into())
         );
-        p.insert("Action".into(), "DescribeRegions".into());
+        admitted.action = "DescribeRegions";
         assert_eq!(
-            operation(&p).err().map(|a| a.code),
+            operation(&admitted).err().map(|a| a.code),
             Some("InvalidAction.NotFound".into())
         );
     }

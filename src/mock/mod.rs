@@ -11,13 +11,17 @@
 //! Control over HTTP: `POST /__script`, `GET`/`POST /__config`, `GET /__stats`,
 //! `POST /__reset`; [`MockHandle`] offers the same in process.
 
+mod clock;
 mod faults;
 mod gate;
+mod keys;
 mod nonce;
 pub mod population;
 mod request;
 mod server;
 mod settings;
+mod signature_v2;
+mod signature_v3;
 mod state;
 mod stats;
 mod throttle;
@@ -36,6 +40,8 @@ pub use faults::{ScriptStep, DOCUMENTED as DOCUMENTED_ERRORS};
 pub use settings::{Settings, SettingsError, SettingsPatch};
 pub use stats::Stats;
 
+use crate::upstream::signing::Scheme;
+
 /// How the mock starts; everything but the key pair and seed can change at run time.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
@@ -48,6 +54,11 @@ pub struct MockConfig {
     /// (Code, rate in 0..=1) injected at random, e.g. ("InternalError", 0.02).
     pub error_rates: Vec<(String, f64)>,
     pub seed: u64,
+    /// The signature schemes answered (both by default; only V3 mimics an upstream
+    /// that has dropped V2).
+    pub accept_signatures: Vec<Scheme>,
+    /// How far the mock's clock runs off, in seconds (±1200 makes a worker look 20 minutes skewed).
+    pub clock_offset_secs: i64,
 }
 
 impl Default for MockConfig {
@@ -60,6 +71,8 @@ impl Default for MockConfig {
             jitter: Duration::ZERO,
             error_rates: Vec::new(),
             seed: 0,
+            accept_signatures: vec![Scheme::V2, Scheme::V3],
+            clock_offset_secs: 0,
         }
     }
 }
@@ -72,6 +85,8 @@ impl MockConfig {
             jitter_ms: self.jitter.as_millis() as u64,
             error_rates: self.error_rates.iter().cloned().collect(),
             account_denied: None,
+            accept_signatures: self.accept_signatures.clone(),
+            clock_offset_secs: self.clock_offset_secs,
         };
         settings.validate()?;
         Ok(settings)

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use percent_encoding::percent_decode_str;
 use serde_json::json;
 
+use crate::upstream::signing::Scheme;
+
 /// Where the mock says it runs, as the real gateway names its host in error bodies.
 const HOST_ID: &str = "cloudauth-intl.cn-hongkong.aliyuncs.com";
 
@@ -34,6 +36,53 @@ pub fn parameters(query: Option<&str>, form_body: Option<&[u8]>) -> Params {
         decode_form_into(&String::from_utf8_lossy(body), &mut params);
     }
     params
+}
+
+/// One API call as it arrived, for the gate and the business logic.
+#[derive(Debug, Clone, Default)]
+pub struct Call {
+    pub method: String,
+    /// The query string's parameters alone: what V3 canonicalises.
+    pub query: Params,
+    /// The query with a form body merged over it: what V2 signs and the business reads.
+    pub params: Params,
+    /// Header names in lower case; a repeated header's values joined by `,`.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Call {
+    pub fn new(
+        method: &str,
+        raw_query: Option<&str>,
+        headers: BTreeMap<String, String>,
+        body: Vec<u8>,
+    ) -> Self {
+        let is_form = headers
+            .get("content-type")
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        Self {
+            method: method.to_string(),
+            query: parameters(raw_query, None),
+            params: parameters(raw_query, is_form.then_some(&body[..])),
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+/// A call whose signature, key and timestamp passed: the nonce to admit and the
+/// operation it names, wherever its scheme carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted<'a> {
+    pub scheme: Scheme,
+    pub nonce: &'a str,
+    pub action: &'a str,
+    pub version: &'a str,
 }
 
 fn decode_component(raw: &str) -> String {

@@ -3,11 +3,12 @@
 //! The API route reads the raw query and body itself (see [`super::request`]) so it
 //! decodes exactly what the official SDK sends; the control routes are plain JSON.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -36,12 +37,13 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let params = request::parameters(uri.query(), is_form.then_some(&body[..]));
-    let decision = shared.decide(method.as_str(), &params);
+    let call = request::Call::new(
+        method.as_str(),
+        uri.query(),
+        header_map(&headers),
+        body.to_vec(),
+    );
+    let decision = shared.decide(&call);
     if !decision.delay.is_zero() {
         tokio::time::sleep(decision.delay).await;
     }
@@ -53,6 +55,22 @@ async fn api(
         response.headers_mut().insert("x-acs-request-id", id);
     }
     response
+}
+
+/// Header names (already lower case) to values, a repeated header's values joined
+/// by `,` as HTTP allows.
+fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::<String, String>::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        map.entry(name.as_str().to_string())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert_with(|| value.into_owned());
+    }
+    map
 }
 
 /// `{"id_number": "...", "codes": ["InternalError", {"code": "Success", "latency_ms": 3000}]}`

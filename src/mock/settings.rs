@@ -10,9 +10,10 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::faults;
+use crate::upstream::signing::Scheme;
 
 /// The current behaviour, as served by `GET /__config`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// Calls answered per second before `Throttling.User`; `null` is unlimited.
     pub qps_limit: Option<u32>,
@@ -22,6 +23,26 @@ pub struct Settings {
     pub error_rates: BTreeMap<String, f64>,
     /// When set, every signed call answers this account-level code.
     pub account_denied: Option<String>,
+    /// The signature schemes answered; another is refused with `IncompleteSignature`
+    /// (only `["v3"]` is an upstream that has dropped V2).
+    pub accept_signatures: Vec<Scheme>,
+    /// How far the mock's clock runs from the real one, in seconds: more than 900
+    /// either way makes every honest call `InvalidTimeStamp.Expired`.
+    pub clock_offset_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            qps_limit: None,
+            latency_ms: 0,
+            jitter_ms: 0,
+            error_rates: BTreeMap::new(),
+            account_denied: None,
+            accept_signatures: vec![Scheme::V2, Scheme::V3],
+            clock_offset_secs: 0,
+        }
+    }
 }
 
 /// A change to [`Settings`]: absent fields stay, `null` clears an optional one.
@@ -35,6 +56,8 @@ pub struct SettingsPatch {
     pub error_rates: Option<BTreeMap<String, f64>>,
     #[serde(default, deserialize_with = "present")]
     pub account_denied: Option<Option<String>>,
+    pub accept_signatures: Option<Vec<Scheme>>,
+    pub clock_offset_secs: Option<i64>,
 }
 
 /// Why a patch was refused.
@@ -46,6 +69,10 @@ pub enum SettingsError {
     BadRate,
     #[error("qps_limit must be at least 1 (null for unlimited)")]
     ZeroQps,
+    #[error("accept_signatures must name at least one of v2, v3")]
+    NoScheme,
+    #[error("clock_offset_secs must be within a day either way")]
+    ClockOffset,
 }
 
 impl Settings {
@@ -75,6 +102,12 @@ impl Settings {
         if let Some(denied) = patch.account_denied {
             next.account_denied = denied;
         }
+        if let Some(schemes) = patch.accept_signatures {
+            next.accept_signatures = schemes;
+        }
+        if let Some(offset) = patch.clock_offset_secs {
+            next.clock_offset_secs = offset;
+        }
         next.validate()?;
         Ok(next)
     }
@@ -82,6 +115,12 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.qps_limit == Some(0) {
             return Err(SettingsError::ZeroQps);
+        }
+        if self.accept_signatures.is_empty() {
+            return Err(SettingsError::NoScheme);
+        }
+        if self.clock_offset_secs.unsigned_abs() > 86_400 {
+            return Err(SettingsError::ClockOffset);
         }
         if let Some(code) = self.error_rates.keys().find(|c| !faults::injectable(c)) {
             return Err(SettingsError::UnknownCode(code.clone()));
@@ -148,5 +187,27 @@ mod tests {
             Err(SettingsError::ZeroQps)
         );
         assert!(serde_json::from_str::<SettingsPatch>(r#"{"qps": 3}"#).is_err());
+    }
+
+    #[test]
+    fn both_schemes_are_accepted_by_default_and_a_patch_can_narrow_them() {
+        let s = Settings::default();
+        assert_eq!(s.accept_signatures, vec![Scheme::V2, Scheme::V3]);
+        let v3_only = s
+            .patched(patch(
+                r#"{"accept_signatures": ["v3"], "clock_offset_secs": -1200}"#,
+            ))
+            .expect("valid");
+        assert_eq!(v3_only.accept_signatures, vec![Scheme::V3]);
+        assert_eq!(v3_only.clock_offset_secs, -1200);
+        assert_eq!(
+            s.patched(patch(r#"{"accept_signatures": []}"#)),
+            Err(SettingsError::NoScheme)
+        );
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"accept_signatures": ["v1"]}"#).is_err());
+        assert_eq!(
+            s.patched(patch(r#"{"clock_offset_secs": 100000}"#)),
+            Err(SettingsError::ClockOffset)
+        );
     }
 }

@@ -9,17 +9,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::Utc;
 use rand::{rngs::StdRng, SeedableRng};
 
 use super::faults::{self, ScriptStep};
-use super::gate;
+use super::keys::Keys;
 use super::nonce::NonceWindow;
-use super::population;
-use super::request::{Answer, Params};
+use super::request::{Admitted, Answer, Call, Params};
 use super::settings::{Settings, SettingsError, SettingsPatch};
 use super::stats::{Counters, Stats};
 use super::throttle::TokenBucket;
+use super::{clock, gate, population};
 use crate::secret::Secret;
 
 /// What to send back for one call, and after how long.
@@ -31,8 +30,7 @@ pub struct Decision {
 
 /// The state one mock shares between its handlers and its [`super::MockHandle`].
 pub struct Shared {
-    access_key_id: String,
-    access_key_secret: Secret,
+    keys: Keys,
     state: Mutex<State>,
 }
 
@@ -57,8 +55,7 @@ impl Shared {
             .qps_limit
             .map(|q| TokenBucket::new(q, Instant::now()));
         Self {
-            access_key_id,
-            access_key_secret,
+            keys: Keys::new(access_key_id, access_key_secret),
             state: Mutex::new(State {
                 settings,
                 bucket,
@@ -73,26 +70,31 @@ impl Shared {
     /// Decides the answer to one API call and counts it. A call is counted when it
     /// is decided, so one the client gives up on during the latency still counts,
     /// as Alibaba would still bill it.
-    pub fn decide(&self, method: &str, params: &Params) -> Decision {
-        let auth = gate::authenticate(
-            method,
-            params,
-            &self.access_key_id,
-            self.access_key_secret.expose(),
-            Utc::now(),
-        );
+    pub fn decide(&self, call: &Call) -> Decision {
+        let (accepted, offset) = {
+            let state = self.lock();
+            let settings = &state.settings;
+            (
+                settings.accept_signatures.clone(),
+                settings.clock_offset_secs,
+            )
+        };
+        let auth = gate::authenticate(call, &self.keys, &accepted, clock::now(offset));
         let mut state = self.lock();
         let now = Instant::now();
-        let (decision, throttled) = match auth {
-            Err(answer) => (state.delayed(answer, None), false),
-            Ok(nonce) if !state.nonces.admit(nonce, now) => {
+        let (decision, throttled) = match &auth {
+            Err(answer) => (state.delayed(answer.clone(), None), false),
+            Ok(admitted) if !state.nonces.admit(admitted.nonce, now) => {
                 (state.delayed(gate::nonce_used(), None), false)
             }
-            Ok(_) => state.after_authentication(params, now),
+            Ok(admitted) => state.after_authentication(admitted, &call.params, now),
         };
-        state
-            .counters
-            .record(&decision.answer.code, throttled, unix_second());
+        state.counters.record(
+            &decision.answer.code,
+            throttled,
+            gate::scheme_of(call),
+            unix_second(),
+        );
         decision
     }
 
@@ -142,8 +144,13 @@ impl Shared {
 impl State {
     /// Operation, QPS limit, account refusal, business input, script, injection, verdict.
     /// The bool says whether the call was throttled.
-    fn after_authentication(&mut self, params: &Params, now: Instant) -> (Decision, bool) {
-        if let Err(answer) = gate::operation(params) {
+    fn after_authentication(
+        &mut self,
+        admitted: &Admitted<'_>,
+        params: &Params,
+        now: Instant,
+    ) -> (Decision, bool) {
+        if let Err(answer) = gate::operation(admitted) {
             return (self.delayed(answer, None), false);
         }
         if let Some(bucket) = &mut self.bucket {

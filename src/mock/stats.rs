@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::upstream::signing::Scheme;
+
 /// A snapshot of the counts since start or the last reset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
@@ -22,6 +24,9 @@ pub struct Stats {
     pub throttled: u64,
     /// `Success` answers: the calls Alibaba would bill.
     pub verdict_calls: u64,
+    /// Calls by the signature scheme they claimed (`v2`, `v3`), refused ones included.
+    #[serde(default)]
+    pub by_signature: BTreeMap<String, u64>,
 }
 
 /// The running counts, with the current wall-clock second's bucket.
@@ -33,9 +38,14 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Counts one answered call with `code`, at unix second `now_second`.
-    pub fn record(&mut self, code: &str, throttled: bool, now_second: u64) {
+    /// Counts one answered call with `code` signed by `scheme`, at unix second `now_second`.
+    pub fn record(&mut self, code: &str, throttled: bool, scheme: Scheme, now_second: u64) {
         self.stats.calls += 1;
+        *self
+            .stats
+            .by_signature
+            .entry(scheme.name().to_string())
+            .or_default() += 1;
         *self.stats.by_code.entry(code.to_string()).or_default() += 1;
         if throttled {
             self.stats.throttled += 1;
@@ -67,16 +77,17 @@ mod tests {
     #[test]
     fn calls_are_counted_by_code_and_in_wall_clock_seconds() {
         let mut c = Counters::default();
-        c.record("Success", false, 100);
-        c.record("Success", false, 100);
-        c.record("Throttling.User", true, 100);
-        c.record("InternalError", false, 101);
+        c.record("Success", false, Scheme::V3, 100);
+        c.record("Success", false, Scheme::V3, 100);
+        c.record("Throttling.User", true, Scheme::V2, 100);
+        c.record("InternalError", false, Scheme::V3, 101);
         let s = c.snapshot();
         assert_eq!(s.calls, 4);
         assert_eq!(s.verdict_calls, 2);
         assert_eq!(s.throttled, 1);
         assert_eq!(s.by_code["Success"], 2);
         assert_eq!(s.max_calls_in_one_second, 3);
+        assert_eq!((s.by_signature["v2"], s.by_signature["v3"]), (1, 3));
         c.reset();
         assert_eq!(c.snapshot(), Stats::default());
     }

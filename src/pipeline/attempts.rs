@@ -44,6 +44,9 @@ impl Processor {
             if self.gate.is_refused() {
                 return self.give_back(job, token, counted).await;
             }
+            if self.cancellations.is_cancelled(job.batch_id.as_deref()) {
+                return Ok(Some(cancelled(attempts)));
+            }
             let attempt = if counted {
                 counted = false;
                 attempts + 1
@@ -70,6 +73,10 @@ impl Processor {
             };
             if self.gate.is_refused() {
                 return self.give_back(job, token, true).await;
+            }
+            // The wait may have been long: a cancel seen meanwhile still spares the call.
+            if self.cancellations.is_cancelled(job.batch_id.as_deref()) {
+                return Ok(Some(cancelled(attempt - 1)));
             }
             // After a long wait (a paused budget) the lease may have passed to another
             // worker: renew it, and call only if it is still ours.
@@ -142,6 +149,18 @@ impl Processor {
                 }
             }
         }
+    }
+}
+
+/// Its batch was cancelled: `attempts` calls were made, no further one will be.
+fn cancelled(attempts: i32) -> Settlement {
+    Settlement {
+        status: Status::Cancelled,
+        biz_code: None,
+        upstream_code: None,
+        upstream_message: Some("batch cancelled".into()),
+        request_id: None,
+        attempts,
     }
 }
 

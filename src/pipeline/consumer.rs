@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 use super::account::AccountGate;
 use super::{Disposition, Processor};
 use crate::health::Health;
-use crate::queue::{self, Publisher, Topology};
+use crate::queue::{self, DeadLetterSealing, Publisher, Topology};
 use crate::upstream::Client;
 
 /// The consumer's settings and collaborators.
@@ -38,6 +38,8 @@ pub struct Consumer {
     /// Stop taking jobs; let the ones in flight finish or return.
     pub shutdown: CancellationToken,
     pub shutdown_deadline: Duration,
+    /// Seals what the consumer dead-letters (no plaintext in `<jobs>.dead`).
+    pub dead_letters: Arc<DeadLetterSealing>,
 }
 
 /// How a session with the broker ended.
@@ -108,13 +110,14 @@ impl Consumer {
             .basic_qos(self.concurrency, BasicQosOptions { global: false })
             .await
             .context("setting the prefetch")?;
-        queue::declare(&channel, &self.topology).await?;
+        queue::declare(&connection, &self.topology).await?;
         let publisher = Publisher::open(
             &connection,
             &self.topology.results_exchange,
             &self.topology.dead_letter_queue,
         )
-        .await?;
+        .await?
+        .sealing(self.dead_letters.clone());
         let mut deliveries = channel
             .basic_consume(
                 self.topology.jobs_queue.as_str().into(),

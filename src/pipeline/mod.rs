@@ -4,11 +4,13 @@
 //!   or dead-letters, from the [`Disposition`] the processor returns.
 //! - [`processor`]: parse, validate, claim, store, publish; `attempts`: pace, call,
 //!   classify, retry.
+//! - [`cancellations`]: the cancelled batches, refreshed from PostgreSQL.
 //! - [`account`]: the pause when the upstream refuses the account, and its probe.
 //! - [`limiter`]: the local `governor` pacer; [`retry`]: the backoff policy.
 
 pub mod account;
 mod attempts;
+pub mod cancellations;
 pub mod consumer;
 pub mod limiter;
 pub mod processor;

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::account::AccountGate;
+use super::cancellations::Cancellations;
 use super::limiter::Limiter;
 use super::retry::RetryPolicy;
 use super::settle::{self, Settlement, CONFLICT};
@@ -45,6 +46,8 @@ pub struct Parts {
     pub limiter: Limiter,
     pub retry: RetryPolicy,
     pub gate: AccountGate,
+    /// Batches an operator cancelled: their jobs settle without a further call.
+    pub cancellations: Cancellations,
     pub health: Arc<Health>,
     pub pii_key: Secret,
     /// This process's identity (logs; claims are held per job task, see `process_job`).

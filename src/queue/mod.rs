@@ -4,12 +4,13 @@
 //! the one place that turns a job's fate into an acknowledgement.
 
 mod completion;
+pub mod dead_letters;
 mod publisher;
 mod topology;
 
 pub use completion::Completion;
-pub use publisher::Publisher;
-pub use topology::{declare, Topology};
+pub use publisher::{DeadLetterSealing, Publisher};
+pub use topology::{declare, declare_job_queue, job_queue_arguments, DeadLetterRoute, Topology};
 
 use anyhow::Context;
 use lapin::{Connection, ConnectionProperties};

@@ -1,27 +1,51 @@
 //! The broker objects the worker and `enqueue` both declare, idempotently, at start.
 //! Every argument here is part of the contract: changing one on an existing queue
-//! makes RabbitMQ refuse the declaration (PRECONDITION_FAILED), so they are fixed.
+//! makes RabbitMQ refuse the declaration (PRECONDITION_FAILED, and the channel
+//! closes), so a queue's arguments are fixed once it exists.
+//!
+//! The jobs queue has had two shapes. Today's routes the broker's own
+//! dead-lettering (the delivery limit) to `<jobs>.dead.intake`, which the
+//! worker drains and seals ([`DeadLetterRoute::Intake`]). The first release
+//! routed it straight to `<jobs>.dead`, where the broker writes the plaintext;
+//! such a queue cannot be changed, so it is kept and the worker sweeps
+//! `<jobs>.dead` instead ([`DeadLetterRoute::Legacy`]). Which one exists is
+//! learnt by trying today's arguments on a channel of their own.
 
 use anyhow::Context;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Connection, ExchangeKind};
 
 /// Names of the broker objects, from the configuration so tests can isolate themselves.
 #[derive(Debug, Clone)]
 pub struct Topology {
     pub jobs_queue: String,
     pub dead_letter_queue: String,
+    /// Where the broker dead-letters job queues to: plaintext, drained and sealed
+    /// by the worker (a job queue as far as privacy goes).
+    pub dead_letter_intake_queue: String,
     pub results_exchange: String,
     pub results_queue: String,
     pub delivery_limit: u32,
 }
 
+/// Where the broker's own dead-lettering of the jobs queue ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterRoute {
+    /// To the intake queue, which the worker drains and seals into `<jobs>.dead`.
+    Intake,
+    /// Straight to `<jobs>.dead` (a queue declared by the first release): the
+    /// worker must sweep `<jobs>.dead` and seal what it finds in plaintext.
+    Legacy,
+}
+
 impl Topology {
     pub fn from_config(config: &crate::config::Config) -> Self {
+        let dead_letter_queue = config.dead_letter_queue();
         Self {
             jobs_queue: config.jobs_queue.clone(),
-            dead_letter_queue: config.dead_letter_queue(),
+            dead_letter_intake_queue: format!("{dead_letter_queue}.intake"),
+            dead_letter_queue,
             results_exchange: config.results_exchange.clone(),
             results_queue: config.results_queue(),
             delivery_limit: config.delivery_limit,
@@ -33,43 +57,113 @@ fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
 }
 
-/// Declares the jobs queue, its dead-letter queue, the results exchange and queue.
-pub async fn declare(channel: &Channel, topology: &Topology) -> anyhow::Result<()> {
-    let durable = QueueDeclareOptions {
+fn durable() -> QueueDeclareOptions {
+    QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
-    };
+    }
+}
 
-    // The dead-letter queue: a quorum queue too, so a poison message is kept as safely
-    // as a job. Nothing consumes it automatically: an operator reads it.
-    let mut dead = FieldTable::default();
-    dead.insert(ShortString::from("x-queue-type"), text("quorum"));
-    channel
-        .queue_declare(topology.dead_letter_queue.as_str().into(), durable, dead)
-        .await
-        .context("declaring the dead-letter queue")?;
+/// A quorum queue with no other argument: replicated and durable, and, without
+/// `x-delivery-limit`, it never drops a message however often it is returned
+/// (the dead-letter tools return what they do not select).
+fn plain_quorum() -> FieldTable {
+    let mut arguments = FieldTable::default();
+    arguments.insert(ShortString::from("x-queue-type"), text("quorum"));
+    arguments
+}
 
-    let mut jobs = FieldTable::default();
+/// The arguments of every job queue (`<jobs>`, and `<jobs>.interactive`):
+/// a quorum queue with a delivery limit whose dead letters go to the intake.
+pub fn job_queue_arguments(topology: &Topology) -> FieldTable {
+    with_dead_letter_target(topology, &topology.dead_letter_intake_queue)
+}
+
+/// The first release's jobs queue: the same, dead-lettering to `<jobs>.dead`.
+fn legacy_job_queue_arguments(topology: &Topology) -> FieldTable {
+    with_dead_letter_target(topology, &topology.dead_letter_queue)
+}
+
+fn with_dead_letter_target(topology: &Topology, target: &str) -> FieldTable {
     // Quorum: replicated and durable, for data that matters; it also counts deliveries.
-    jobs.insert("x-queue-type".into(), text("quorum"));
+    let mut jobs = plain_quorum();
     // A message that keeps killing workers (or keeps being returned) stops after this
     // many deliveries instead of looping forever (3.10 has no default limit).
     jobs.insert(
         "x-delivery-limit".into(),
-        AMQPValue::LongInt(topology.delivery_limit as i32),
+        AMQPValue::LongInt(i32::try_from(topology.delivery_limit).unwrap_or(i32::MAX)),
     );
-    // Dead letters go, through the default exchange, to `<jobs>.dead`.
+    // Dead letters go, through the default exchange, to the queue named `target`.
     jobs.insert("x-dead-letter-exchange".into(), text(""));
-    jobs.insert(
-        "x-dead-letter-routing-key".into(),
-        text(&topology.dead_letter_queue),
-    );
+    jobs.insert("x-dead-letter-routing-key".into(), text(target));
     // Broker dead-lettering is at-most-once by default; at-least-once keeps the message
-    // until the dead-letter queue confirms it. It requires reject-publish overflow.
+    // until the dead-letter target confirms it. It requires reject-publish overflow.
     jobs.insert("x-dead-letter-strategy".into(), text("at-least-once"));
     jobs.insert("x-overflow".into(), text("reject-publish"));
-    channel
-        .queue_declare(topology.jobs_queue.as_str().into(), durable, jobs)
+    jobs
+}
+
+/// Declares a job queue, with today's arguments if it is new or already has
+/// them, else as the first release declared it (then [`DeadLetterRoute::Legacy`]).
+/// Each attempt has its own channel: a refused declaration closes its channel.
+pub async fn declare_job_queue(
+    connection: &Connection,
+    name: &str,
+    topology: &Topology,
+) -> anyhow::Result<DeadLetterRoute> {
+    let attempts = [
+        (DeadLetterRoute::Intake, job_queue_arguments(topology)),
+        (
+            DeadLetterRoute::Legacy,
+            legacy_job_queue_arguments(topology),
+        ),
+    ];
+    let mut refusals = Vec::new();
+    for (route, arguments) in attempts {
+        let channel = connection
+            .create_channel()
+            .await
+            .context("opening a declaration channel")?;
+        match channel
+            .queue_declare(name.into(), durable(), arguments)
+            .await
+        {
+            Ok(_) => {
+                let _ = channel.close(200, "declared".into()).await;
+                return Ok(route);
+            }
+            Err(error) => refusals.push(format!("{route:?}: {error}")),
+        }
+    }
+    anyhow::bail!(
+        "queue {name} exists with arguments this version does not know ({})",
+        refusals.join("; ")
+    )
+}
+
+/// Declares the jobs queue, the dead-letter queues, the results exchange and
+/// queue; says where the jobs queue's own dead letters go.
+pub async fn declare(
+    connection: &Connection,
+    topology: &Topology,
+) -> anyhow::Result<DeadLetterRoute> {
+    let channel = connection
+        .create_channel()
+        .await
+        .context("opening a declaration channel")?;
+    // The dead-letter queue: a quorum queue too, so a letter is kept as safely as a
+    // job; nothing consumes it for good (the dead-letter tools read it). The intake:
+    // plaintext the broker dead-lettered, until the worker seals it.
+    for queue in [
+        &topology.dead_letter_queue,
+        &topology.dead_letter_intake_queue,
+    ] {
+        channel
+            .queue_declare(queue.as_str().into(), durable(), plain_quorum())
+            .await
+            .with_context(|| format!("declaring the dead-letter queue {queue}"))?;
+    }
+    let route = declare_job_queue(connection, &topology.jobs_queue, topology)
         .await
         .context("declaring the jobs queue")?;
 
@@ -87,10 +181,12 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> anyhow::Result<(
         .await
         .context("declaring the results exchange")?;
     // A durable queue keeps every completion until someone reads it (contract).
-    let mut results = FieldTable::default();
-    results.insert("x-queue-type".into(), text("quorum"));
     channel
-        .queue_declare(topology.results_queue.as_str().into(), durable, results)
+        .queue_declare(
+            topology.results_queue.as_str().into(),
+            durable(),
+            plain_quorum(),
+        )
         .await
         .context("declaring the results queue")?;
     channel
@@ -103,5 +199,50 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> anyhow::Result<(
         )
         .await
         .context("binding the results queue")?;
-    Ok(())
+    let _ = channel.close(200, "declared".into()).await;
+    Ok(route)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topology() -> Topology {
+        let config = crate::config::Config::from_source(&std::collections::HashMap::new())
+            .expect("defaults");
+        Topology::from_config(&config)
+    }
+
+    fn routing_key(arguments: &FieldTable) -> String {
+        match arguments.inner().get("x-dead-letter-routing-key") {
+            Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+            other => panic!("no routing key: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_job_queue_dead_letters_to_the_intake_and_the_first_release_to_the_dead_letter_queue() {
+        let t = topology();
+        assert_eq!(t.dead_letter_intake_queue, "id2meta.jobs.dead.intake");
+        assert_eq!(
+            routing_key(&job_queue_arguments(&t)),
+            "id2meta.jobs.dead.intake"
+        );
+        assert_eq!(
+            routing_key(&legacy_job_queue_arguments(&t)),
+            "id2meta.jobs.dead"
+        );
+        // Only the route differs: the rest must equal what the first release declared.
+        let mut fresh = job_queue_arguments(&t).inner().clone();
+        let mut legacy = legacy_job_queue_arguments(&t).inner().clone();
+        fresh.remove("x-dead-letter-routing-key");
+        legacy.remove("x-dead-letter-routing-key");
+        assert_eq!(fresh, legacy);
+        assert_eq!(fresh.len(), 5);
+    }
+
+    #[test]
+    fn the_dead_letter_queues_have_no_delivery_limit() {
+        assert!(!plain_quorum().contains_key("x-delivery-limit"));
+    }
 }

@@ -5,6 +5,7 @@
 //! a keyed digest only.
 
 mod batcher;
+mod cancellations;
 mod claims;
 mod results;
 mod retention;

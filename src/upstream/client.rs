@@ -1,9 +1,9 @@
 //! The signed HTTP client for `Id2MetaVerifyIntl`.
 //!
-//! It sends what the official SDK sends (a POST to `/` with every parameter in the
-//! query string and an empty body, signed with HMAC-SHA1) and turns every way a
-//! call can end, including the ones that never produce a body, into an
-//! [`Outcome`]. It makes exactly one attempt per call: retrying, pacing and
+//! It sends what the official SDK sends (a POST to `/` with the parameters in the
+//! query string, an empty body, and the headers its [`Signer`] returns, under
+//! whichever scheme it holds) and turns every way a call can end, including the
+//! ones that never produce a body, into an [`Outcome`]. It makes exactly one attempt per call: retrying, pacing and
 //! billing decisions belong to the pipeline.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 
-use super::signing::{percent_encode_rpc, signature};
+use super::signing::{Request, Scheme, Signed, Signer};
 use super::{response, FailureClass, Outcome, ACTION, API_VERSION, PARAM_TYPE, PRODUCT_CODE};
 use crate::credentials::{Credentials, CredentialsHandle};
 use crate::identity::Identity;
@@ -28,6 +28,8 @@ pub struct UpstreamConfig {
     /// The credentials in force at each request (a fixed pair, or kept fresh by
     /// [`crate::credentials`]).
     pub credentials: CredentialsHandle,
+    /// `ID2META_SIGNATURE`: V3 unless V2 is asked for.
+    pub signature: Scheme,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
 }
@@ -36,6 +38,9 @@ pub struct UpstreamConfig {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    signer: Signer,
+    /// The `host` header as reqwest sends it (no default port), which V3 signs.
+    host: String,
     config: Arc<UpstreamConfig>,
 }
 
@@ -48,6 +53,11 @@ impl Client {
             "ID2META_ENDPOINT {:?} must be an http(s) URL with a host",
             config.endpoint
         );
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => anyhow::bail!("ID2META_ENDPOINT {:?} has no host", config.endpoint),
+        };
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -59,6 +69,8 @@ impl Client {
             .context("cannot build the upstream HTTP client")?;
         Ok(Self {
             http,
+            signer: Signer::new(config.signature, ACTION, API_VERSION),
+            host,
             config: Arc::new(config),
         })
     }
@@ -95,12 +107,17 @@ impl Client {
                 "no valid credentials are held",
             );
         };
+        let signed = self.sign(business, &credentials);
         let url = format!(
             "{}/?{}",
             self.config.endpoint.trim_end_matches('/'),
-            self.signed_query(business, &credentials)
+            signed.query.expose()
         );
-        let outcome = match self.http.post(url).send().await {
+        let mut request = self.http.post(url);
+        for (name, value) in &signed.headers {
+            request = request.header(*name, value.expose());
+        }
+        let outcome = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 match response.bytes().await {
@@ -120,37 +137,18 @@ impl Client {
         outcome
     }
 
-    /// Every parameter, signed, encoded the RPC way (spaces as `%20`).
-    fn signed_query(&self, business: &[(&str, &str)], credentials: &Credentials) -> String {
-        let nonce = uuid::Uuid::new_v4().to_string();
+    /// The query and headers of one call, with a fresh nonce and timestamp.
+    fn sign(&self, business: &[(&str, &str)], credentials: &Credentials) -> Signed {
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
         let timestamp = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let mut params: Vec<(&str, &str)> = vec![
-            ("Action", ACTION),
-            ("Version", API_VERSION),
-            ("Format", "JSON"),
-            ("AccessKeyId", &credentials.access_key_id),
-            ("SignatureMethod", "HMAC-SHA1"),
-            ("SignatureVersion", "1.0"),
-            ("SignatureNonce", &nonce),
-            ("Timestamp", &timestamp),
-        ];
-        if let Some(token) = &credentials.security_token {
-            params.push(("SecurityToken", token.expose()));
-        }
-        params.extend_from_slice(business);
-        let signature = signature(
-            METHOD,
-            params.iter().copied(),
-            credentials.access_key_secret.expose(),
-        );
-        params.push(("Signature", &signature));
-        params
-            .iter()
-            .map(|(name, value)| {
-                format!("{}={}", percent_encode_rpc(name), percent_encode_rpc(value))
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        self.signer.sign(&Request {
+            method: METHOD,
+            host: &self.host,
+            business,
+            credentials,
+            nonce: &nonce,
+            timestamp: &timestamp,
+        })
     }
 }
 

@@ -69,8 +69,7 @@ impl World {
             store,
         };
         let connection = world.connect().await;
-        let channel = connection.create_channel().await.expect("channel");
-        queue::declare(&channel, &Topology::from_config(&world.config))
+        queue::declare(&connection, &Topology::from_config(&world.config))
             .await
             .expect("topology");
         let _ = connection.close(200, "done".into()).await;
@@ -208,6 +207,7 @@ impl World {
         for queue in [
             self.config.jobs_queue.clone(),
             self.config.dead_letter_queue(),
+            format!("{}.intake", self.config.dead_letter_queue()),
             self.config.results_queue(),
         ] {
             let _ = channel

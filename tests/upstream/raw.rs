@@ -33,7 +33,7 @@ fn signed(
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let sig = signing::signature(
+    let sig = signing::v2::signature(
         method,
         params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         "testsecret",

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use id2meta::app::RunningWorker;
 use id2meta::config::Config;
 use id2meta::mock::{self, MockConfig, MockHandle};
+use id2meta::queue::dead_letters::{self, is_sealed, Sealer};
 use id2meta::queue::{self, Completion, Publisher, Topology, REASON_HEADER};
 use id2meta::secret::Secret;
 use id2meta::store::{ResultRow, Store};
@@ -136,8 +137,7 @@ impl TestEnv {
         let connection = queue::connect(&config.amqp_url, "test")
             .await
             .expect("broker");
-        let channel = connection.create_channel().await.expect("channel");
-        queue::declare(&channel, &Topology::from_config(&config))
+        queue::declare(&connection, &Topology::from_config(&config))
             .await
             .expect("topology");
         let publisher = Publisher::open(
@@ -245,9 +245,56 @@ impl TestEnv {
             .collect()
     }
 
-    /// Every dead letter so far, with its reason header (drains the queue).
+    /// Every dead letter so far, opened (its original body), with its reason
+    /// header (drains the queue). Each must rest sealed.
     pub async fn dead_letters(&self) -> Vec<(Vec<u8>, Option<String>)> {
-        self.drain(&self.config.dead_letter_queue()).await
+        let sealer = self.sealer();
+        self.drain_messages(&self.config.dead_letter_queue())
+            .await
+            .into_iter()
+            .map(|(body, properties)| {
+                assert!(is_sealed(&properties), "a dead letter at rest is sealed");
+                let reason = properties
+                    .headers()
+                    .as_ref()
+                    .and_then(|h| dead_letters::headers::text(h, REASON_HEADER));
+                let restored = sealer
+                    .open(&body, &properties)
+                    .expect("a dead letter opens with the test key");
+                (restored.body, reason)
+            })
+            .collect()
+    }
+
+    /// The sealer of this environment's key, to open dead letters.
+    pub fn sealer(&self) -> Sealer {
+        Sealer::new(&Secret::new(PII_KEY), self.config.dead_letter_ttl)
+    }
+
+    /// Has the broker itself dead-letter everything in the jobs queue: returns
+    /// each message until its delivery limit is spent.
+    pub async fn exhaust_delivery_limit(&self) {
+        let channel = self.publisher.channel();
+        for _ in 0..(self.config.delivery_limit + 5) * 10 {
+            let message = channel
+                .basic_get(
+                    self.config.jobs_queue.as_str().into(),
+                    lapin::options::BasicGetOptions::default(),
+                )
+                .await
+                .expect("basic_get");
+            let Some(message) = message else { return };
+            message
+                .delivery
+                .acker
+                .nack(lapin::options::BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+                .expect("nack");
+        }
+        panic!("the broker did not dead-letter the jobs queue's messages");
     }
 
     /// Every dead letter so far with all its properties (drains the queue).
@@ -281,6 +328,7 @@ impl TestEnv {
         for q in [
             self.config.jobs_queue.clone(),
             self.config.dead_letter_queue(),
+            format!("{}.intake", self.config.dead_letter_queue()),
             self.config.results_queue(),
         ] {
             let _ = channel

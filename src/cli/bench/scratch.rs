@@ -40,11 +40,7 @@ impl Scratch {
         )?;
         let topology = Topology::from_config(&config);
         let connection = queue::connect(&config.amqp_url, "id2meta bench").await?;
-        let channel = connection
-            .create_channel()
-            .await
-            .context("opening a channel")?;
-        queue::declare(&channel, &topology).await?;
+        queue::declare(&connection, &topology).await?;
         let publisher = Publisher::open(
             &connection,
             &topology.results_exchange,
@@ -67,7 +63,12 @@ impl Scratch {
             .await
             .context("opening a channel")?;
         let t = &self.topology;
-        for name in [&t.jobs_queue, &t.dead_letter_queue, &t.results_queue] {
+        for name in [
+            &t.jobs_queue,
+            &t.dead_letter_queue,
+            &t.dead_letter_intake_queue,
+            &t.results_queue,
+        ] {
             channel
                 .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
                 .await

@@ -1,39 +1,41 @@
-//! Alibaba Cloud RPC-style request signing, `SignatureVersion=1.0` (HMAC-SHA1).
+//! Signature V2: Alibaba's RPC-style HMAC-SHA1 scheme (`SignatureVersion=1.0`),
+//! which Alibaba documents as discontinued but still accepts; kept on request
+//! (`ID2META_SIGNATURE=v2`).
 //!
-//! Shared by the client (which signs) and the mock upstream (which verifies),
-//! so the two can only disagree with Alibaba, never with each other.
+//! Pure functions, shared by the client (which signs) and the mock upstream (which
+//! verifies), so the two can only disagree with Alibaba, never with each other.
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha1::Sha1;
 
-/// Every byte but `A-Z a-z 0-9 - _ . ~` is escaped, as RFC 3986 unreserved.
-const RPC_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+pub use super::encoding::percent_encode_rpc;
+use super::encoding::sorted_encoded_pairs;
 
-/// Percent-encodes a name or value as UTF-8 with upper-case hex (`%20`, `%2A`, `~`).
-pub fn percent_encode_rpc(value: &str) -> String {
-    percent_encode(value.as_bytes(), RPC_ESCAPED).to_string()
+/// The common parameters V2 adds to the business ones, `Signature` aside.
+pub fn common_parameters<'a>(
+    action: &'a str,
+    version: &'a str,
+    access_key_id: &'a str,
+    nonce: &'a str,
+    timestamp: &'a str,
+) -> [(&'a str, &'a str); 8] {
+    [
+        ("Action", action),
+        ("Version", version),
+        ("Format", "JSON"),
+        ("AccessKeyId", access_key_id),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("SignatureNonce", nonce),
+        ("Timestamp", timestamp),
+    ]
 }
 
 /// The canonicalized query string: encoded pairs sorted by encoded name, joined by `&`.
 /// `Signature` itself, if present, is left out.
 pub fn canonical_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut pairs: Vec<(String, String)> = params
-        .into_iter()
-        .filter(|(name, _)| *name != "Signature")
-        .map(|(name, value)| (percent_encode_rpc(name), percent_encode_rpc(value)))
-        .collect();
-    pairs.sort();
-    pairs
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    sorted_encoded_pairs(params.into_iter().filter(|(name, _)| *name != "Signature"))
 }
 
 /// `METHOD&%2F&percentEncode(canonical query)`.
@@ -98,24 +100,6 @@ mod tests {
     }
 
     #[test]
-    fn reserved_characters_are_encoded_the_rpc_way() {
-        assert_eq!(
-            percent_encode_rpc("a b*c~d+e/f&g=h%i"),
-            "a%20b%2Ac~d%2Be%2Ff%26g%3Dh%25i"
-        );
-        assert_eq!(percent_encode_rpc("-_.~AZaz09"), "-_.~AZaz09");
-    }
-
-    #[test]
-    fn utf8_names_are_encoded_byte_by_byte_in_upper_case_hex() {
-        assert_eq!(percent_encode_rpc("张三"), "%E5%BC%A0%E4%B8%89");
-        assert_eq!(
-            percent_encode_rpc("欧阳 娜娜"),
-            "%E6%AC%A7%E9%98%B3%20%E5%A8%9C%E5%A8%9C"
-        );
-    }
-
-    #[test]
     fn pairs_are_sorted_by_encoded_name_and_the_signature_is_left_out() {
         let q = canonical_query([("b", "2"), ("Signature", "x"), ("a", "1"), ("A", "0")]);
         assert_eq!(q, "A=0&a=1&b=2");
@@ -141,6 +125,6 @@ mod tests {
     }
 
     fn expected_for_special_secret() -> &'static str {
-        include_str!("signing_vector_special_secret.txt").trim()
+        include_str!("v2_vector_special_secret.txt").trim()
     }
 }

@@ -1,0 +1,113 @@
+//! `GET /`: the fleet, the budget in use, the backlog, the upstream codes.
+
+use chrono::{DateTime, Utc};
+use maud::{html, Markup};
+
+use super::{ago, layout, when, Viewer};
+use crate::console::reads::backlog::QueueDepth;
+use crate::console::reads::fleet::{Replica, CODES_WINDOW_MINUTES, RATE_WINDOW_SECONDS};
+
+/// What the overview shows.
+pub struct Overview {
+    pub replicas: Vec<Replica>,
+    pub qps: f64,
+    pub calls_per_second: f64,
+    pub depths: Vec<QueueDepth>,
+    pub codes: Vec<(String, i64)>,
+    pub now: DateTime<Utc>,
+}
+
+pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
+    let active = o
+        .replicas
+        .iter()
+        .filter(|r| r.active_since.is_some())
+        .count();
+    let share = if o.replicas.is_empty() {
+        0.0
+    } else {
+        o.qps / o.replicas.len() as f64
+    };
+    let used = if o.qps > 0.0 {
+        o.calls_per_second / o.qps * 100.0
+    } else {
+        0.0
+    };
+    let ready: u64 = o.depths.iter().filter_map(|d| d.ready).map(u64::from).sum();
+    let content = html! {
+        div.tiles {
+            div.tile { span.muted { "Live replicas" } b #replicas { (o.replicas.len()) } span.muted { (active) " calling" } }
+            div.tile {
+                span.muted { "Budget in use" }
+                b #budget { (format!("{:.1}", o.calls_per_second)) " / " (o.qps) }
+                span.muted { (format!("{used:.0}% of ID2META_QPS, last {RATE_WINDOW_SECONDS} s")) }
+            }
+            div.tile { span.muted { "Jobs waiting" } b #backlog { (ready) } span.muted { "ready in the job queues" } }
+        }
+        section {
+            h2 { "Fleet" }
+            @if o.replicas.is_empty() {
+                p.muted { "No live replica: no worker has sent a heartbeat in the last seconds." }
+            } @else {
+                div.scroll { table {
+                    thead { tr { th { "replica" } th { "state" } th.num { "QPS share" } th { "joined" } th.num { "heartbeat" } } }
+                    tbody {
+                        @for r in &o.replicas {
+                            tr {
+                                td { code { (r.replica_id.simple().to_string()[..8]) } }
+                                td {
+                                    @match r.active_since {
+                                        Some(since) => span.ok title=(format!("calling since {}", when(since))) { "calling" },
+                                        None => span.muted title="joining the budget, or suspended (its heartbeat lagged)" { "joining / suspended" },
+                                    }
+                                }
+                                td.num { (format!("{share:.1}")) }
+                                td { (ago(r.joined_at, o.now)) " ago" }
+                                td.num { (r.heartbeat_age_ms) " ms ago" }
+                            }
+                        }
+                    }
+                } }
+                p.muted { "Paused replicas (account refused, environment error) stop calling and say why on their own "
+                    code { "/readyz" } " and in " code { "id2meta_ready" } "; see the worker's logs." }
+            }
+        }
+        section {
+            h2 { "Backlog" }
+            div.scroll { table {
+                thead { tr { th { "queue" } th.num { "ready" } th.num { "unacked" } th.num { "consumers" } th { "" } } }
+                tbody {
+                    @for d in &o.depths {
+                        tr {
+                            td { code { (d.queue) } }
+                            td.num { (opt(d.ready)) }
+                            td.num { (opt(d.unacked)) }
+                            td.num { (opt(d.consumers)) }
+                            td.muted { (d.note.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            } }
+            @if o.depths.iter().all(|d| d.unacked.is_none()) {
+                p.muted { "Unacknowledged counts need the management API: set " code { "ID2META_MANAGEMENT_URL" } "." }
+            }
+        }
+        section {
+            h2 { "Upstream codes, last " (CODES_WINDOW_MINUTES) " minutes" }
+            @if o.codes.is_empty() {
+                p.muted { "Nothing settled in this window." }
+            } @else {
+                table #codes {
+                    thead { tr { th { "code" } th.num { "jobs" } } }
+                    tbody { @for (code, n) in &o.codes { tr { td { code { (code) } } td.num { (n) } } } }
+                }
+            }
+        }
+        p.muted { "Updated " (when(o.now)) "; this page refreshes every 5 s." }
+    };
+    layout("Fleet", Some(5), viewer, content)
+}
+
+fn opt<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "–".to_string(), |v| v.to_string())
+}

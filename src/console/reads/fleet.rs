@@ -1,0 +1,66 @@
+//! The fleet: live replicas from `worker_replicas`, the budget used now, and the
+//! upstream codes of the last minutes, from `verification_results`.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// How far back "now" reaches for the budget in use.
+pub const RATE_WINDOW_SECONDS: i64 = 10;
+/// How far back the upstream codes reach.
+pub const CODES_WINDOW_MINUTES: i64 = 15;
+
+/// One live replica, as the budget's heartbeat table knows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Replica {
+    pub replica_id: Uuid,
+    pub joined_at: DateTime<Utc>,
+    /// Null while the replica is joining or has suspended its calls.
+    pub active_since: Option<DateTime<Utc>>,
+    pub heartbeat_age_ms: i64,
+}
+
+/// The replicas whose heartbeat is younger than `ttl_ms` (the budget's own rule).
+pub async fn live_replicas(pool: &PgPool, ttl_ms: i64) -> anyhow::Result<Vec<Replica>> {
+    sqlx::query_as(
+        "SELECT replica_id, joined_at, active_since,
+                (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS heartbeat_age_ms
+           FROM worker_replicas
+          WHERE heartbeat_at > now() - make_interval(secs => $1::double precision / 1000)
+          ORDER BY joined_at, replica_id",
+    )
+    .bind(ttl_ms)
+    .fetch_all(pool)
+    .await
+    .context("reading the replicas")
+}
+
+/// Upstream calls per second that settled a job over the last [`RATE_WINDOW_SECONDS`]
+/// (a job's earlier failed attempts are not seen here; `/metrics` counts every call).
+pub async fn calls_per_second(pool: &PgPool) -> anyhow::Result<f64> {
+    let calls: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM verification_results
+          WHERE completed_at > now() - make_interval(secs => $1) AND upstream_code IS NOT NULL",
+    )
+    .bind(RATE_WINDOW_SECONDS as f64)
+    .fetch_one(pool)
+    .await
+    .context("reading the recent call rate")?;
+    Ok(calls as f64 / RATE_WINDOW_SECONDS as f64)
+}
+
+/// Settled jobs of the last [`CODES_WINDOW_MINUTES`] by upstream code (the status
+/// when no call answered: `invalid`, `cancelled`, reused verdicts), most frequent first.
+pub async fn recent_codes(pool: &PgPool) -> anyhow::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT coalesce(upstream_code, '(' || status || ')') AS code, count(*)
+           FROM verification_results
+          WHERE completed_at > now() - make_interval(mins => $1)
+          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 30",
+    )
+    .bind(CODES_WINDOW_MINUTES as i32)
+    .fetch_all(pool)
+    .await
+    .context("reading the recent upstream codes")
+}

@@ -1,0 +1,39 @@
+//! `GET /`.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use maud::Markup;
+
+use super::{viewer, ConsoleState, PageError};
+use crate::budget::BudgetSettings;
+use crate::console::pages::overview::{self, Overview};
+use crate::console::reads::{backlog, fleet};
+
+pub async fn page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Markup, PageError> {
+    let pool = state.store.pool();
+    let ttl_ms = i64::try_from(BudgetSettings::default().ttl.as_millis()).unwrap_or(2_000);
+    let jobs = state.config.jobs_queue.clone();
+    let queues = [jobs.clone(), format!("{jobs}.interactive")];
+    let (replicas, calls_per_second, codes, depths) = tokio::join!(
+        fleet::live_replicas(pool, ttl_ms),
+        fleet::calls_per_second(pool),
+        fleet::recent_codes(pool),
+        backlog::depths(
+            &state.config.amqp_url,
+            state.management_url.as_deref(),
+            &queues
+        ),
+    );
+    let view = Overview {
+        replicas: replicas?,
+        qps: state.config.qps,
+        calls_per_second: calls_per_second?,
+        depths,
+        codes: codes?,
+        now: chrono::Utc::now(),
+    };
+    Ok(overview::render(&view, &viewer(&state, &headers)))
+}
