@@ -159,9 +159,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         )
         .await;
         // The intake stops at the shutdown signal, after the message it is sealing.
-        if tokio::time::timeout(shutdown::INTAKE_STOP, intake)
-            .await
-            .is_err()
+        if shutdown::bounded(
+            "stopping the dead-letter intake",
+            shutdown::INTAKE_STOP,
+            intake,
+        )
+        .await
+        .is_none()
         {
             tracing::warn!("the dead-letter intake did not stop in time; its message returns to the intake queue");
         }

@@ -10,12 +10,12 @@
 //!
 //! | step | bound |
 //! |---|---|
-//! | drain: jobs in flight finish or return | `ID2META_SHUTDOWN_DEADLINE_SECS`, default 20 s, at most 21 s |
+//! | drain: jobs in flight finish or return | `ID2META_SHUTDOWN_DEADLINE_SECS`, default 18 s, at most 20 s |
 //! | the consumer lets go of the broker (cancel, requeue, close) | [`CONSUMER_CLOSE`] 2 s |
 //! | the budget gives this replica's share back | [`BUDGET_LEAVE`] 2 s |
-//! | the dead-letter intake finishes the letter it is sealing | [`INTAKE_STOP`] 1 s |
+//! | the dead-letter intake finishes the message it is sealing | [`INTAKE_STOP`] 2 s |
 //! | the result writer flushes what it holds | [`WRITER_FLUSH`] 3 s |
-//! | total | 20 + 8 = 28 s by default, 21 + 8 = 29 s at most |
+//! | total | 18 + 9 = 27 s by default, 20 + 9 = 29 s at most |
 //!
 //! A step cut short loses nothing: an unacknowledged delivery returns to the
 //! queue when the connection goes, an uncommitted result's job is redelivered
@@ -33,23 +33,19 @@ pub const CONTRACT_LIMIT: Duration = Duration::from_secs(30);
 pub const CONSUMER_CLOSE: Duration = Duration::from_secs(2);
 /// After the consumer: leaving the QPS budget.
 pub const BUDGET_LEAVE: Duration = Duration::from_secs(2);
-/// After the budget: the dead-letter intake finishing the letter it is sealing.
-pub const INTAKE_STOP: Duration = Duration::from_secs(1);
+/// After the budget: the dead-letter intake's last seal.
+pub const INTAKE_STOP: Duration = Duration::from_secs(2);
 /// After the intake: the result writer's last commit.
 pub const WRITER_FLUSH: Duration = Duration::from_secs(3);
 /// Everything after the drain.
-pub const AFTER_DRAIN: Duration = Duration::from_secs(
-    CONSUMER_CLOSE.as_secs()
-        + BUDGET_LEAVE.as_secs()
-        + INTAKE_STOP.as_secs()
-        + WRITER_FLUSH.as_secs(),
-);
+pub const AFTER_DRAIN: Duration =
+    Duration::from_secs(CONSUMER_CLOSE.as_secs() + BUDGET_LEAVE.as_secs() + WRITER_FLUSH.as_secs());
 /// The longest drain that leaves [`AFTER_DRAIN`] and a second of margin
 /// (process exit, scheduling) inside [`CONTRACT_LIMIT`].
 pub const MAX_DRAIN: Duration =
     Duration::from_secs(CONTRACT_LIMIT.as_secs() - AFTER_DRAIN.as_secs() - 1);
 /// `ID2META_SHUTDOWN_DEADLINE_SECS`'s default.
-pub const DEFAULT_DRAIN: Duration = Duration::from_secs(20);
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(18);
 
 /// Runs one shutdown step for at most `limit`; `None` (and a warning naming
 /// the step) if it did not finish in time. The step's future is dropped.
