@@ -22,6 +22,7 @@ use crate::pipeline::retry::RetryPolicy;
 use crate::pipeline::Processor;
 use crate::queue::dead_letters::{Intake, Sealer};
 use crate::queue::{DeadLetterSealing, Topology};
+use crate::shutdown;
 use crate::store::{Claimer, ResultWriter, Store};
 use crate::upstream::Client;
 
@@ -63,8 +64,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let store = Store::connect(&config.database_url, connections).await?;
     store.migrate().await?;
     health.set_database(true);
+    // The endpoints outlive the drain (so /metrics can be scraped while jobs
+    // finish): they stop when the worker task ends, not at SIGTERM.
+    let http_stop = CancellationToken::new();
     let http_addr =
-        crate::http::serve(config.http_addr, health.clone(), metrics, shutdown.clone()).await?;
+        crate::http::serve(config.http_addr, health.clone(), metrics, http_stop.clone()).await?;
     let owner = Uuid::new_v4();
     // QPS budget: the limiter stays closed until the budget opens it at this
     // replica's share; `budget_stop` is cancelled once the consumer made its last call.
@@ -85,6 +89,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     );
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
     let (claimer, _claimer_task) = Claimer::spawn(store.clone());
+    // Settled claims are deleted after a day, so `job_claims` stays bounded.
+    tokio::spawn(crate::store::sweep_claims_until(
+        store.clone(),
+        shutdown.clone(),
+    ));
     let gate = AccountGate::new(health.clone());
     let cancellations = Cancellations::start(store.clone(), shutdown.clone()).await?;
     let processor = Processor::new(Parts {
@@ -135,15 +144,28 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         shutdown_deadline: config.shutdown_deadline,
     };
     tracing::info!(%owner, qps = config.qps, concurrency = config.concurrency, %http_addr, "worker started");
+    let drain = config.shutdown_deadline;
     let task = tokio::spawn(async move {
-        let consumed = consumer.run().await;
+        let _http = http_stop.drop_guard();
+        // Each step after the drain has its own bound (see `shutdown`): the sum
+        // stays inside the contract's 30 s however stuck the broker or database.
+        let consumed = run_consumer(consumer, &shutdown, drain).await;
         // QPS budget: no more calls from here; give the share back to the others.
         budget_stop.cancel();
-        budget.wait().await;
+        shutdown::bounded(
+            "leaving the QPS budget",
+            shutdown::BUDGET_LEAVE,
+            budget.wait(),
+        )
+        .await;
         // The intake stops at the shutdown signal, after the message it is sealing.
-        if tokio::time::timeout(Duration::from_secs(2), intake)
-            .await
-            .is_err()
+        if shutdown::bounded(
+            "stopping the dead-letter intake",
+            shutdown::INTAKE_STOP,
+            intake,
+        )
+        .await
+        .is_none()
         {
             tracing::warn!("the dead-letter intake did not stop in time; its message returns to the intake queue");
         }
@@ -151,9 +173,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         // The consumer held the last writer handles: the writer now flushes and ends.
         // Jobs still waiting on it were abandoned at the deadline (their deliveries
         // return to the queue); do not hang on a database that is down.
-        if tokio::time::timeout(Duration::from_secs(5), writer_task)
+        if shutdown::bounded("flushing results", shutdown::WRITER_FLUSH, writer_task)
             .await
-            .is_err()
+            .is_none()
         {
             tracing::warn!("results still uncommitted at exit; their jobs will be redelivered");
         }
@@ -166,4 +188,24 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         owner,
         task,
     })
+}
+
+/// Runs the consumer until it ends by itself, or, once shutdown is asked, for
+/// at most the drain plus [`shutdown::CONSUMER_CLOSE`]: past that its future is
+/// dropped with its connection, and the broker requeues what was unacked.
+async fn run_consumer(
+    consumer: Consumer,
+    shutdown: &CancellationToken,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let run = consumer.run();
+    tokio::pin!(run);
+    tokio::select! {
+        consumed = &mut run => return consumed,
+        _ = shutdown.cancelled() => {}
+    }
+    let limit = drain + shutdown::CONSUMER_CLOSE;
+    shutdown::bounded("draining and closing the consumer", limit, run)
+        .await
+        .unwrap_or(Ok(()))
 }

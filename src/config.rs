@@ -113,6 +113,14 @@ impl Config {
             bail!("ID2META_MAX_ATTEMPTS must be a whole number from 1 up, got '0'");
         }
         let qps_margin = millis(env, "ID2META_QPS_MARGIN_MS", 10)?;
+        let lease = lease(env, request_timeout)?;
+        let shutdown_deadline = shutdown_deadline(env)?;
+        for (name, default) in [
+            ("ID2META_JOBS_QUEUE", "id2meta.jobs"),
+            ("ID2META_RESULTS_EXCHANGE", "id2meta.results"),
+        ] {
+            queue_name(name, &text(name, default))?;
+        }
         let endpoint = text(
             "ID2META_ENDPOINT",
             "https://cloudauth-intl.cn-hongkong.aliyuncs.com",
@@ -149,18 +157,8 @@ impl Config {
             pii_key: env.get("ID2META_PII_KEY").map(Secret::new),
             connect_timeout: millis(env, "ID2META_CONNECT_TIMEOUT_MS", 5_000)?,
             request_timeout,
-            lease: Duration::from_secs(parse(
-                env,
-                "ID2META_LEASE_SECS",
-                "60",
-                "a whole number of seconds",
-            )?),
-            shutdown_deadline: Duration::from_secs(parse(
-                env,
-                "ID2META_SHUTDOWN_DEADLINE_SECS",
-                "25",
-                "a whole number of seconds",
-            )?),
+            lease,
+            shutdown_deadline,
             delivery_limit: parse(env, "ID2META_DELIVERY_LIMIT", "20", "a whole number")?,
             credentials: crate::credentials::Settings::from_lookup(&|name| env.get(name)),
             dead_letter_ttl: crate::duration::parse(&text("ID2META_DEAD_LETTER_TTL", "14d"))
@@ -268,6 +266,51 @@ fn flag(env: &dyn Source, name: &str) -> anyhow::Result<bool> {
     }
 }
 
+/// `ID2META_LEASE_SECS`: a claim must outlive the call it covers. A lease
+/// shorter than the request timeout lets another worker take a claim over while
+/// its call is still in flight, and call again: a second bill for one job (0
+/// made every claim stale at once). Twice the request timeout leaves room for
+/// the database steps around the call.
+fn lease(env: &dyn Source, request_timeout: Duration) -> anyhow::Result<Duration> {
+    let secs: u64 = parse(env, "ID2META_LEASE_SECS", "60", "a whole number of seconds")?;
+    let minimum = (request_timeout * 2).as_secs_f64().ceil().max(1.0) as u64;
+    if secs < minimum {
+        bail!(
+            "ID2META_LEASE_SECS must be at least {minimum} (twice ID2META_REQUEST_TIMEOUT_MS, \
+             so a claim outlives its call), got '{secs}'"
+        );
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// `ID2META_SHUTDOWN_DEADLINE_SECS`: the drain, 1 s up to what leaves the
+/// steps after it their bounds inside the contract's 30 s
+/// ([`crate::shutdown::MAX_DRAIN`]).
+fn shutdown_deadline(env: &dyn Source) -> anyhow::Result<Duration> {
+    let name = "ID2META_SHUTDOWN_DEADLINE_SECS";
+    let default = crate::shutdown::DEFAULT_DRAIN.as_secs().to_string();
+    let secs: u64 = parse(env, name, &default, "a whole number of seconds")?;
+    let max = crate::shutdown::MAX_DRAIN.as_secs();
+    if !(1..=max).contains(&secs) {
+        bail!(
+            "{name} must be 1 to {max} seconds (the steps after the drain need {} s of the \
+             contract's 30 s), got '{secs}'",
+            crate::shutdown::AFTER_DRAIN.as_secs()
+        );
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// A queue or exchange name, with room for the suffixes derived from it
+/// (`.dead`, `.interactive`) inside an AMQP short string (255 bytes).
+fn queue_name(name: &str, value: &str) -> anyhow::Result<()> {
+    const MAX: usize = 200;
+    if value.is_empty() || value.len() > MAX {
+        bail!("{name} must be 1 to {MAX} bytes, got {} bytes", value.len());
+    }
+    Ok(())
+}
+
 fn millis(env: &dyn Source, name: &str, default: u64) -> anyhow::Result<Duration> {
     let ms: u64 = parse(
         env,
@@ -342,6 +385,53 @@ mod tests {
         let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "2 weeks")]);
         let err = format!("{:#}", Config::from_source(&env).unwrap_err());
         assert!(err.contains("ID2META_DEAD_LETTER_TTL"), "{err}");
+    }
+
+    #[test]
+    fn a_lease_that_a_call_can_outlive_is_refused_with_its_variable_and_value() {
+        let env = HashMap::from([("ID2META_LEASE_SECS", "0")]);
+        let err = Config::from_source(&env).unwrap_err().to_string();
+        assert!(
+            err.contains("ID2META_LEASE_SECS") && err.contains("'0'"),
+            "{err}"
+        );
+        assert!(err.contains("at least 20"), "{err}");
+        let env = HashMap::from([("ID2META_LEASE_SECS", "19")]);
+        assert!(Config::from_source(&env).is_err());
+        let env = HashMap::from([("ID2META_LEASE_SECS", "20")]);
+        assert_eq!(
+            Config::from_source(&env).unwrap().lease,
+            Duration::from_secs(20)
+        );
+        let env = HashMap::from([
+            ("ID2META_LEASE_SECS", "2"),
+            ("ID2META_REQUEST_TIMEOUT_MS", "1000"),
+        ]);
+        assert!(Config::from_source(&env).is_ok());
+        let env = HashMap::from([("ID2META_REQUEST_TIMEOUT_MS", "0")]);
+        assert!(Config::from_source(&env).is_err());
+    }
+
+    #[test]
+    fn a_drain_deadline_that_overruns_the_contracts_30_seconds_is_refused() {
+        let c = Config::from_source(&HashMap::new()).unwrap();
+        assert_eq!(c.shutdown_deadline, crate::shutdown::DEFAULT_DRAIN);
+        for bad in ["0", "25", "30"] {
+            let env = HashMap::from([("ID2META_SHUTDOWN_DEADLINE_SECS", bad)]);
+            let err = Config::from_source(&env).unwrap_err().to_string();
+            assert!(err.contains("ID2META_SHUTDOWN_DEADLINE_SECS"), "{err}");
+        }
+        let max = crate::shutdown::MAX_DRAIN.as_secs().to_string();
+        let env = HashMap::from([("ID2META_SHUTDOWN_DEADLINE_SECS", max.as_str())]);
+        assert!(Config::from_source(&env).is_ok());
+    }
+
+    #[test]
+    fn a_queue_name_too_long_for_amqp_is_refused_at_start_not_a_panic_later() {
+        let long = "q".repeat(300);
+        let env = HashMap::from([("ID2META_JOBS_QUEUE", long.as_str())]);
+        let err = Config::from_source(&env).unwrap_err().to_string();
+        assert!(err.contains("ID2META_JOBS_QUEUE"), "{err}");
     }
 
     #[test]

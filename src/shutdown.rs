@@ -3,8 +3,61 @@
 //! Kubernetes sends SIGTERM, waits the grace period, then SIGKILL: the worker
 //! stops taking jobs at once and finishes or returns the ones in flight within
 //! `ID2META_SHUTDOWN_DEADLINE_SECS`.
+//!
+//! The contract gives 30 s from SIGTERM to exit (Kubernetes' default grace
+//! period). Every step after the drain has its own bound, so the worst case
+//! (broker and database both stuck) still fits:
+//!
+//! | step | bound |
+//! |---|---|
+//! | drain: jobs in flight finish or return | `ID2META_SHUTDOWN_DEADLINE_SECS`, default 18 s, at most 20 s |
+//! | the consumer lets go of the broker (cancel, requeue, close) | [`CONSUMER_CLOSE`] 2 s |
+//! | the budget gives this replica's share back | [`BUDGET_LEAVE`] 2 s |
+//! | the dead-letter intake finishes the message it is sealing | [`INTAKE_STOP`] 2 s |
+//! | the result writer flushes what it holds | [`WRITER_FLUSH`] 3 s |
+//! | total | 18 + 9 = 27 s by default, 20 + 9 = 29 s at most |
+//!
+//! A step cut short loses nothing: an unacknowledged delivery returns to the
+//! queue when the connection goes, an uncommitted result's job is redelivered
+//! and finds its claim, and a replica that did not leave the budget is expired
+//! by the others.
+
+use std::future::Future;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+
+/// The contract's limit from SIGTERM to exit.
+pub const CONTRACT_LIMIT: Duration = Duration::from_secs(30);
+/// After the drain: the consumer's cancel, requeue and close.
+pub const CONSUMER_CLOSE: Duration = Duration::from_secs(2);
+/// After the consumer: leaving the QPS budget.
+pub const BUDGET_LEAVE: Duration = Duration::from_secs(2);
+/// After the budget: the dead-letter intake's last seal.
+pub const INTAKE_STOP: Duration = Duration::from_secs(2);
+/// After the intake: the result writer's last commit.
+pub const WRITER_FLUSH: Duration = Duration::from_secs(3);
+/// Everything after the drain.
+pub const AFTER_DRAIN: Duration =
+    Duration::from_secs(CONSUMER_CLOSE.as_secs() + BUDGET_LEAVE.as_secs() + WRITER_FLUSH.as_secs());
+/// The longest drain that leaves [`AFTER_DRAIN`] and a second of margin
+/// (process exit, scheduling) inside [`CONTRACT_LIMIT`].
+pub const MAX_DRAIN: Duration =
+    Duration::from_secs(CONTRACT_LIMIT.as_secs() - AFTER_DRAIN.as_secs() - 1);
+/// `ID2META_SHUTDOWN_DEADLINE_SECS`'s default.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(18);
+
+/// Runs one shutdown step for at most `limit`; `None` (and a warning naming
+/// the step) if it did not finish in time. The step's future is dropped.
+pub async fn bounded<F: Future>(what: &str, limit: Duration, step: F) -> Option<F::Output> {
+    match tokio::time::timeout(limit, step).await {
+        Ok(output) => Some(output),
+        Err(_) => {
+            tracing::warn!(step = what, limit = ?limit, "shutdown step cut short at its bound");
+            None
+        }
+    }
+}
 
 /// A token cancelled at the first SIGTERM or SIGINT.
 pub fn on_signals() -> CancellationToken {
@@ -41,4 +94,23 @@ async fn wait_for_signal() {
 #[cfg(not(unix))]
 async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_case_shutdown_fits_the_contract() {
+        assert!(DEFAULT_DRAIN <= MAX_DRAIN);
+        assert!(MAX_DRAIN + AFTER_DRAIN < CONTRACT_LIMIT);
+    }
+
+    #[tokio::test]
+    async fn a_stuck_step_is_cut_at_its_bound() {
+        let limit = Duration::from_millis(10);
+        let stuck = bounded("stuck", limit, std::future::pending::<()>()).await;
+        assert_eq!(stuck, None);
+        assert_eq!(bounded("quick", WRITER_FLUSH, async { 7 }).await, Some(7));
+    }
 }

@@ -147,6 +147,8 @@ fn spawn_worker(env: &TestEnv, concurrency: u16, log_file: &std::fs::File) -> Ch
         .env("ID2META_RESULTS_EXCHANGE", &env.config.results_exchange)
         .env("ID2META_HTTP_ADDR", http_addr.to_string())
         .env("ID2META_LEASE_SECS", "2")
+        // A lease must be at least twice the request timeout.
+        .env("ID2META_REQUEST_TIMEOUT_MS", "1000")
         .env("ID2META_QPS", "200")
         .env("ID2META_CONCURRENCY", concurrency.to_string())
         .env("ID2META_LOG_FORMAT", "json")

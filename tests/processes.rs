@@ -28,6 +28,8 @@ async fn a_job_redelivered_after_a_worker_is_killed_mid_batch_completes_once() {
         ("ID2META_QPS", "400"),
         ("ID2META_CONCURRENCY", concurrency.as_str()),
         ("ID2META_LEASE_SECS", "2"),
+        // A lease must be at least twice the request timeout.
+        ("ID2META_REQUEST_TIMEOUT_MS", "1000"),
     ];
     let first = WorkerProcess::start(&world, &settings).await;
     let rows_at_kill = world

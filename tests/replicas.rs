@@ -42,6 +42,8 @@ async fn three_replicas_never_exceed_the_budget_in_any_sliding_second_and_absorb
         // A loaded test machine delays some requests by more than the default 5 ms
         // between token and arrival; 25 ms costs 2.5% of the budget.
         ("ID2META_QPS_MARGIN_MS", "25"),
+        // A lease must be at least twice the request timeout.
+        ("ID2META_REQUEST_TIMEOUT_MS", "1000"),
     ];
     let first = WorkerProcess::start(&world, &settings).await;
     let second = WorkerProcess::start(&world, &settings).await;

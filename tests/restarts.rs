@@ -47,6 +47,8 @@ async fn a_batch_under_way() -> (World, Vec<String>, WorkerProcess) {
             ("ID2META_QPS", "20"),
             ("ID2META_CONCURRENCY", "16"),
             ("ID2META_LEASE_SECS", "15"),
+            // A lease must be at least twice the request timeout.
+            ("ID2META_REQUEST_TIMEOUT_MS", "5000"),
         ],
     )
     .await;

@@ -5,7 +5,7 @@
 //! transpositions, so a number that fails it is settled `invalid` locally
 //! instead of paying the upstream to say "no record".
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 
 use super::IdentityError;
 
@@ -17,6 +17,8 @@ const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 const CHECK_CHARACTERS: &[u8; 11] = b"10X98765432";
 /// Birth dates before this year are not plausible for a living card holder.
 const EARLIEST_BIRTH_YEAR: i32 = 1900;
+/// China Standard Time, UTC+8 all year (no daylight saving since 1991).
+const CST_OFFSET_SECS: i32 = 8 * 3600;
 
 /// A validated, normalised GB 11643 number (trimmed, final `X` upper-case).
 /// `Debug` and `Display` redact.
@@ -24,9 +26,11 @@ const EARLIEST_BIRTH_YEAR: i32 = 1900;
 pub struct IdNumber(String);
 
 impl IdNumber {
-    /// Validates against today's UTC date.
+    /// Validates against today's date in China Standard Time: the card's
+    /// birth date is a Beijing date, so between 16:00 and 24:00 UTC a person
+    /// born "today" in Beijing was born on what UTC still calls tomorrow.
     pub fn parse(raw: &str) -> Result<Self, IdentityError> {
-        Self::parse_on(raw, Utc::now().date_naive())
+        Self::parse_on(raw, china_today(Utc::now()))
     }
 
     /// Validates with `today` as the latest acceptable birth date.
@@ -86,6 +90,15 @@ pub fn check_character(first_seventeen: &str) -> Option<char> {
         .map(|(digit, weight)| u32::from(digit - b'0') * weight)
         .sum();
     Some(char::from(CHECK_CHARACTERS[(sum % 11) as usize]))
+}
+
+/// The calendar date in China Standard Time at the instant `now`.
+pub fn china_today(now: DateTime<Utc>) -> NaiveDate {
+    match FixedOffset::east_opt(CST_OFFSET_SECS) {
+        Some(cst) => now.with_timezone(&cst).date_naive(),
+        // Unreachable (8 h is a valid offset); the UTC date is the safe fallback.
+        None => now.date_naive(),
+    }
 }
 
 /// `YYYYMMDD` (8 ASCII digits) as a calendar date, if it is one.

@@ -10,7 +10,10 @@
 //!
 //! Nothing here formats a field's value into an error.
 
+mod priority;
 mod top_level;
+
+pub use priority::{Priority, PRIORITY_INVALID};
 
 use serde_json::{Map, Value};
 
@@ -24,6 +27,9 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const MAX_METADATA_BYTES: usize = 4 * 1024;
 /// `job_id` length limit, in characters.
 pub const MAX_JOB_ID_CHARS: usize = 128;
+/// `job_id` length limit, in bytes of UTF-8: it becomes the completion's AMQP
+/// `message_id`, a short string (128 CJK characters are 384 bytes).
+pub const MAX_JOB_ID_BYTES: usize = 255;
 /// `batch_id` length limit, in characters.
 pub const MAX_BATCH_ID_CHARS: usize = 128;
 
@@ -32,6 +38,9 @@ pub const MAX_BATCH_ID_CHARS: usize = 128;
 pub const BATCH_ID_INVALID: &str = "batch_id_invalid";
 /// [`Job::field_problem`] for `metadata` over [`MAX_METADATA_BYTES`].
 pub const METADATA_TOO_LARGE: &str = "metadata_too_large";
+/// [`Job::field_problem`] for `metadata` with a NUL character (`\u0000`) in a
+/// key or a string: PostgreSQL's `jsonb` cannot store it.
+pub const METADATA_NUL: &str = "metadata_contains_nul";
 
 /// A job as received. The identity fields are raw (validated later into `invalid` or an Identity).
 #[derive(Debug, Clone)]
@@ -41,6 +50,8 @@ pub struct Job {
     pub name: Pii,
     pub id_number: Pii,
     pub metadata: Option<Value>,
+    /// `bulk` unless the body says `interactive`.
+    pub priority: Priority,
     /// A problem with a non-identity field (metadata too large, batch_id too long):
     /// the job is `invalid` for this reason, without an upstream call.
     pub field_problem: Option<String>,
@@ -61,7 +72,7 @@ pub enum NotAJob {
     DuplicateKey,
     #[error("no job_id in the body and no message_id property")]
     MissingJobId,
-    #[error("job_id must be 1 to 128 characters without control characters")]
+    #[error("job_id must be 1 to 128 characters, at most 255 bytes, without control characters")]
     InvalidJobId,
     /// The field named has a JSON type it cannot have.
     #[error("field {0} has the wrong JSON type")]
@@ -100,8 +111,15 @@ impl Job {
             name,
             id_number,
             metadata,
+            priority: Priority::Bulk,
             field_problem: None,
         }
+    }
+
+    /// The same job with another priority.
+    pub fn with_priority(mut self, priority: Priority) -> Job {
+        self.priority = priority;
+        self
     }
 
     /// Parses a message body; `message_id` is the AMQP property, used when the body has no job_id.
@@ -121,13 +139,17 @@ impl Job {
         let id_number = Pii::new(optional_string(&mut fields, "id_number")?.unwrap_or_default());
         let (batch_id, batch_problem) = batch_id(optional_string(&mut fields, "batch_id")?);
         let (metadata, metadata_problem) = metadata(fields.remove("metadata"))?;
+        let (priority, priority_problem) = Priority::from_field(fields.remove("priority"));
+        // A job that is `invalid` for any reason stores and echoes no metadata.
+        let field_problem = batch_problem.or(metadata_problem).or(priority_problem);
         Ok(Job {
             job_id,
             batch_id,
             name,
             id_number,
-            metadata,
-            field_problem: batch_problem.or(metadata_problem).map(str::to_owned),
+            metadata: metadata.filter(|_| field_problem.is_none()),
+            priority,
+            field_problem: field_problem.map(str::to_owned),
         })
     }
 
@@ -143,6 +165,9 @@ impl Job {
         }
         if let Some(metadata) = &self.metadata {
             body.insert("metadata".into(), metadata.clone());
+        }
+        if self.priority != Priority::Bulk {
+            body.insert("priority".into(), self.priority.as_str().into());
         }
         Value::Object(body).to_string().into_bytes()
     }
@@ -164,9 +189,10 @@ fn optional_string(
 /// The body's `job_id`, else a non-empty `message_id` property.
 fn job_id(from_body: Option<String>, message_id: Option<&str>) -> Result<String, NotAJob> {
     let job_id = from_body
+        .filter(|id| !id.is_empty())
         .or_else(|| message_id.filter(|id| !id.is_empty()).map(str::to_owned))
         .ok_or(NotAJob::MissingJobId)?;
-    if is_label(&job_id, MAX_JOB_ID_CHARS) {
+    if is_label(&job_id, MAX_JOB_ID_CHARS) && job_id.len() <= MAX_JOB_ID_BYTES {
         Ok(job_id)
     } else {
         Err(NotAJob::InvalidJobId)
@@ -184,16 +210,30 @@ fn batch_id(value: Option<String>) -> (Option<String>, Option<&'static str>) {
     }
 }
 
-/// `metadata` must be an object; one too large to echo is dropped and makes
-/// the job `invalid`.
+/// `metadata` must be an object; one too large to echo, or one PostgreSQL
+/// cannot store, is dropped and makes the job `invalid`.
 fn metadata(value: Option<Value>) -> Result<(Option<Value>, Option<&'static str>), NotAJob> {
     match value {
         None | Some(Value::Null) => Ok((None, None)),
         Some(object @ Value::Object(_)) if object.to_string().len() > MAX_METADATA_BYTES => {
             Ok((None, Some(METADATA_TOO_LARGE)))
         }
+        Some(object @ Value::Object(_)) if holds_nul(&object) => Ok((None, Some(METADATA_NUL))),
         Some(object @ Value::Object(_)) => Ok((Some(object), None)),
         Some(_) => Err(NotAJob::WrongType("metadata")),
+    }
+}
+
+/// Whether any key or string, at any depth, holds a NUL character. The
+/// depth is bounded by serde_json's recursion limit (128), so is this.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 

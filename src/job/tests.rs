@@ -61,7 +61,7 @@ fn hostile_bodies_meet_their_expected_fate() {
         ),
         (br#"{"name":"x"}"#.to_vec(), Err("missing_job_id")),
         (br#"{"job_id":null}"#.to_vec(), Err("missing_job_id")),
-        (br#"{"job_id":""}"#.to_vec(), Err("invalid_job_id")),
+        (br#"{"job_id":""}"#.to_vec(), Err("missing_job_id")),
         (br#"{"job_id":"a\nb"}"#.to_vec(), Err("invalid_job_id")),
         (br#"{"job_id":"a\u202eb"}"#.to_vec(), Err("invalid_job_id")),
         (
@@ -160,6 +160,79 @@ fn a_bad_batch_id_or_metadata_is_dropped_not_stored() {
 }
 
 #[test]
+fn a_nul_anywhere_in_metadata_makes_the_job_invalid_and_the_metadata_is_not_kept() {
+    for metadata in [
+        json!({"note": "a\u{0}b"}),
+        json!({"a\u{0}": 1}),
+        json!({"deep": [{"x": ["ok", "\u{0}"]}]}),
+        json!({"deep": {"k\u{0}ey": null}}),
+    ] {
+        let body = json!({"job_id": "nul", "name": "张三", "id_number": "11010519491231002X",
+            "metadata": metadata});
+        let job = Job::parse(body.to_string().as_bytes(), None).unwrap();
+        assert_eq!(job.field_problem.as_deref(), Some(METADATA_NUL), "{body}");
+        assert_eq!(job.metadata, None);
+    }
+    let fine = json!({"job_id": "ok", "metadata": {"note": "a\\u0000b", "n": 0}});
+    let job = Job::parse(fine.to_string().as_bytes(), None).unwrap();
+    assert_eq!(job.field_problem, None);
+}
+
+#[test]
+fn a_job_id_over_255_bytes_is_not_a_job_even_within_128_characters() {
+    let parse = |job_id: &str| Job::parse(json!({"job_id": job_id}).to_string().as_bytes(), None);
+    assert_eq!(parse(&"身".repeat(128)).unwrap_err(), NotAJob::InvalidJobId);
+    assert_eq!(parse(&"身".repeat(86)).unwrap_err(), NotAJob::InvalidJobId);
+    assert_eq!(parse(&"身".repeat(85)).unwrap().job_id.len(), 255);
+    assert_eq!(
+        parse(&format!("{}é", "a".repeat(126)))
+            .unwrap()
+            .job_id
+            .len(),
+        128
+    );
+    assert!(parse(&"a".repeat(128)).is_ok());
+}
+
+#[test]
+fn an_empty_job_id_in_the_body_falls_back_to_the_message_id() {
+    let body = br#"{"job_id":"","name":"x","id_number":"1"}"#;
+    assert_eq!(
+        Job::parse(body, Some("from-property")).unwrap().job_id,
+        "from-property"
+    );
+    assert_eq!(Job::parse(body, None).unwrap_err(), NotAJob::MissingJobId);
+}
+
+#[test]
+fn an_unknown_priority_makes_the_job_invalid_without_its_metadata() {
+    let body = |priority: Value| {
+        json!({"job_id": "p", "metadata": {"k": 1}, "priority": priority}).to_string()
+    };
+    let job = Job::parse(body(json!("interactive")).as_bytes(), None).unwrap();
+    assert_eq!(
+        (job.priority, job.field_problem),
+        (Priority::Interactive, None)
+    );
+    for bad in [json!("urgent"), json!(1), json!(["bulk"])] {
+        let job = Job::parse(body(bad).as_bytes(), None).unwrap();
+        assert_eq!(job.field_problem.as_deref(), Some(PRIORITY_INVALID));
+        assert_eq!(
+            job.metadata, None,
+            "metadata of an invalid job is not echoed"
+        );
+    }
+}
+
+#[test]
+fn a_priority_round_trips_through_the_body() {
+    let job = Job::new("p", Pii::new("张三"), Pii::new("1"), None, None)
+        .with_priority(Priority::Interactive);
+    let back = Job::parse(&job.to_body(), None).unwrap();
+    assert_eq!(back.priority, Priority::Interactive);
+}
+
+#[test]
 fn errors_name_the_field_but_never_a_value() {
     let error = Job::parse(br#"{"job_id":"secret-77","name":12345}"#, None).unwrap_err();
     assert_eq!(error, NotAJob::WrongType("name"));
@@ -211,8 +284,15 @@ fn any_json() -> impl Strategy<Value = Value> {
 /// Objects shaped like jobs, with any value in any field.
 fn job_like() -> impl Strategy<Value = Value> {
     let field = prop_oneof![
-        prop::sample::select(vec!["job_id", "name", "id_number", "batch_id", "metadata"])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "job_id",
+            "name",
+            "id_number",
+            "batch_id",
+            "metadata",
+            "priority"
+        ])
+        .prop_map(str::to_owned),
         ".{0,8}",
     ];
     prop::collection::btree_map(field, any_json(), 0..7)
@@ -223,9 +303,14 @@ fn job_like() -> impl Strategy<Value = Value> {
 fn check_invariants(body: &[u8], message_id: Option<&str>) -> Result<(), TestCaseError> {
     if let Ok(job) = Job::parse(body, message_id) {
         prop_assert!((1..=MAX_JOB_ID_CHARS).contains(&job.job_id.chars().count()));
+        prop_assert!(job.job_id.len() <= MAX_JOB_ID_BYTES);
         prop_assert!(!job.job_id.chars().any(is_hidden_or_control));
         if let Some(metadata) = &job.metadata {
             prop_assert!(metadata.is_object() && metadata.to_string().len() <= MAX_METADATA_BYTES);
+            prop_assert!(!metadata.to_string().contains("\\u0000"));
+        }
+        if let Some(batch_id) = &job.batch_id {
+            prop_assert!(!batch_id.contains('\0'));
         }
         let again =
             Job::parse(&job.to_body(), None).map_err(|e| TestCaseError::fail(e.reason()))?;

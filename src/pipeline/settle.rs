@@ -101,8 +101,18 @@ impl Processor {
             StoredOutcome::Existing(_) => {
                 metrics::counter!(crate::instrumentation::REPUBLISHED).increment(1);
             }
+            StoredOutcome::Unstorable(reason) => {
+                tracing::warn!(
+                    reason,
+                    "the result cannot be stored; dead-lettering the job"
+                );
+                return Disposition::DeadLetter((*reason).to_string());
+            }
         }
-        self.publish(stored.row(), publisher).await
+        match stored.row() {
+            Some(row) => self.publish(row, publisher).await,
+            None => Disposition::Requeue,
+        }
     }
 
     /// Publishes the completion of a settled row; the job may then be acknowledged.

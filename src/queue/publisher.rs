@@ -75,7 +75,7 @@ impl Publisher {
         let completion = Completion::from(row);
         let body = serde_json::to_vec(&completion).context("serialising a completion")?;
         let properties = BasicProperties::default()
-            .with_message_id(ShortString::from(row.job_id.as_str()))
+            .with_message_id(short_string(&row.job_id, "the job_id (message_id)")?)
             .with_content_type("application/json".into())
             .with_delivery_mode(PERSISTENT);
         self.publish(
@@ -164,7 +164,7 @@ impl Publisher {
     /// Publishes a job body to a queue through the default exchange (for `enqueue`).
     pub async fn publish_job(&self, queue: &str, job_id: &str, body: &[u8]) -> anyhow::Result<()> {
         let properties = BasicProperties::default()
-            .with_message_id(ShortString::from(job_id))
+            .with_message_id(short_string(job_id, "the job_id (message_id)")?)
             .with_content_type("application/json".into())
             .with_delivery_mode(PERSISTENT)
             .with_headers(FieldTable::default());
@@ -188,8 +188,8 @@ impl Publisher {
         let confirm = self
             .channel
             .basic_publish(
-                exchange.into(),
-                routing_key.into(),
+                short_string(exchange, "the exchange name")?,
+                short_string(routing_key, "the routing key")?,
                 options,
                 body,
                 properties,
@@ -203,5 +203,27 @@ impl Publisher {
             bail!("the message could not be routed to {routing_key}");
         }
         Ok(())
+    }
+}
+
+/// An AMQP short string (at most 255 bytes), or an error naming what was too
+/// long: lapin's `From` conversions panic on a longer one.
+pub fn short_string(value: &str, what: &str) -> anyhow::Result<ShortString> {
+    ShortString::try_new(value)
+        .map_err(|_| anyhow::anyhow!("{what} is over 255 bytes ({} bytes)", value.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_string_over_255_bytes_is_an_error_not_a_panic() {
+        assert!(short_string(&"a".repeat(255), "x").is_ok());
+        let error = short_string(&"身".repeat(128), "the job_id").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the job_id is over 255 bytes (384 bytes)"
+        );
     }
 }

@@ -239,16 +239,4 @@ impl Store {
         .context("releasing a claim")?;
         Ok(())
     }
-
-    /// Deletes claims settled longer ago than `age`: their rows answer any late duplicate.
-    pub async fn prune_done_claims(&self, age: Duration) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM job_claims WHERE state = 'done' AND claimed_at < now() - make_interval(secs => $1)",
-        )
-        .bind(age.as_secs_f64())
-        .execute(self.pool())
-        .await
-        .context("pruning settled claims")?;
-        Ok(done.rows_affected())
-    }
 }

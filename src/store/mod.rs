@@ -8,13 +8,15 @@ mod batcher;
 mod cancellations;
 mod claims;
 mod results;
+mod retention;
 mod reuse;
 mod writer;
 
 pub use claims::{Claim, Claimer};
 pub use results::{BatchCounts, ResultRow, StoredOutcome};
+pub use retention::{sweep_claims_until, RETENTION, SWEEP_BATCH};
 pub use reuse::Reusable;
-pub use writer::ResultWriter;
+pub use writer::{ResultWriter, UNSTORABLE};
 
 use std::time::Duration;
 

@@ -36,12 +36,18 @@ pub enum StoredOutcome {
     Written(Box<ResultRow>),
     /// A row for the job_id already existed (a duplicate or a redelivery): here it is.
     Existing(Box<ResultRow>),
+    /// PostgreSQL refuses this row for its data (SQLSTATE class 22 or 23) and
+    /// always will: the job ends as a dead letter with this reason, never as an
+    /// endless retry that stops every row behind it.
+    Unstorable(&'static str),
 }
 
 impl StoredOutcome {
-    pub fn row(&self) -> &ResultRow {
+    /// The stored row; `None` for a row that cannot be stored.
+    pub fn row(&self) -> Option<&ResultRow> {
         match self {
-            Self::Written(r) | Self::Existing(r) => r,
+            Self::Written(r) | Self::Existing(r) => Some(r),
+            Self::Unstorable(_) => None,
         }
     }
 }

@@ -129,7 +129,7 @@ async fn every_hostile_body_meets_its_expected_fate_through_the_real_worker() {
     for row in &rows {
         let (file, fate) = &expected_rows[&row.job_id];
         let ok = match fate.as_str() {
-            "invalid" => row.status == "invalid",
+            f if f.starts_with("invalid") => row.status == "invalid",
             _ => ["match", "mismatch", "not_found"].contains(&row.status.as_str()),
         };
         if !ok {

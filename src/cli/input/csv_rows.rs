@@ -1,5 +1,6 @@
 //! CSV input: a header row naming `job_id`, `name`, `id_number` and optionally
-//! `batch_id` (in any order; other columns are ignored), then one job a row.
+//! `batch_id` and `priority` (in any order; other columns are ignored), then
+//! one job a row.
 //!
 //! Rows become the same JSON body the demo publishes, then go through the same
 //! check as a JSON line. A row's line number is the line it starts on (a quoted
@@ -16,6 +17,7 @@ struct Columns {
     name: usize,
     id_number: usize,
     batch_id: Option<usize>,
+    priority: Option<usize>,
 }
 
 impl Columns {
@@ -35,6 +37,7 @@ impl Columns {
             name,
             id_number,
             batch_id: find("batch_id"),
+            priority: find("priority"),
         })
     }
 }
@@ -102,14 +105,14 @@ fn body(
     let job_id = field(columns.job_id, "job_id")?;
     let name = field(columns.name, "name")?;
     let id_number = field(columns.id_number, "id_number")?;
-    let batch_id = match columns.batch_id {
-        Some(index) => record
-            .get(index)
-            .map(|_| field(index, "batch_id"))
-            .transpose()?
-            .filter(|b| !b.is_empty()),
-        None => None,
+    let optional = |index: Option<usize>, column: &str| -> Result<Option<&str>, String> {
+        match index.and_then(|index| record.get(index).map(|_| index)) {
+            Some(index) => Ok(Some(field(index, column)?).filter(|v| !v.is_empty())),
+            None => Ok(None),
+        }
     };
+    let batch_id = optional(columns.batch_id, "batch_id")?;
     let batch_id = batch_id.or(default_batch).map(str::to_owned);
-    Ok(csv_body(job_id, name, id_number, batch_id))
+    let priority = optional(columns.priority, "priority")?;
+    Ok(csv_body(job_id, name, id_number, batch_id, priority))
 }

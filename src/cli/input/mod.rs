@@ -24,7 +24,7 @@ mod csv_rows;
 pub enum Format {
     /// One JSON job object a line (JSON Lines, also called NDJSON).
     Jsonl,
-    /// `job_id,name,id_number[,batch_id]` with a header row.
+    /// `job_id,name,id_number[,batch_id][,priority]` with a header row.
     Csv,
 }
 
@@ -158,9 +158,21 @@ impl Checker {
     }
 }
 
-/// A CSV row's body: built like the demo's, then checked like any other.
-fn csv_body(job_id: &str, name: &str, id_number: &str, batch_id: Option<String>) -> Vec<u8> {
-    Job::new(job_id, Pii::new(name), Pii::new(id_number), batch_id, None).to_body()
+/// A CSV row's body: built like the demo's, then checked like any other. The
+/// priority is copied as written: an unknown one makes the job `invalid` at the
+/// worker, as the same value in a JSON line would.
+fn csv_body(
+    job_id: &str,
+    name: &str,
+    id_number: &str,
+    batch_id: Option<String>,
+    priority: Option<&str>,
+) -> Vec<u8> {
+    let body = Job::new(job_id, Pii::new(name), Pii::new(id_number), batch_id, None).to_body();
+    match priority {
+        None => body,
+        Some(priority) => insert_first_field(&body, "priority", priority),
+    }
 }
 
 /// One JSON Lines line, with `batch_id` added when the object has none.
@@ -188,7 +200,11 @@ fn json_line(line: &[u8], batch_id: Option<&str>) -> Result<Vec<u8>, String> {
 
 /// `{...}` with `"key":"value",` added right after the opening brace.
 fn insert_first_field(object: &[u8], key: &str, value: &str) -> Vec<u8> {
-    let brace = object.iter().position(|b| *b == b'{').unwrap_or(0);
+    // Callers pass a parsed, non-empty object; anything else is returned as is
+    // rather than indexed past its end.
+    let Some(brace) = object.iter().position(|b| *b == b'{') else {
+        return object.to_vec();
+    };
     let field = format!("{}:{},", Value::from(key), Value::from(value));
     let mut body = Vec::with_capacity(object.len() + field.len());
     body.extend_from_slice(&object[..=brace]);

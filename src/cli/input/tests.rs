@@ -139,6 +139,36 @@ fn csv_columns_may_come_in_any_order_and_batch_id_is_optional() {
 }
 
 #[test]
+fn a_csv_priority_column_reaches_the_body_as_written() {
+    let input =
+        "job_id,name,id_number,priority\na,张三,1,interactive\nb,张三,1,\nc,张三,1,urgent\n";
+    let read = read_jobs(input.as_bytes(), Format::Csv, None).unwrap();
+    assert!(read.bad.is_empty(), "{:?}", read.bad);
+    let priority = |i: usize| body_of(&read.jobs[i]).get("priority").cloned();
+    assert_eq!(priority(0), Some("interactive".into()));
+    assert_eq!(priority(1), None);
+    assert_eq!(priority(2), Some("urgent".into()));
+    let worker = Job::parse(&read.jobs[2].body, None).unwrap();
+    assert_eq!(
+        worker.field_problem.as_deref(),
+        Some(crate::job::PRIORITY_INVALID)
+    );
+}
+
+#[test]
+fn a_job_id_of_128_cjk_characters_is_a_bad_line_not_a_panic() {
+    let line = format!(
+        r#"{{"job_id":"{}","name":"张三","id_number":"1"}}"#,
+        "身".repeat(128)
+    );
+    let read = read_jobs(line.as_bytes(), Format::Jsonl, None).unwrap();
+    assert_eq!((read.jobs.len(), read.bad.len()), (0, 1));
+    let csv = format!("job_id,name,id_number\n{},张三,1\n", "身".repeat(128));
+    let read = read_jobs(csv.as_bytes(), Format::Csv, None).unwrap();
+    assert_eq!((read.jobs.len(), read.bad.len()), (0, 1));
+}
+
+#[test]
 fn bad_csv_rows_are_reported_by_line() {
     let mut input = b"job_id,name,id_number\na,\xE5\xBC,11010519491231002X\n".to_vec();
     input.extend_from_slice("b,only-two\n,张三,1\nd,张三,1\nd,张三,2\n".as_bytes());
@@ -150,9 +180,9 @@ fn bad_csv_rows_are_reported_by_line() {
         [
             "line 2: the name column is not UTF-8",
             "line 3: missing the id_number column (the row has 2 fields)",
-            "line 4: job_id must be 1 to 128 characters without control characters",
+            "line 4: no job_id in the body and no message_id property",
             "line 6: duplicate job_id of line 5",
-            "line 7: job_id must be 1 to 128 characters without control characters",
+            "line 7: job_id must be 1 to 128 characters, at most 255 bytes, without control characters",
         ]
     );
     assert_eq!(read.jobs.len(), 1);

@@ -87,6 +87,37 @@ fn parse_uses_the_real_clock_for_future_dates() {
     );
 }
 
+fn utc(text: &str) -> chrono::DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+#[test]
+fn the_date_that_bounds_birth_dates_is_beijings_not_utcs() {
+    // 16:00 UTC is midnight in Beijing: the date turns there eight hours early.
+    assert_eq!(china_today(utc("2026-11-28T15:59:59Z")), day(2026, 11, 28));
+    assert_eq!(china_today(utc("2026-11-28T16:00:00Z")), day(2026, 11, 29));
+    assert_eq!(china_today(utc("2026-11-28T23:59:59Z")), day(2026, 11, 29));
+    assert_eq!(china_today(utc("2026-11-29T00:00:00Z")), day(2026, 11, 29));
+    assert_eq!(china_today(utc("2026-12-31T16:00:00Z")), day(2027, 1, 1));
+}
+
+#[test]
+fn a_person_born_today_in_beijing_is_accepted_while_utc_is_still_on_yesterday() {
+    let now = utc("2026-11-28T20:00:00Z");
+    let born_in_beijing_today = with_check("11010520261129002");
+    assert!(IdNumber::parse_on(&born_in_beijing_today, china_today(now)).is_ok());
+    assert_eq!(
+        IdNumber::parse_on(&with_check("11010520261130002"), china_today(now)),
+        Err(IdentityError::IdNumberBirthDate)
+    );
+}
+
+#[test]
+fn parse_accepts_a_birth_on_the_current_beijing_date() {
+    let today = china_today(Utc::now()).format("%Y%m%d").to_string();
+    assert!(IdNumber::parse(&with_check(&format!("110105{today}002"))).is_ok());
+}
+
 #[test]
 fn check_character_refuses_anything_but_seventeen_digits() {
     assert_eq!(check_character("11010519491231002"), Some('X'));
