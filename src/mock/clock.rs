@@ -38,15 +38,31 @@ pub fn check(timestamp: &str, now: DateTime<Utc>) -> Result<(), Answer> {
     Ok(())
 }
 
+/// A fixed clock for the signature checks' tests: one instant, written as the gateway writes it.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub mod fixed {
+    use chrono::{DateTime, NaiveDateTime, Utc};
 
-    fn at(text: &str) -> DateTime<Utc> {
+    /// The instant the schemes' tests sign and verify at.
+    pub const NOW: &str = "2026-01-02T03:04:05Z";
+
+    /// [`NOW`] as a time.
+    pub fn now() -> DateTime<Utc> {
+        at(NOW)
+    }
+
+    /// A `YYYY-MM-DDThh:mm:ssZ` text as a time.
+    pub fn at(text: &str) -> DateTime<Utc> {
         NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ")
             .expect("a time")
             .and_utc()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed::at;
+    use super::*;
 
     fn code(result: Result<(), Answer>) -> String {
         result.err().map(|a| a.code).unwrap_or_default()

@@ -59,18 +59,10 @@ fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, Answer> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::NaiveDateTime;
-
     use super::*;
     use crate::secret::Secret;
 
-    const NOW: &str = "2026-01-02T03:04:05Z";
-
-    fn now() -> DateTime<Utc> {
-        NaiveDateTime::parse_from_str(NOW, "%Y-%m-%dT%H:%M:%SZ")
-            .expect("a time")
-            .and_utc()
-    }
+    use crate::mock::clock::fixed::{now, NOW};
 
     fn keys(id: &str) -> Keys {
         Keys::new(id.into(), Secret::new("testsecret"))

@@ -101,20 +101,11 @@ fn mismatch(message: &str) -> Answer {
 mod tests {
     use std::collections::BTreeMap;
 
-    use chrono::NaiveDateTime;
-
     use super::*;
     use crate::credentials::Credentials;
+    use crate::mock::clock::fixed::{now, NOW};
     use crate::secret::Secret;
     use crate::upstream::signing::{Request, Signer};
-
-    const NOW: &str = "2026-01-02T03:04:05Z";
-
-    fn now() -> DateTime<Utc> {
-        NaiveDateTime::parse_from_str(NOW, "%Y-%m-%dT%H:%M:%SZ")
-            .expect("a time")
-            .and_utc()
-    }
 
     fn keys() -> Keys {
         Keys::new("testid".into(), Secret::new("testsecret"))
