@@ -25,6 +25,8 @@ pub struct Received {
     pub last: Option<Instant>,
     /// Publish → receipt, microseconds, one per distinct job.
     pub latencies_us: Vec<u64>,
+    /// The same, for the interactive jobs only (the lanes section).
+    pub interactive_latencies_us: Vec<u64>,
 }
 
 /// A running reader of one results queue.
@@ -123,6 +125,7 @@ fn record(seen: &mut Received, completion: Completion, (at, at_us): (Instant, u6
         return;
     }
     *seen.by_status.entry(completion.status).or_default() += 1;
+    let interactive = completion.priority.as_deref() == Some("interactive");
     seen.last = Some(at);
     let published = completion
         .metadata
@@ -130,7 +133,11 @@ fn record(seen: &mut Received, completion: Completion, (at, at_us): (Instant, u6
         .and_then(|m| m.get(PUBLISHED_KEY))
         .and_then(serde_json::Value::as_u64);
     if let Some(published) = published {
-        seen.latencies_us.push(at_us.saturating_sub(published));
+        let latency = at_us.saturating_sub(published);
+        seen.latencies_us.push(latency);
+        if interactive {
+            seen.interactive_latencies_us.push(latency);
+        }
     }
 }
 
@@ -160,6 +167,7 @@ mod tests {
             completed_at: "2026-01-01T00:00:00Z".into(),
             metadata: published.map(|p| serde_json::json!({ PUBLISHED_KEY: p })),
             reused_from_job_id: None,
+            priority: None,
         }
     }
 
