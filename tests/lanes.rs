@@ -136,3 +136,26 @@ async fn a_priority_field_on_the_main_queue_is_honoured() {
     worker.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_message_on_the_interactive_queue_that_is_not_a_job_is_sealed_naming_that_queue() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let worker = env.start_worker().await;
+    let lane = env.config.interactive_queue();
+    env.publisher
+        .publish_job(&lane, "not-a-job", b"this is not JSON")
+        .await
+        .expect("published");
+    let letters = eventually("the dead letter", WITHIN, || async {
+        let letters = env.dead_letter_messages().await;
+        (!letters.is_empty()).then_some(letters)
+    })
+    .await;
+    let (body, properties) = &letters[0];
+    let restored = env.sealer().open(body, properties).expect("it opens");
+    // `dead-letters replay` restores it where it came from.
+    assert_eq!(restored.source_queue, lane);
+    assert_eq!(restored.body, b"this is not JSON");
+    worker.stop().await;
+    env.cleanup().await;
+}

@@ -190,6 +190,12 @@ impl Table {
             used.map(|u| (0.99..=1.001).contains(&u)),
         );
         self.row(
+            "(7) lanes: most calls in any sliding second".into(),
+            run.upstream.max_calls_in_sliding_second.to_string(),
+            "≤ budget",
+            Some(run.upstream.max_calls_in_sliding_second as f64 <= run.budget),
+        );
+        self.row(
             "(7) lanes: throttled by the upstream".into(),
             run.upstream.throttled.to_string(),
             "0",
