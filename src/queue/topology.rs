@@ -261,6 +261,17 @@ mod tests {
     }
 
     #[test]
+    fn the_interactive_lane_is_named_after_the_jobs_queue() {
+        let t = topology();
+        assert_eq!(t.interactive_queue, "id2meta.jobs.interactive");
+        // Declared with `job_queue_arguments` like the jobs queue: one shape, one route.
+        assert_eq!(
+            routing_key(&job_queue_arguments(&t)),
+            t.dead_letter_intake_queue
+        );
+    }
+
+    #[test]
     fn the_dead_letter_queues_have_no_delivery_limit() {
         assert!(!plain_quorum().contains_key("x-delivery-limit"));
     }

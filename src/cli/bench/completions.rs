@@ -185,6 +185,20 @@ mod tests {
     }
 
     #[test]
+    fn an_interactive_completion_counts_in_the_lanes_latencies_too() {
+        let mut seen = Received::default();
+        let now = Instant::now();
+        let mut interactive = completion("i", Some(1_000));
+        interactive.priority = Some("interactive".into());
+        let mut bulk = completion("b", Some(1_000));
+        bulk.priority = Some("bulk".into());
+        record(&mut seen, interactive, (now, 181_000));
+        record(&mut seen, bulk, (now, 901_000));
+        assert_eq!(seen.interactive_latencies_us, vec![180_000]);
+        assert_eq!(seen.latencies_us, vec![180_000, 900_000]);
+    }
+
+    #[test]
     fn percentiles_are_nearest_rank() {
         let mut v: Vec<u64> = (1..=100).rev().collect();
         assert_eq!(percentile(&mut v, 50.0), Some(50));
