@@ -178,6 +178,13 @@ impl Config {
         })
     }
 
+    /// The interactive lane, `<jobs>.interactive`: a job queue whose jobs are
+    /// interactive whatever their body says (RabbitMQ quorum queues have no
+    /// message priorities, so a lane is a queue; see docs/priorities.md).
+    pub fn interactive_queue(&self) -> String {
+        format!("{}.interactive", self.jobs_queue)
+    }
+
     /// The dead-letter queue for messages that are not jobs.
     pub fn dead_letter_queue(&self) -> String {
         format!("{}.dead", self.jobs_queue)

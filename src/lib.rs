@@ -11,7 +11,8 @@
 //! - [`job`]: what a message must be to count as a job ([`job::Job::parse`]).
 //! - [`identity`]: ID-number and name validation, masking, the keyed digest.
 //! - [`store`]: PostgreSQL: migrations, claims (one paid call per job), results.
-//! - [`pipeline`]: one job from delivery to ack; the limiter and the retry policy.
+//! - [`pipeline`]: one job from delivery to ack; the two lanes (bulk, interactive), the
+//!   limiter that serves interactive jobs first, and the retry policy.
 //! - [`budget`]: the QPS budget shared by all replicas through PostgreSQL.
 //! - [`upstream`]: the signed Alibaba client and the one classification of its codes.
 //! - [`credentials`]: Alibaba's credential chain (keys, OIDC/RRSA, URI, ECS role), refreshed.

@@ -25,12 +25,14 @@ fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
         "(3) most calls",
         "(4) latency",
         "(5) peak",
+        "(7) lanes",
     ] {
         assert!(table.contains(section), "no {section} row in\n{table}");
     }
     for correctness in [
         "| (2) upstream calls per job | 1.000 | = 1.000 | yes |",
         "| (3) throttled by the upstream | 0 | 0 | yes |",
+        "| (7) lanes: throttled by the upstream | 0 | 0 | yes |",
         "| (5) upstream calls per job | 1.000 | = 1.000 | yes |",
     ] {
         assert!(table.contains(correctness), "not {correctness} in\n{table}");

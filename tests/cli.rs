@@ -85,6 +85,7 @@ async fn ready_count(channel: &lapin::Channel, queue: &str) -> u32 {
 async fn delete_broker_objects(channel: &lapin::Channel, config: &Config) {
     for queue in [
         config.jobs_queue.clone(),
+        config.interactive_queue(),
         config.dead_letter_queue(),
         format!("{}.intake", config.dead_letter_queue()),
         config.results_queue(),
@@ -278,4 +279,41 @@ async fn results_and_batch_read_back_stored_rows() {
     assert!(!unknown.status.success());
 
     drop_database(store, &config).await;
+}
+
+#[tokio::test]
+async fn enqueue_sends_interactive_jobs_to_the_interactive_queue() {
+    let config = test_config();
+    let line = |job_id: &str, priority: &str| {
+        format!(
+            r#"{{"job_id":"{job_id}","name":"张三","id_number":"11010519491231002X"{priority}}}"#
+        )
+    };
+    let input = [
+        line("by-field", r#","priority":"interactive""#),
+        line("bulk-field", r#","priority":"bulk""#),
+        line("no-field", ""),
+    ]
+    .join("\n");
+    let output = id2meta(&config, &["enqueue", "-"], &input);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let connection = id2meta::queue::connect(&config.amqp_url, "test-cli")
+        .await
+        .expect("RabbitMQ");
+    let channel = connection.create_channel().await.expect("a channel");
+    assert_eq!(ready_count(&channel, &config.interactive_queue()).await, 1);
+    assert_eq!(ready_count(&channel, &config.jobs_queue).await, 2);
+
+    // --priority interactive: every job to the lane, bodies as written.
+    let input = line("forced", r#","priority":"bulk""#);
+    let output = id2meta(
+        &config,
+        &["enqueue", "-", "--priority", "interactive"],
+        &input,
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(ready_count(&channel, &config.interactive_queue()).await, 2);
+    let refused = id2meta(&config, &["enqueue", "-", "--priority", "urgent"], &input);
+    assert!(!refused.status.success(), "an unknown lane is refused");
+    delete_broker_objects(&channel, &config).await;
 }

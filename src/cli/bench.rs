@@ -7,13 +7,16 @@
 //! 2. the pipeline rate with an unlimited upstream shows what the worker adds on top;
 //! 3. at the account's cap, what matters is using the budget fully and never exceeding it;
 //! 4. below the cap, the end-to-end latency a caller sees;
-//! 5. one worker *process*, measured from /proc, for CPU and memory per job.
+//! 5. one worker *process*, measured from /proc, for CPU and memory per job;
+//! 6. the budget under the strictest reading of the upstream's limit;
+//! 7. priority lanes: what an interactive job waits behind a bulk backlog.
 //!
 //! Every section uses its own queues and database, named after the run, deleted at the end.
 
 mod completions;
 mod harness;
 mod jobs;
+mod lanes;
 mod machine;
 mod pipeline;
 mod process_stats;
@@ -36,7 +39,8 @@ use crate::mock::QpsWindow;
 (3) QPS-budget use at a cap (mock 200 ms latency, 50 QPS), \
 (4) end-to-end latency percentiles at a fixed offered load below the cap, \
 (5) CPU time and peak memory of one worker process, \
-(6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
+(6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas, \
+(7) priority lanes: interactive publish → completion p50/p99 while a bulk backlog drains across 3 replicas. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
 (AMQP_URL) only; every section uses fresh queues and a fresh database, removed at the end. \
 Build with --release: a debug build measures the compiler, not the worker."
 )]
@@ -54,7 +58,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub skip_paced: bool,
     /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
-    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=6))]
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=7))]
     pub only: Vec<u8>,
     /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
     /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
@@ -63,6 +67,12 @@ pub struct BenchArgs {
     /// Jobs for (3), the run at the QPS cap.
     #[arg(long, default_value_t = 1000)]
     pub capped_jobs: u64,
+    /// The bulk backlog of (7), the lanes run (`--quick`: at most 600).
+    #[arg(long, default_value_t = 20_000)]
+    pub lanes_jobs: u64,
+    /// Interactive jobs per second trickled in during (7).
+    #[arg(long, default_value_t = 2.0)]
+    pub interactive_rate: f64,
     /// Offered load of (4), jobs per second (below the 50 QPS cap).
     #[arg(long, default_value_t = 30.0)]
     pub offered_rate: f64,
@@ -83,13 +93,16 @@ impl BenchArgs {
             args.jobs = self.jobs.min(200);
             args.capped_jobs = self.capped_jobs.min(150);
             args.offered_secs = self.offered_secs.min(4);
+            // 12 s at the budget: long enough for a steady state and a dozen
+            // interactive jobs, short enough for the CI smoke run.
+            args.lanes_jobs = self.lanes_jobs.min(600);
         }
         args
     }
 
     fn runs(&self, section: u8) -> bool {
         let skipped = match section {
-            3 | 4 | 6 => self.skip_paced,
+            3 | 4 | 6 | 7 => self.skip_paced,
             5 => self.skip_resources,
             _ => false,
         };
@@ -165,6 +178,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .await?;
             table.strict(&strict);
         }
+    }
+    if args.runs(7) {
+        eprintln!(
+            "(7) lanes: {} bulk jobs, 3 replicas, interactive jobs at {}/s",
+            args.lanes_jobs, args.interactive_rate
+        );
+        let measured =
+            lanes::measure(&base, &run_id, args.lanes_jobs, args.interactive_rate).await?;
+        table.lanes(&measured);
     }
     if args.runs(5) {
         eprintln!("(5) one worker process: {} jobs", args.jobs);

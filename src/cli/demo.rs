@@ -109,7 +109,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let channel = connection.create_channel().await?;
     let topology = Topology::from_config(&config);
     queue::declare(&connection, &topology).await?;
-    for q in [&topology.jobs_queue, &topology.results_queue] {
+    for q in [
+        &topology.jobs_queue,
+        &topology.interactive_queue,
+        &topology.results_queue,
+    ] {
         channel
             .queue_purge(q.as_str().into(), QueuePurgeOptions::default())
             .await?;

@@ -16,6 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::input::{read_jobs, Format, ParsedLine};
 use crate::config::Config;
+use crate::job::Priority;
 use crate::queue::{connect, declare, Publisher, Topology};
 use crate::store::Store;
 
@@ -38,7 +39,9 @@ const RECORD_TIMEOUT: Duration = Duration::from_secs(5);
 /// number is wrong is published: the worker stores it as `invalid`.
 ///
 /// Jobs go to ID2META_JOBS_QUEUE on AMQP_URL (the topology is declared first)
-/// with publisher confirms. The number of jobs per batch is recorded in
+/// with publisher confirms; a job whose priority is `interactive` (its field,
+/// a CSV priority column, or --priority interactive) goes to
+/// ID2META_JOBS_QUEUE.interactive, the lane that overtakes a bulk backlog. The number of jobs per batch is recorded in
 /// DATABASE_URL so that `id2meta batch` can show pending jobs and an ETA
 /// (skipped with a warning if PostgreSQL is unreachable). A progress bar is
 /// drawn on stderr when it is a terminal; at the end stderr gets a summary:
@@ -59,13 +62,27 @@ pub struct EnqueueArgs {
     /// .json), else JSON Lines if the first non-blank character is `{`, else CSV.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Publish every job to this lane: `interactive` to the interactive queue
+    /// (its jobs are interactive whatever their field says), `bulk` to the jobs
+    /// queue. Default: each job by its own `priority` field.
+    #[arg(long, value_parser = priority)]
+    pub priority: Option<Priority>,
 }
 
 pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let (input, format) = read_input(&args)?;
-    let read = read_jobs(&input, format, args.batch_id.as_deref())?;
+    let mut read = read_jobs(&input, format, args.batch_id.as_deref())?;
     drop(input);
+    if let Some(lane) = args.priority {
+        // Routing only: the body is published as written.
+        read.jobs.iter_mut().for_each(|job| job.priority = lane);
+    }
+    let interactive = read
+        .jobs
+        .iter()
+        .filter(|job| job.priority == Priority::Interactive)
+        .count();
     for bad in &read.bad {
         eprintln!("{bad}");
     }
@@ -77,9 +94,10 @@ pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
     };
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "published {published} jobs ({} bad lines) to {} in {seconds:.1}s ({:.0}/s)",
+        "published {published} jobs ({} bad lines) to {} ({interactive} of them to {}) in {seconds:.1}s ({:.0}/s)",
         read.bad.len(),
         config.jobs_queue,
+        config.interactive_queue(),
         published as f64 / seconds.max(f64::EPSILON),
     );
     record_batches(&config, &read.jobs).await;
@@ -92,7 +110,8 @@ pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Publishes bodies to the configured jobs queue with pipelined confirms, after
+/// Publishes bodies to the configured jobs queue (interactive jobs to the
+/// interactive queue) with pipelined confirms, after
 /// declaring the topology. Returns how many the broker confirmed: all of them,
 /// or an error saying how many made it before the first failure.
 pub async fn enqueue_bodies(
@@ -109,9 +128,13 @@ pub async fn enqueue_bodies(
     .await?;
     declare(&connection, &Topology::from_config(config)).await?;
     let bar = progress_bar(jobs.len(), progress);
-    let queue = config.jobs_queue.as_str();
+    let interactive_queue = config.interactive_queue();
+    let queue_of = |job: &ParsedLine| match job.priority {
+        Priority::Interactive => interactive_queue.as_str(),
+        Priority::Bulk => config.jobs_queue.as_str(),
+    };
     let mut confirms = stream::iter(jobs)
-        .map(|job| publisher.publish_job(queue, &job.job_id, &job.body))
+        .map(|job| publisher.publish_job(queue_of(job), &job.job_id, &job.body))
         .buffer_unordered(IN_FLIGHT);
     let mut confirmed = 0;
     while let Some(result) = confirms.next().await {
@@ -194,6 +217,11 @@ fn progress_bar(len: usize, visible: bool) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// `--priority`: the contract's spelling exactly, as in a job's field.
+fn priority(value: &str) -> Result<Priority, String> {
+    Priority::from_name(value).ok_or_else(|| "a priority is `interactive` or `bulk`".into())
 }
 
 /// `--batch-id`: what the worker accepts as a batch_id, so a typo does not make

@@ -1,6 +1,6 @@
 //! The job's `priority` field (contract rev 2): `interactive` overtakes a
 //! `bulk` backlog. Only parsed and validated here; the lanes that honour it
-//! live in the budget.
+//! are the consumer's two queues and the limiter's order (docs/priorities.md).
 //!
 //! An unknown value, or one of another JSON type, makes the job `invalid`
 //! rather than silently `bulk`: a producer who misspells `interactive` must

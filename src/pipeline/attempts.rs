@@ -193,7 +193,8 @@ impl Processor {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return Paced::GiveBack,
                 _ = pause.wait_for(|refused| *refused) => return Paced::GiveBack,
-                granted = tokio::time::timeout(span, self.limiter.acquire()) => {
+                // Interactive jobs are served first (see the limiter's turn).
+                granted = tokio::time::timeout(span, self.limiter.acquire_as(job.priority)) => {
                     if granted.is_ok() {
                         return Paced::Granted;
                     }

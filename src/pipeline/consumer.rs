@@ -8,6 +8,15 @@
 //! the gate's probe passes; the session after it starts on probation (one job
 //! first, see [`super::probation`]).
 //!
+//! Two lanes (see `docs/priorities.md`): the jobs queue and `<jobs>.interactive`,
+//! each on its own channel with its own prefetch, so bulk deliveries can never
+//! hold every slot: the interactive lane keeps [`interactive_reserve`] slots of
+//! its own, and an interactive job is taken as soon as it is published, however
+//! full the bulk lane is. Jobs from the interactive queue are interactive whatever
+//! their body says; each delivery is settled on its own channel (an ack is only
+//! valid there) and returned to its own queue. Both lanes start, go on probation
+//! and stop together, with the session.
+//!
 //! The connection is supervised here rather than by lapin's auto-recovery
 //! (young, and it does not re-apply the prefetch): any channel or connection
 //! error ends the session, unacked deliveries return to the queue with the
@@ -27,12 +36,23 @@ use super::account::AccountGate;
 use super::probation::Subscription;
 use super::{Disposition, Processor};
 use crate::health::Health;
+use crate::job::Priority;
 use crate::queue::{self, DeadLetterSealing, Publisher, Topology};
 use crate::upstream::Client;
 
 /// How long a pause waits for the jobs in flight to hand themselves back before
 /// it probes anyway (a call in flight ends within the request timeout).
 const PAUSE_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Deliveries the interactive lane may hold beside the bulk lane's
+/// `concurrency`: a quarter of it, at least 2. Enough that a burst of sign-ups
+/// is taken at once (each waits only for the next free call, so a few slots
+/// keep up with the whole allowance: a slot frees within one upstream latency),
+/// small enough that the replica's memory and connections stay near what
+/// `ID2META_CONCURRENCY` says.
+pub fn interactive_reserve(concurrency: u16) -> u16 {
+    (concurrency / 4).max(2)
+}
 
 /// The consumer's settings and collaborators.
 pub struct Consumer {
@@ -150,12 +170,24 @@ impl Consumer {
         let queue_name: Arc<str> = Arc::from(self.topology.jobs_queue.as_str());
         let mut subscription =
             Subscription::start(channel, &queue_name, self.concurrency, *on_probation).await?;
+        // The interactive lane: its own channel, so its prefetch is its own (a
+        // per-consumer qos on a shared channel would be too, but acks with
+        // `multiple` are per channel, and a lane must not ack the other's).
+        let lane_channel = connection
+            .create_channel()
+            .await
+            .context("opening the interactive channel")?;
+        let lane_name: Arc<str> = Arc::from(self.topology.interactive_queue.as_str());
+        let reserve = interactive_reserve(self.concurrency);
+        let mut lane =
+            Subscription::start(lane_channel, &lane_name, reserve, *on_probation).await?;
         self.health.set_broker(true);
-        tracing::info!(queue = %queue_name, prefetch = self.concurrency, on_probation = *on_probation, "consuming");
+        tracing::info!(queue = %queue_name, prefetch = self.concurrency, interactive_queue = %lane_name, interactive_prefetch = reserve, on_probation = *on_probation, "consuming");
         let (settled, mut settlements) = mpsc::unbounded_channel();
         let mut beat = tokio::time::interval(Duration::from_secs(1));
         let end = loop {
             tokio::select! {
+                biased;
                 _ = self.shutdown.cancelled() => break SessionEnd::Shutdown,
                 changed = refused.changed() => {
                     if changed.is_ok() && *refused.borrow_and_update() {
@@ -163,8 +195,9 @@ impl Consumer {
                     }
                 }
                 Some(()) = settlements.recv() => {
-                    if subscription.on_probation() {
+                    if subscription.on_probation() || lane.on_probation() {
                         subscription.end_probation().await?;
+                        lane.end_probation().await?;
                         *on_probation = false;
                     }
                 }
@@ -174,11 +207,27 @@ impl Consumer {
                         return Err(anyhow!("the broker connection closed"));
                     }
                 }
+                // Listed first: when both lanes have a delivery ready, the
+                // interactive one starts first (`biased`).
+                next = lane.next() => match next {
+                    Some(Ok(delivery)) => {
+                        let task = Task {
+                            publisher: publisher.clone(),
+                            queue: lane_name.clone(),
+                            lane: Some(Priority::Interactive),
+                            settled: settled.clone(),
+                        };
+                        self.spawn(tracker, delivery, task);
+                    }
+                    Some(Err(error)) => return Err(error).context("consuming the interactive queue"),
+                    None => return Err(anyhow!("the broker cancelled the interactive consumer")),
+                },
                 next = subscription.next() => match next {
                     Some(Ok(delivery)) => {
                         let task = Task {
                             publisher: publisher.clone(),
                             queue: queue_name.clone(),
+                            lane: None,
                             settled: settled.clone(),
                         };
                         self.spawn(tracker, delivery, task);
@@ -196,6 +245,9 @@ impl Consumer {
         } else {
             Disposition::Requeue
         };
+        for delivery in lane.stop().await {
+            apply(&delivery, leftover.clone(), &publisher, &lane_name).await;
+        }
         for delivery in subscription.stop().await {
             apply(&delivery, leftover.clone(), &publisher, &queue_name).await;
         }
@@ -207,7 +259,8 @@ impl Consumer {
         self.drain(tracker, deadline).await;
         // Reopened for the next session's jobs (`TaskTracker::wait` needs it closed).
         tracker.reopen();
-        // Only now: dropping the consuming channel's last handle closes it.
+        // Only now: dropping the consuming channels' last handles closes them.
+        drop(lane);
         drop(subscription);
         // Closing after channels were dropped can fail harmlessly ("invalid channel state").
         let _ = connection.close(200, "bye".into()).await;
@@ -224,7 +277,12 @@ impl Consumer {
                 .as_ref()
                 .map(|id| id.as_str().to_string());
             let disposition = processor
-                .process(&delivery.data, message_id.as_deref(), &task.publisher)
+                .process(
+                    &delivery.data,
+                    message_id.as_deref(),
+                    task.lane,
+                    &task.publisher,
+                )
                 .await;
             let settled = matches!(disposition, Disposition::Ack | Disposition::DeadLetter(_));
             apply(&delivery, disposition, &task.publisher, &task.queue).await;
@@ -241,6 +299,8 @@ struct Task {
     publisher: Publisher,
     /// The queue the delivery came from, where a pause puts it back.
     queue: Arc<str>,
+    /// The priority that queue imposes (`Some` for the interactive queue).
+    lane: Option<Priority>,
     /// Told when the job settled (the end of a probation).
     settled: mpsc::UnboundedSender<()>,
 }
@@ -271,8 +331,9 @@ async fn apply(delivery: &Delivery, disposition: Disposition, publisher: &Publis
             }
         }
         Disposition::DeadLetter(reason) => {
+            // Sealed naming its own queue, which `replay` restores it to.
             match publisher
-                .dead_letter(&delivery.data, &delivery.properties, &reason)
+                .dead_letter_from(Some(queue), &delivery.data, &delivery.properties, &reason)
                 .await
             {
                 Ok(()) => {

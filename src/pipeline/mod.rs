@@ -7,7 +7,8 @@
 //! - [`cancellations`]: the cancelled batches, refreshed from PostgreSQL.
 //! - [`account`]: the pause when the upstream refuses the account or the environment,
 //!   and its probe; [`probe_delay`]: how long the probe waits, across pauses.
-//! - [`limiter`]: the local `governor` pacer; [`retry`]: the backoff policy.
+//! - [`limiter`]: the local sliding-window pacer, interactive waiters first;
+//!   [`retry`]: the backoff policy.
 
 pub mod account;
 mod attempts;

@@ -1,4 +1,5 @@
-//! The consumers of one broker session, and the probation after a pause.
+//! The consumers of one queue in a broker session (one [`Subscription`] per
+//! lane: the jobs queue and `<jobs>.interactive`), and the probation after a pause.
 //!
 //! After a pause the worker resumes with ONE job before the rest: a probe that
 //! passes says the upstream answers, not that a real call will be accepted, and a

@@ -22,7 +22,7 @@ use super::settle::{self, Settlement, CONFLICT};
 use super::Disposition;
 use crate::health::Health;
 use crate::identity::{identity_digest, Identity};
-use crate::job::Job;
+use crate::job::{Job, Priority};
 use crate::queue::Publisher;
 use crate::secret::Secret;
 use crate::store::{Claim, Claimer, ResultWriter, Store};
@@ -77,16 +77,23 @@ impl Processor {
         }
     }
 
-    /// Processes one delivery body. `message_id` is the AMQP property.
+    /// Processes one delivery body. `message_id` is the AMQP property; `lane`
+    /// is the priority its queue imposes (`<jobs>.interactive`: the queue wins
+    /// over the body's field), `None` for the main queue (the field decides).
     pub async fn process(
         &self,
         body: &[u8],
         message_id: Option<&str>,
+        lane: Option<Priority>,
         publisher: &Publisher,
     ) -> Disposition {
         let received_at = Utc::now();
         let job = match Job::parse(body, message_id) {
-            Ok(job) => job,
+            // An unknown field stays a problem (the job is `invalid`) on either queue.
+            Ok(job) => match lane {
+                Some(priority) => job.with_priority(priority),
+                None => job,
+            },
             Err(not_a_job) => {
                 tracing::warn!(
                     reason = not_a_job.reason(),
@@ -100,6 +107,7 @@ impl Processor {
             "job",
             job_id = %job.job_id,
             batch_id = job.batch_id.as_deref().unwrap_or(""),
+            priority = job.priority.as_str(),
             attempt = tracing::field::Empty,
             upstream_code = tracing::field::Empty,
             request_id = tracing::field::Empty,

@@ -61,8 +61,8 @@ pub(super) fn row(
         metadata: job.metadata.clone(),
         received_at,
         completed_at: Utc::now(),
-        // Lanes are not built yet: the column stays NULL until the job carries one.
-        priority: None,
+        // The effective priority: the queue's when it imposes one, else the field's.
+        priority: Some(job.priority.as_str().to_string()),
         reused_from_job_id: None,
     }
 }

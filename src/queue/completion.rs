@@ -20,6 +20,10 @@ pub struct Completion {
     /// The job whose verdict this one reused (verdict reuse); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused_from_job_id: Option<String>,
+    /// The job's effective priority (`interactive` or `bulk`), as in its row;
+    /// absent for rows stored before lanes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
 }
 
 impl From<&ResultRow> for Completion {
@@ -35,6 +39,7 @@ impl From<&ResultRow> for Completion {
             completed_at: row.completed_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             metadata: row.metadata.clone(),
             reused_from_job_id: row.reused_from_job_id.clone(),
+            priority: row.priority.clone(),
         }
     }
 }

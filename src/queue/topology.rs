@@ -20,6 +20,9 @@ use lapin::{Connection, ExchangeKind};
 #[derive(Debug, Clone)]
 pub struct Topology {
     pub jobs_queue: String,
+    /// `<jobs>.interactive`: the interactive lane, a job queue like `jobs_queue`
+    /// (same arguments, same dead-letter route), consumed beside it.
+    pub interactive_queue: String,
     pub dead_letter_queue: String,
     /// Where the broker dead-letters job queues to: plaintext, drained and sealed
     /// by the worker (a job queue as far as privacy goes).
@@ -44,6 +47,7 @@ impl Topology {
         let dead_letter_queue = config.dead_letter_queue();
         Self {
             jobs_queue: config.jobs_queue.clone(),
+            interactive_queue: config.interactive_queue(),
             dead_letter_intake_queue: format!("{dead_letter_queue}.intake"),
             dead_letter_queue,
             results_exchange: config.results_exchange.clone(),
@@ -166,6 +170,21 @@ pub async fn declare(
     let route = declare_job_queue(connection, &topology.jobs_queue, topology)
         .await
         .context("declaring the jobs queue")?;
+    // The interactive lane: the same arguments for the same reasons (a delivery
+    // limit, broker dead letters to the sealing intake). It is new in this
+    // release, so it never has the first release's route; were it declared
+    // elsewhere with that route, the intake's legacy sweep of `<jobs>.dead`
+    // (started by the jobs queue's route) would not cover it, so refuse that.
+    let lane_route = declare_job_queue(connection, &topology.interactive_queue, topology)
+        .await
+        .context("declaring the interactive queue")?;
+    if lane_route != DeadLetterRoute::Intake && route == DeadLetterRoute::Intake {
+        anyhow::bail!(
+            "queue {} dead-letters straight to {} (first-release arguments); delete it so the worker can declare it",
+            topology.interactive_queue,
+            topology.dead_letter_queue
+        );
+    }
 
     // Completions: a durable topic exchange, so consumers can bind `result.match` etc.
     channel
@@ -239,6 +258,17 @@ mod tests {
         legacy.remove("x-dead-letter-routing-key");
         assert_eq!(fresh, legacy);
         assert_eq!(fresh.len(), 5);
+    }
+
+    #[test]
+    fn the_interactive_lane_is_named_after_the_jobs_queue() {
+        let t = topology();
+        assert_eq!(t.interactive_queue, "id2meta.jobs.interactive");
+        // Declared with `job_queue_arguments` like the jobs queue: one shape, one route.
+        assert_eq!(
+            routing_key(&job_queue_arguments(&t)),
+            t.dead_letter_intake_queue
+        );
     }
 
     #[test]

@@ -206,6 +206,7 @@ impl World {
         let channel = connection.create_channel().await.expect("channel");
         for queue in [
             self.config.jobs_queue.clone(),
+            self.config.interactive_queue(),
             self.config.dead_letter_queue(),
             format!("{}.intake", self.config.dead_letter_queue()),
             self.config.results_queue(),

@@ -171,11 +171,16 @@ impl TestEnv {
 
     /// Publishes job objects as the pipelines would.
     pub async fn publish_jobs(&self, jobs: &[serde_json::Value]) {
+        self.publish_jobs_to(&self.config.jobs_queue, jobs).await
+    }
+
+    /// Publishes job objects to `queue` (e.g. the interactive queue).
+    pub async fn publish_jobs_to(&self, queue: &str, jobs: &[serde_json::Value]) {
         let publishes = jobs.iter().map(|job| {
             let body = serde_json::to_vec(job).expect("json");
             let job_id = job["job_id"].as_str().unwrap_or("").to_string();
             let publisher = self.publisher.clone();
-            let queue = self.config.jobs_queue.clone();
+            let queue = queue.to_string();
             async move {
                 publisher
                     .publish_job(&queue, &job_id, &body)
@@ -327,6 +332,7 @@ impl TestEnv {
         let channel = self.publisher.channel();
         for q in [
             self.config.jobs_queue.clone(),
+            self.config.interactive_queue(),
             self.config.dead_letter_queue(),
             format!("{}.intake", self.config.dead_letter_queue()),
             self.config.results_queue(),

@@ -25,6 +25,8 @@ pub struct Received {
     pub last: Option<Instant>,
     /// Publish → receipt, microseconds, one per distinct job.
     pub latencies_us: Vec<u64>,
+    /// The same, for the interactive jobs only (the lanes section).
+    pub interactive_latencies_us: Vec<u64>,
 }
 
 /// A running reader of one results queue.
@@ -123,6 +125,7 @@ fn record(seen: &mut Received, completion: Completion, (at, at_us): (Instant, u6
         return;
     }
     *seen.by_status.entry(completion.status).or_default() += 1;
+    let interactive = completion.priority.as_deref() == Some("interactive");
     seen.last = Some(at);
     let published = completion
         .metadata
@@ -130,7 +133,11 @@ fn record(seen: &mut Received, completion: Completion, (at, at_us): (Instant, u6
         .and_then(|m| m.get(PUBLISHED_KEY))
         .and_then(serde_json::Value::as_u64);
     if let Some(published) = published {
-        seen.latencies_us.push(at_us.saturating_sub(published));
+        let latency = at_us.saturating_sub(published);
+        seen.latencies_us.push(latency);
+        if interactive {
+            seen.interactive_latencies_us.push(latency);
+        }
     }
 }
 
@@ -160,6 +167,7 @@ mod tests {
             completed_at: "2026-01-01T00:00:00Z".into(),
             metadata: published.map(|p| serde_json::json!({ PUBLISHED_KEY: p })),
             reused_from_job_id: None,
+            priority: None,
         }
     }
 
@@ -174,6 +182,20 @@ mod tests {
         assert_eq!(seen.duplicates, 1);
         assert_eq!(seen.by_status["match"], 2);
         assert_eq!(seen.latencies_us, vec![250_000]);
+    }
+
+    #[test]
+    fn an_interactive_completion_counts_in_the_lanes_latencies_too() {
+        let mut seen = Received::default();
+        let now = Instant::now();
+        let mut interactive = completion("i", Some(1_000));
+        interactive.priority = Some("interactive".into());
+        let mut bulk = completion("b", Some(1_000));
+        bulk.priority = Some("bulk".into());
+        record(&mut seen, interactive, (now, 181_000));
+        record(&mut seen, bulk, (now, 901_000));
+        assert_eq!(seen.interactive_latencies_us, vec![180_000]);
+        assert_eq!(seen.latencies_us, vec![180_000, 900_000]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The benchmark's table: one row per figure, with the target beside it and
 //! whether it was met, as Markdown so it can be pasted into docs/benchmarks.md.
 
+use super::lanes::Lanes;
 use super::pipeline::{Capped, Latency, Throughput};
 use super::raw::Raw;
 use super::resources::Resources;
@@ -163,6 +164,39 @@ impl Table {
         );
         self.row(
             format!("(6) {n} replica(s): throttled by the upstream"),
+            run.upstream.throttled.to_string(),
+            "0",
+            Some(run.upstream.throttled == 0),
+        );
+    }
+
+    pub fn lanes(&mut self, run: &Lanes) {
+        let [p50, p99, max] = run.percentiles_ms;
+        let target = run.target_ms();
+        self.row(
+            format!(
+                "(7) lanes: interactive publish → completion under a {}-job bulk backlog, 3 replicas, strict window of {}, upstream {} ms, {} interactive jobs at {}/s: p50 / p99 (max)",
+                run.bulk, run.budget, run.upstream_latency_ms, run.interactive, run.interactive_rate
+            ),
+            format!("{p50:.0} / {p99:.0} ms ({max:.0}); p99 / target {:.2}", p99 / target),
+            "p99 ≤ upstream + 100 ms",
+            Some(run.interactive > 0 && p99 <= target),
+        );
+        let used = run.steady_rate.map(|rate| rate / run.budget);
+        self.row(
+            "(7) lanes: budget used while interactive jobs overtake".into(),
+            used.map_or("run too short".into(), |u| format!("{:.1} %", 100.0 * u)),
+            "≥ 99 %",
+            used.map(|u| (0.99..=1.001).contains(&u)),
+        );
+        self.row(
+            "(7) lanes: most calls in any sliding second".into(),
+            run.upstream.max_calls_in_sliding_second.to_string(),
+            "≤ budget",
+            Some(run.upstream.max_calls_in_sliding_second as f64 <= run.budget),
+        );
+        self.row(
+            "(7) lanes: throttled by the upstream".into(),
             run.upstream.throttled.to_string(),
             "0",
             Some(run.upstream.throttled == 0),

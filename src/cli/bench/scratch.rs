@@ -65,6 +65,7 @@ impl Scratch {
         let t = &self.topology;
         for name in [
             &t.jobs_queue,
+            &t.interactive_queue,
             &t.dead_letter_queue,
             &t.dead_letter_intake_queue,
             &t.results_queue,

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::job::Job;
+use crate::job::{Job, Priority};
 use crate::secret::Pii;
 
 mod csv_rows;
@@ -58,6 +58,9 @@ pub struct ParsedLine {
     pub batch_id: Option<String>,
     /// The message body; holds the plaintext name and ID number.
     pub body: Vec<u8>,
+    /// The priority the worker will read from `body`: `enqueue` publishes an
+    /// interactive job to the interactive queue, so it overtakes the backlog.
+    pub priority: Priority,
 }
 
 impl ParsedLine {
@@ -68,6 +71,7 @@ impl ParsedLine {
             job_id: job.job_id.clone(),
             batch_id: job.batch_id.clone(),
             body: job.to_body(),
+            priority: job.priority,
         }
     }
 }
@@ -79,6 +83,7 @@ impl fmt::Debug for ParsedLine {
             .field("line", &self.line)
             .field("job_id", &self.job_id)
             .field("batch_id", &self.batch_id)
+            .field("priority", &self.priority)
             .field("body_bytes", &self.body.len())
             .finish()
     }
@@ -151,6 +156,7 @@ impl Checker {
                     line,
                     job_id: job.job_id,
                     batch_id: job.batch_id,
+                    priority: job.priority,
                     body,
                 });
             }

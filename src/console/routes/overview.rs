@@ -15,8 +15,10 @@ pub async fn page(
 ) -> Result<Markup, PageError> {
     let pool = state.store.pool();
     let ttl_ms = i64::try_from(BudgetSettings::default().ttl().as_millis()).unwrap_or(2_000);
-    let jobs = state.config.jobs_queue.clone();
-    let queues = [jobs.clone(), format!("{jobs}.interactive")];
+    let queues = [
+        state.config.jobs_queue.clone(),
+        state.config.interactive_queue(),
+    ];
     let (replicas, calls_per_second, codes, depths) = tokio::join!(
         fleet::live_replicas(pool, ttl_ms),
         fleet::calls_per_second(pool),

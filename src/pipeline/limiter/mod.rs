@@ -15,9 +15,14 @@
 //!   window whose last call comes after the change ([`window`] says why).
 //! - Sends are also kept at least half a window's share apart, so an allowance is
 //!   not spent in one burst, while a call woken late can still be caught up.
-//! - Waiters are served one at a time in arrival order (a fair mutex), so a freed
-//!   slot wakes one task, not all of them.
+//! - Waiters are served one at a time, so a freed slot wakes one task, not all
+//!   of them: interactive waiters first, then bulk, each lane in arrival order
+//!   ([`turn`]). A bulk waiter holding the turn while it waits for room steps
+//!   aside when an interactive one arrives, so an interactive call waits for no
+//!   more than the next free call of this replica's allowance. The window's
+//!   bound is the same for both lanes: the order changes, the count does not.
 
+mod turn;
 mod window;
 
 use std::sync::{Arc, Mutex};
@@ -26,6 +31,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::job::Priority;
+use turn::{Held, Turn};
 use window::{SendWindow, Verdict};
 
 /// A sliding-window limiter whose allowance can change; cheap to clone.
@@ -40,8 +47,8 @@ struct Inner {
     sends: Mutex<SendWindow>,
     /// Calls allowed per window; 0 is closed.
     allowance: watch::Sender<u32>,
-    /// One waiter at a time asks the window, in arrival order.
-    turn: tokio::sync::Mutex<()>,
+    /// One waiter at a time asks the window, interactive ones first.
+    turn: Turn,
 }
 
 impl Limiter {
@@ -54,7 +61,7 @@ impl Limiter {
                 window_len,
                 sends: Mutex::new(SendWindow::new(window_len)),
                 allowance: sender,
-                turn: tokio::sync::Mutex::new(()),
+                turn: Turn::default(),
             }),
         }
     }
@@ -95,32 +102,58 @@ impl Limiter {
         self.lock_sends().in_window(now)
     }
 
+    /// [`Limiter::acquire_as`] for a bulk job.
+    pub async fn acquire(&self) -> Duration {
+        self.acquire_as(Priority::Bulk).await
+    }
+
     /// Waits for a token and takes it; returns how long it waited. Take it
     /// immediately before the request: the window counts the call from this moment.
-    pub async fn acquire(&self) -> Duration {
-        self.reserve().await.take().await
+    /// Interactive callers are served before bulk ones.
+    pub async fn acquire_as(&self, lane: Priority) -> Duration {
+        self.reserve_as(lane).await.take().await
+    }
+
+    /// [`Limiter::reserve_as`] for a bulk job.
+    pub async fn reserve(&self) -> Permit<'_> {
+        self.reserve_as(Priority::Bulk).await
     }
 
     /// Waits until a call may be made now, and holds this replica's turn without
     /// counting a call yet: for a caller that has a short step to do (renewing a
     /// claim after a long wait) between the wait and the request. Other callers
     /// wait behind the permit; dropping it counts nothing.
-    pub async fn reserve(&self) -> Permit<'_> {
+    pub async fn reserve_as(&self, lane: Priority) -> Permit<'_> {
         let started = Instant::now();
-        let turn = self.inner.turn.lock().await;
-        self.until_free(false).await;
-        Permit {
-            limiter: self,
-            _turn: turn,
-            started,
+        // A bulk holder that stepped aside goes back to the front of its lane.
+        let mut front = false;
+        loop {
+            let turn = self.inner.turn.take(lane, front).await;
+            let yield_to = (lane == Priority::Bulk).then_some(&self.inner.turn);
+            if self.until_free(false, yield_to).await {
+                return Permit {
+                    limiter: self,
+                    _turn: turn,
+                    started,
+                };
+            }
+            front = true;
         }
     }
 
     /// Waits until the window has room under the allowance in force; counts the
-    /// call then if `take`. Only the holder of the turn calls this.
-    async fn until_free(&self, take: bool) {
+    /// call then if `take`. Only the holder of the turn calls this. With
+    /// `yield_to`, gives up (false) as soon as an interactive waiter queues
+    /// there while no call may be made yet; true once there is room.
+    async fn until_free(&self, take: bool, yield_to: Option<&Turn>) -> bool {
         let mut changes = self.inner.allowance.subscribe();
         loop {
+            // Enabled before the check, so an arrival after it still wakes us.
+            let arrival = yield_to.map(|turn| turn.arrivals().notified());
+            tokio::pin!(arrival);
+            if let Some(notified) = arrival.as_mut().as_pin_mut() {
+                notified.enable();
+            }
             let allowance = *changes.borrow_and_update();
             let verdict = {
                 let now = self.millis(Instant::now());
@@ -131,19 +164,33 @@ impl Limiter {
                 }
                 verdict
             };
-            match verdict {
-                Verdict::Now => return,
-                // The sender lives in `self`, so `changed` cannot fail while we wait.
-                Verdict::Never => {
-                    let _ = changes.changed().await;
+            if verdict == Verdict::Now {
+                return true;
+            }
+            if yield_to.is_some_and(Turn::interactive_waiting) {
+                return false;
+            }
+            let arrived = async {
+                match arrival.as_mut().as_pin_mut() {
+                    Some(notified) => notified.await,
+                    None => std::future::pending().await,
                 }
-                Verdict::At(ms) => {
-                    let at = self.inner.epoch + Duration::from_millis(ms);
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(at) => {}
-                        _ = changes.changed() => {}
-                    }
+            };
+            let at = match verdict {
+                Verdict::At(ms) => Some(self.inner.epoch + Duration::from_millis(ms)),
+                _ => None,
+            };
+            let sleep = async {
+                match at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
                 }
+            };
+            // The sender lives in `self`, so `changed` cannot fail while we wait.
+            tokio::select! {
+                _ = sleep => {}
+                _ = changes.changed() => {}
+                _ = arrived => {}
             }
         }
     }
@@ -170,7 +217,7 @@ impl Limiter {
 /// This replica's turn at the limiter, with room for one call (see [`Limiter::reserve`]).
 pub struct Permit<'a> {
     limiter: &'a Limiter,
-    _turn: tokio::sync::MutexGuard<'a, ()>,
+    _turn: Held<'a>,
     started: Instant,
 }
 
@@ -183,7 +230,8 @@ impl Permit<'_> {
     /// Counts the call (waiting again only if the allowance was lowered meanwhile)
     /// and returns how long the caller waited in all.
     pub async fn take(self) -> Duration {
-        self.limiter.until_free(true).await;
+        // Not preemptible: the permit's holder is about to call.
+        self.limiter.until_free(true, None).await;
         let waited = self.started.elapsed();
         metrics::histogram!(crate::instrumentation::LIMITER_WAIT).record(waited.as_secs_f64());
         waited
@@ -191,91 +239,4 @@ impl Permit<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SECOND: Duration = Duration::from_secs(1);
-
-    #[tokio::test(start_paused = true)]
-    async fn no_second_holds_more_calls_than_the_allowance() {
-        let limiter = Limiter::new(10, SECOND);
-        let started = Instant::now();
-        let mut sent = Vec::new();
-        while started.elapsed() < Duration::from_secs(5) {
-            limiter.acquire().await;
-            sent.push(Instant::now());
-        }
-        for (i, &t) in sent.iter().enumerate() {
-            let in_second = sent[i..].iter().take_while(|&&s| s < t + SECOND).count();
-            assert!(in_second <= 10, "{in_second} calls from {i}");
-        }
-        assert!(sent.len() >= 49, "the allowance is used: {}", sent.len());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_closed_limiter_hands_out_nothing_until_opened() {
-        let limiter = Limiter::closed(SECOND);
-        assert!(!limiter.is_open());
-        let waiting = tokio::spawn({
-            let limiter = limiter.clone();
-            async move { limiter.acquire().await }
-        });
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        assert!(!waiting.is_finished());
-        limiter.set_allowance(5);
-        let waited = tokio::time::timeout(SECOND, waiting).await;
-        assert!(matches!(waited, Ok(Ok(_))), "the waiter got its token");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_lower_allowance_counts_the_calls_already_made() {
-        let limiter = Limiter::new(20, SECOND);
-        for _ in 0..20 {
-            limiter.acquire().await;
-        }
-        limiter.set_allowance(5);
-        let lowered = Instant::now();
-        // Twenty calls are still in the window: the next waits until sixteen aged out.
-        limiter.acquire().await;
-        assert!(lowered.elapsed() >= Duration::from_millis(400));
-        assert_eq!(limiter.in_window(), 5);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_dropped_permit_counts_nothing_and_others_wait_behind_a_held_one() {
-        let limiter = Limiter::new(1, SECOND);
-        let permit = limiter.reserve().await;
-        let behind = tokio::spawn({
-            let limiter = limiter.clone();
-            async move { limiter.acquire().await }
-        });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!behind.is_finished(), "the permit holds the turn");
-        drop(permit);
-        let waited = tokio::time::timeout(Duration::from_millis(10), behind).await;
-        assert!(
-            matches!(waited, Ok(Ok(_))),
-            "the dropped permit used no room"
-        );
-        assert_eq!(limiter.in_window(), 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_waiter_on_a_closed_limiter_goes_as_soon_as_it_opens() {
-        let limiter = Limiter::new(1, SECOND);
-        limiter.acquire().await;
-        limiter.close();
-        let waiting = tokio::spawn({
-            let limiter = limiter.clone();
-            async move { limiter.acquire().await }
-        });
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        assert!(!waiting.is_finished());
-        limiter.set_allowance(2);
-        let waited = tokio::time::timeout(Duration::from_millis(10), waiting).await;
-        assert!(
-            matches!(waited, Ok(Ok(_))),
-            "the old call aged out long ago"
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,198 @@
+//! The limiter's behaviour on tokio's paused clock: the window's bound, closing,
+//! lowering, permits, and the order of the two lanes.
+
+use super::*;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+#[tokio::test(start_paused = true)]
+async fn no_second_holds_more_calls_than_the_allowance() {
+    let limiter = Limiter::new(10, SECOND);
+    let started = Instant::now();
+    let mut sent = Vec::new();
+    while started.elapsed() < Duration::from_secs(5) {
+        limiter.acquire().await;
+        sent.push(Instant::now());
+    }
+    for (i, &t) in sent.iter().enumerate() {
+        let in_second = sent[i..].iter().take_while(|&&s| s < t + SECOND).count();
+        assert!(in_second <= 10, "{in_second} calls from {i}");
+    }
+    assert!(sent.len() >= 49, "the allowance is used: {}", sent.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_limiter_hands_out_nothing_until_opened() {
+    let limiter = Limiter::closed(SECOND);
+    assert!(!limiter.is_open());
+    let waiting = tokio::spawn({
+        let limiter = limiter.clone();
+        async move { limiter.acquire().await }
+    });
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(!waiting.is_finished());
+    limiter.set_allowance(5);
+    let waited = tokio::time::timeout(SECOND, waiting).await;
+    assert!(matches!(waited, Ok(Ok(_))), "the waiter got its token");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lower_allowance_counts_the_calls_already_made() {
+    let limiter = Limiter::new(20, SECOND);
+    for _ in 0..20 {
+        limiter.acquire().await;
+    }
+    limiter.set_allowance(5);
+    let lowered = Instant::now();
+    // Twenty calls are still in the window: the next waits until sixteen aged out.
+    limiter.acquire().await;
+    assert!(lowered.elapsed() >= Duration::from_millis(400));
+    assert_eq!(limiter.in_window(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_permit_counts_nothing_and_others_wait_behind_a_held_one() {
+    let limiter = Limiter::new(1, SECOND);
+    let permit = limiter.reserve().await;
+    let behind = tokio::spawn({
+        let limiter = limiter.clone();
+        async move { limiter.acquire().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!behind.is_finished(), "the permit holds the turn");
+    drop(permit);
+    let waited = tokio::time::timeout(Duration::from_millis(10), behind).await;
+    assert!(
+        matches!(waited, Ok(Ok(_))),
+        "the dropped permit used no room"
+    );
+    assert_eq!(limiter.in_window(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_on_a_closed_limiter_goes_as_soon_as_it_opens() {
+    let limiter = Limiter::new(1, SECOND);
+    limiter.acquire().await;
+    limiter.close();
+    let waiting = tokio::spawn({
+        let limiter = limiter.clone();
+        async move { limiter.acquire().await }
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!waiting.is_finished());
+    limiter.set_allowance(2);
+    let waited = tokio::time::timeout(Duration::from_millis(10), waiting).await;
+    assert!(
+        matches!(waited, Ok(Ok(_))),
+        "the old call aged out long ago"
+    );
+}
+
+/// Spawns a waiter of `lane` that records `label` once it has its token.
+fn waiter(
+    limiter: &Limiter,
+    lane: Priority,
+    label: &'static str,
+    order: &Arc<Mutex<Vec<&'static str>>>,
+) -> tokio::task::JoinHandle<()> {
+    let limiter = limiter.clone();
+    let order = order.clone();
+    tokio::spawn(async move {
+        limiter.acquire_as(lane).await;
+        order.lock().unwrap().push(label);
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn interactive_waiters_overtake_bulk_waiters_already_queued() {
+    let limiter = Limiter::new(1, SECOND);
+    limiter.acquire().await;
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for label in ["b1", "b2", "b3"] {
+        tasks.push(waiter(&limiter, Priority::Bulk, label, &order));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // b1 holds the turn, waiting for room; b2 and b3 queue behind it.
+    tasks.push(waiter(&limiter, Priority::Interactive, "i1", &order));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    tasks.push(waiter(&limiter, Priority::Interactive, "i2", &order));
+    let started = Instant::now();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), ["i1", "i2", "b1", "b2", "b3"]);
+    // One call per window all along: the order changed, not the bound.
+    assert!(started.elapsed() >= Duration::from_millis(4_900));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interactive_waiter_takes_the_next_free_call() {
+    let limiter = Limiter::new(2, SECOND);
+    limiter.acquire().await;
+    limiter.acquire().await;
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let bulk: Vec<_> = (0..20)
+        .map(|_| waiter(&limiter, Priority::Bulk, "b", &order))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let arrived = Instant::now();
+    limiter.acquire_as(Priority::Interactive).await;
+    // The window frees its first call one second after it was made.
+    assert!(
+        arrived.elapsed() <= Duration::from_millis(902),
+        "{:?}",
+        arrived.elapsed()
+    );
+    assert!(order.lock().unwrap().is_empty(), "no bulk call went first");
+    for task in bulk {
+        task.abort();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulk_waiters_are_served_in_arrival_order_when_no_interactive_job_waits() {
+    let limiter = Limiter::new(5, SECOND);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let labels = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+    let mut tasks = Vec::new();
+    for label in labels {
+        tasks.push(waiter(&limiter, Priority::Bulk, label, &order));
+        tokio::task::yield_now().await;
+    }
+    // A burst of interactive work, then none: bulk goes on behind it.
+    let interactive = waiter(&limiter, Priority::Interactive, "i", &order);
+    let started = Instant::now();
+    interactive.await.unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    let bulk: Vec<_> = order.iter().filter(|l| **l != "i").copied().collect();
+    assert_eq!(bulk, labels);
+    // Eleven calls at five per second: the allowance was used, nobody starved.
+    assert!(
+        started.elapsed() <= Duration::from_millis(2_100),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_dropped_while_queued_or_just_served_loses_no_turn() {
+    let limiter = Limiter::new(1, SECOND);
+    limiter.acquire().await;
+    let queued = tokio::spawn({
+        let limiter = limiter.clone();
+        async move { limiter.acquire_as(Priority::Interactive).await }
+    });
+    let behind = tokio::spawn({
+        let limiter = limiter.clone();
+        async move { limiter.acquire().await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    queued.abort();
+    let waited = tokio::time::timeout(Duration::from_secs(2), behind).await;
+    assert!(matches!(waited, Ok(Ok(_))), "the turn passed on");
+    assert_eq!(limiter.in_window(), 1);
+}
