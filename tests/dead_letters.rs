@@ -448,7 +448,10 @@ async fn a_result_the_database_refuses_rests_sealed_and_its_replay_stores_the_ro
 
     let refused: Vec<_> = rows.iter().filter(|r| r.job_id == "refused").collect();
     assert_eq!(refused.len(), 1, "one row for the replayed job");
-    assert!(refused[0].request_id.is_some(), "the kept verdict's request id");
+    assert!(
+        refused[0].request_id.is_some(),
+        "the kept verdict's request id"
+    );
     assert_eq!(refused[0].attempts, 1);
     assert_eq!(env.mock.stats().calls, 21, "one upstream call per job");
     let state: String = sqlx::query_scalar("SELECT state FROM job_claims WHERE job_id = 'refused'")

@@ -17,6 +17,7 @@ mod jobs;
 mod machine;
 mod pipeline;
 mod process_stats;
+mod queries;
 mod raw;
 mod report;
 mod resources;
@@ -36,7 +37,8 @@ use crate::mock::QpsWindow;
 (3) QPS-budget use at a cap (mock 200 ms latency, 50 QPS), \
 (4) end-to-end latency percentiles at a fixed offered load below the cap, \
 (5) CPU time and peak memory of one worker process, \
-(6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
+(6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas, \
+(7) the console's pages and the CLI's reads on --query-rows results filled by SQL (p50/max against 100 ms, the indexes used). Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
 (AMQP_URL) only; every section uses fresh queues and a fresh database, removed at the end. \
 Build with --release: a debug build measures the compiler, not the worker."
 )]
@@ -54,12 +56,15 @@ pub struct BenchArgs {
     #[arg(long)]
     pub skip_paced: bool,
     /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
-    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=6))]
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=7))]
     pub only: Vec<u8>,
     /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
     /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
     #[arg(long)]
     pub concurrency: Option<u16>,
+    /// Rows in `verification_results` for (7), the query benchmark (--quick: 100,000).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub query_rows: i64,
     /// Jobs for (3), the run at the QPS cap.
     #[arg(long, default_value_t = 1000)]
     pub capped_jobs: u64,
@@ -83,6 +88,7 @@ impl BenchArgs {
             args.jobs = self.jobs.min(200);
             args.capped_jobs = self.capped_jobs.min(150);
             args.offered_secs = self.offered_secs.min(4);
+            args.query_rows = self.query_rows.min(100_000);
         }
         args
     }
@@ -173,11 +179,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         table.resources(&used);
     }
 
+    let mut queried = None;
+    if args.runs(7) {
+        eprintln!("(7) queries: {} rows", args.query_rows);
+        queried = Some(queries::measure(&base, &run_id, args.query_rows).await?);
+    }
+
     let command: Vec<String> = std::env::args().collect();
     println!("{}", machine.markdown());
     println!("Command: `{}`; run `{run_id}`.\n", command.join(" "));
     println!("{}", table.markdown());
-    if !table.all_met() {
+    if let Some(queried) = &queried {
+        println!("{}", queried.markdown());
+    }
+    if !table.all_met() || queried.as_ref().is_some_and(|q| !q.all_met()) {
         eprintln!("id2meta bench: some targets were missed (marked **no** in the table)");
     }
     Ok(())

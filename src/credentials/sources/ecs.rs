@@ -59,11 +59,7 @@ impl EcsRole {
         let url = role_url(base, &role).ok_or_else(|| {
             FetchError::Refused(format!("{what}: the RAM role name is not a path segment"))
         })?;
-        let body = super::success_text(
-            self.with_token(url, &token),
-            what,
-        )
-        .await?;
+        let body = super::success_text(self.with_token(url, &token), what).await?;
         Issued::parse(what, body.as_bytes())
     }
 
@@ -90,7 +86,10 @@ pub fn role_url(base: &str, role: &str) -> Option<String> {
     if role.is_empty() || role == "." || role == ".." {
         return None;
     }
-    Some(format!("{base}{ROLES_PATH}{}", utf8_percent_encode(role, SEGMENT)))
+    Some(format!(
+        "{base}{ROLES_PATH}{}",
+        utf8_percent_encode(role, SEGMENT)
+    ))
 }
 
 /// The first role of the listing (one per line; an instance has at most one).
