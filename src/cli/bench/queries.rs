@@ -108,17 +108,8 @@ async fn fill_and_time(config: &Config, rows: i64) -> anyhow::Result<Measured> {
     let batch = batch_id(batches / 2);
     let deep = deep_page(&filler, &batch, rows).await?;
     filler.pool().close().await;
-    let store = Store::connect(&config.database_url, 2).await?;
-    let shutdown = CancellationToken::new();
-    let settings = ConsoleSettings {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        token: None,
-        management_url: None,
-    };
-    let running = console::start(config.clone(), settings, shutdown.clone())
-        .await
-        .map_err(anyhow::Error::from)?;
-    let base_url = format!("http://{}", running.addr);
+    // Statistics are read on a connection of their own that touches no user table.
+    let observer = Store::connect(&config.database_url, 1).await?;
     let http = reqwest::Client::new();
     let pages = [
         ("GET /".to_string(), "/".to_string()),
@@ -127,7 +118,7 @@ async fn fill_and_time(config: &Config, rows: i64) -> anyhow::Result<Measured> {
             "GET /batches (a late page)".into(),
             format!("/batches?after={}", batch_id(batches * 9 / 10)),
         ),
-        (format!("GET /batches/{{id}}"), format!("/batches/{batch}")),
+        ("GET /batches/{id}".into(), format!("/batches/{batch}")),
         ("GET /batches/{id} (a deep page)".into(), deep),
         (
             "GET /jobs/{id} (a row)".into(),
@@ -138,16 +129,27 @@ async fn fill_and_time(config: &Config, rows: i64) -> anyhow::Result<Measured> {
     ];
     let mut reads = Vec::new();
     for (what, path) in pages {
-        let url = format!("{base_url}{path}");
-        let timed = timed(&store, &what, || {
+        // A console of its own per page: its connections close after the page's
+        // runs, and a closing backend flushes its counters at once.
+        let shutdown = CancellationToken::new();
+        let settings = ConsoleSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: None,
+            management_url: None,
+        };
+        let running = console::start(config.clone(), settings, shutdown.clone())
+            .await
+            .map_err(anyhow::Error::from)?;
+        let url = format!("http://{}{path}", running.addr);
+        let before = scans(&observer).await?;
+        let (p50, max) = timed(&what, || {
             let request = http.get(&url);
             let url = url.clone();
             async move {
                 let answer = request.send().await.context("requesting a page")?;
                 anyhow::ensure!(
                     answer.status().is_success(),
-                    "{} answered {}",
-                    url,
+                    "{url} answered {}",
                     answer.status()
                 );
                 answer.bytes().await.context("reading a page")?;
@@ -155,30 +157,29 @@ async fn fill_and_time(config: &Config, rows: i64) -> anyhow::Result<Measured> {
             }
         })
         .await?;
-        reads.push(timed);
+        shutdown.cancel();
+        running.wait().await;
+        reads.push(attributed(&observer, what, p50, max, before).await?);
     }
-    reads.push(
-        timed(&store, "`id2meta batch` (counts)", || async {
-            store.batch_counts(&batch).await.map(drop)
+    let cli_reads: [(&str, Read); 3] = [
+        ("`id2meta batch` (counts)", Read::Counts),
+        ("`id2meta results --batch-id` (1000 rows)", Read::Batch),
+        ("`id2meta results` (1000 rows)", Read::All),
+    ];
+    for (what, read) in cli_reads {
+        let store = Store::connect(&config.database_url, 1).await?;
+        let before = scans(&observer).await?;
+        let (p50, max) = timed(what, || async {
+            match read {
+                Read::Counts => store.batch_counts(&batch).await.map(drop),
+                Read::Batch => store.results(Some(&batch), 1000).await.map(drop),
+                Read::All => store.results(None, 1000).await.map(drop),
+            }
         })
-        .await?,
-    );
-    reads.push(
-        timed(
-            &store,
-            "`id2meta results --batch-id` (1000 rows)",
-            || async { store.results(Some(&batch), 1000).await.map(drop) },
-        )
-        .await?,
-    );
-    reads.push(
-        timed(&store, "`id2meta results` (1000 rows)", || async {
-            store.results(None, 1000).await.map(drop)
-        })
-        .await?,
-    );
-    shutdown.cancel();
-    running.wait().await;
+        .await?;
+        store.pool().close().await;
+        reads.push(attributed(&observer, what.to_string(), p50, max, before).await?);
+    }
     Ok(Measured { rows, fill, reads })
 }
 
@@ -274,8 +275,8 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-/// Runs `read` twice untimed and [`RUNS`] times timed; names the indexes it used.
-async fn timed<F, Fut>(store: &Store, what: &str, mut read: F) -> anyhow::Result<Timed>
+/// Runs `read` twice untimed and [`RUNS`] times timed: its p50 and max.
+async fn timed<F, Fut>(what: &str, mut read: F) -> anyhow::Result<(Duration, Duration)>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -283,7 +284,6 @@ where
     for _ in 0..2 {
         read().await.with_context(|| format!("warming {what}"))?;
     }
-    let before = scans(store).await?;
     let mut took = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let started = Instant::now();
@@ -293,12 +293,36 @@ where
     took.sort();
     let p50 = took[took.len() / 2];
     let max = took[took.len() - 1];
-    // The counters of the console's connections arrive when they are flushed.
+    eprintln!("(7) {what}: p50 {p50:?}, max {max:?}");
+    Ok((p50, max))
+}
+
+/// The CLI's reads, as `id2meta batch` and `id2meta results` make them.
+#[derive(Clone, Copy)]
+enum Read {
+    Counts,
+    Batch,
+    All,
+}
+
+/// The indexes (and table scans) counted since `before`, once the closed
+/// connections' counters have arrived and stopped changing.
+async fn attributed(
+    observer: &Store,
+    what: String,
+    p50: Duration,
+    max: Duration,
+    before: BTreeMap<String, i64>,
+) -> anyhow::Result<Timed> {
     let deadline = Instant::now() + STATS_WAIT;
-    let mut after = scans(store).await?;
-    while after == before && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        after = scans(store).await?;
+    let mut after = scans(observer).await?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let again = scans(observer).await?;
+        if (again == after && after != before) || Instant::now() >= deadline {
+            break;
+        }
+        after = again;
     }
     let mut indexes = Vec::new();
     let mut seq_scans = 0;
@@ -311,9 +335,8 @@ where
             }
         }
     }
-    eprintln!("(7) {what}: p50 {p50:?}, max {max:?}");
     Ok(Timed {
-        what: what.to_string(),
+        what,
         p50,
         max,
         indexes,

@@ -35,6 +35,7 @@ pub const NOT_DECLARED: &str = "not declared";
 /// channel close (which lapin logs as an ERROR on `lapin::channel`, silenced for
 /// the console process by `telemetry::CONSOLE_QUIET`) reads "not declared".
 pub async fn depths(
+    broker: &BrokerConnection,
     amqp_url: &str,
     management_url: Option<&str>,
     queues: &[String],
@@ -70,30 +71,39 @@ pub async fn depths(
     if unanswered.is_empty() {
         return out;
     }
-    match crate::queue::connect(amqp_url, "id2meta-console").await {
-        Ok(connection) => {
-            for i in unanswered {
-                let depth = &mut out[i];
-                // One channel per queue: a passive declare of a missing queue closes it.
-                match passive(&connection, &depth.queue).await {
-                    Ok(Some((ready, consumers))) => {
-                        depth.ready = Some(ready);
-                        depth.consumers = Some(consumers);
-                    }
-                    Ok(None) => depth.note = Some(NOT_DECLARED.into()),
-                    Err(error) => depth.note = Some(format!("{error:#}")),
+    let mut held = broker.lock().await;
+    let reusable = held.as_ref().is_some_and(|c| c.status().connected());
+    if !reusable {
+        *held = crate::queue::connect(amqp_url, "id2meta-console")
+            .await
+            .map_err(|error| {
+                for &i in &unanswered {
+                    out[i].note = Some(format!("{error:#}"));
                 }
-            }
-            let _ = connection.close(200, "done".into()).await;
-        }
-        Err(error) => {
-            for i in unanswered {
-                out[i].note = Some(format!("{error:#}"));
+            })
+            .ok();
+    }
+    if let Some(connection) = held.as_ref() {
+        for i in unanswered {
+            let depth = &mut out[i];
+            // One channel per queue: a passive declare of a missing queue closes it.
+            match passive(&connection, &depth.queue).await {
+                Ok(Some((ready, consumers))) => {
+                    depth.ready = Some(ready);
+                    depth.consumers = Some(consumers);
+                }
+                Ok(None) => depth.note = Some(NOT_DECLARED.into()),
+                Err(error) => depth.note = Some(format!("{error:#}")),
             }
         }
     }
     out
 }
+
+/// The console's one broker connection for passive declares, opened on first use
+/// and again after it dropped: a connection per page view costs a handshake
+/// (tens of milliseconds) every refresh.
+pub type BrokerConnection = std::sync::Arc<tokio::sync::Mutex<Option<lapin::Connection>>>;
 
 /// Ready and consumers; `None` when the queue does not exist (the broker's 404).
 async fn passive(
