@@ -87,7 +87,7 @@ pub async fn depths(
         for i in unanswered {
             let depth = &mut out[i];
             // One channel per queue: a passive declare of a missing queue closes it.
-            match passive(&connection, &depth.queue).await {
+            match passive(connection, &depth.queue).await {
                 Ok(Some((ready, consumers))) => {
                     depth.ready = Some(ready);
                     depth.consumers = Some(consumers);
