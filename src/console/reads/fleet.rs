@@ -83,3 +83,39 @@ pub async fn recent_codes(pool: &PgPool) -> anyhow::Result<Vec<(String, i64)>> {
     .await
     .context("reading the recent upstream codes")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica(ready: Option<bool>, cause: Option<&str>, calling: bool) -> Replica {
+        Replica {
+            replica_id: Uuid::nil(),
+            joined_at: Utc::now(),
+            active_since: calling.then(Utc::now),
+            heartbeat_age_ms: 10,
+            ready,
+            paused_cause: cause.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_replica_reads_ready_joining_paused_with_its_cause_or_unknown() {
+        assert_eq!(replica(Some(true), None, true).readiness(), "ready");
+        assert_eq!(replica(Some(true), None, false).readiness(), "joining");
+        assert_eq!(
+            replica(
+                Some(false),
+                Some("no valid upstream credentials held"),
+                false
+            )
+            .readiness(),
+            "paused: no valid upstream credentials held"
+        );
+        assert_eq!(replica(Some(false), None, true).readiness(), "paused");
+        assert_eq!(
+            replica(None, None, true).readiness(),
+            "unknown (an older worker)"
+        );
+    }
+}
