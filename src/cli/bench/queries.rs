@@ -51,10 +51,10 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// Every read's p50 under [`TARGET`] and no table scanned (the maxima are
+    /// reported: on a shared machine one slow request is the machine's).
     pub fn all_met(&self) -> bool {
-        self.reads
-            .iter()
-            .all(|r| r.max < TARGET * 2 && r.p50 < TARGET && r.seq_scans == 0)
+        self.reads.iter().all(met)
     }
 
     /// A Markdown table: one line per read.
@@ -66,11 +66,7 @@ impl Measured {
             self.fill.as_secs_f64()
         );
         for r in &self.reads {
-            let met = if r.p50 < TARGET && r.seq_scans == 0 {
-                "yes"
-            } else {
-                "**no**"
-            };
+            let met = if met(r) { "yes" } else { "**no**" };
             out.push_str(&format!(
                 "| {} | {:.1} ms | {:.1} ms | {met} | {} | {} |\n",
                 r.what,
@@ -203,6 +199,10 @@ async fn deep_page(store: &Store, batch: &str, rows: i64) -> anyhow::Result<Stri
         encode(&at),
         encode(&job)
     ))
+}
+
+fn met(read: &Timed) -> bool {
+    read.p50 < TARGET && read.seq_scans == 0
 }
 
 fn batch_id(n: i64) -> String {
