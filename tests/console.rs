@@ -420,7 +420,8 @@ async fn the_fleet_says_ready_or_paused_and_why_a_claim_names_its_replica_and_a_
     let short = |id: uuid::Uuid| id.simple().to_string()[..8].to_string();
     let overview = eventually("the worker reports itself ready", WITHIN, || async {
         let page = page_text(&base, "/").await;
-        page.contains("<span class=\"ok\"").then_some(page)
+        page.contains("<td class=\"readiness\"><span class=\"ok\"")
+            .then_some(page)
     })
     .await;
     assert!(overview.contains(&short(replica)));
