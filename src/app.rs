@@ -87,6 +87,14 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         budget_settings,
         budget_stop.clone(),
     );
+    // Ready or why not, in this replica's row: the console's fleet page shows it.
+    let readiness_health = health.clone();
+    tokio::spawn(crate::budget::readiness::report(
+        store.pool().clone(),
+        owner,
+        move || readiness_health.not_ready(),
+        budget_stop.clone(),
+    ));
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
     let (claimer, _claimer_task) = Claimer::spawn(store.clone());
     // Settled claims are deleted after a day, so `job_claims` stays bounded.

@@ -9,7 +9,17 @@ async fn main() -> std::process::ExitCode {
         Ok(format) => {
             // The demo draws a progress line: only warnings may interrupt it.
             let quiet = matches!(cli.command, id2meta::cli::Command::Demo(_));
-            id2meta::telemetry::init(format, if quiet { "warn" } else { "info" })
+            let console = matches!(cli.command, id2meta::cli::Command::Console(_));
+            let silenced = if console {
+                id2meta::telemetry::CONSOLE_QUIET
+            } else {
+                &[]
+            };
+            id2meta::telemetry::init_silencing(
+                format,
+                if quiet { "warn" } else { "info" },
+                silenced,
+            )
         }
         Err(error) => {
             eprintln!("error: {error:#}");

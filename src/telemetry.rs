@@ -60,20 +60,43 @@ pub fn dependency_cap() -> Targets {
     )
 }
 
+/// Targets the console process does not log at all: lapin's `lapin::channel`
+/// logs an ERROR for every channel the broker closes, and the console's passive
+/// declare of a queue not declared yet (`<jobs>.interactive` before a worker made
+/// it) is answered exactly so. Every such close also reaches the console as the
+/// `Err` of its call, which the console reports itself (the page's note, its own
+/// warnings), so nothing is lost but the duplicate, misleading ERROR line.
+pub const CONSOLE_QUIET: &[&str] = &["lapin::channel"];
+
 /// What is logged: what `RUST_LOG` (or `default_filter`) enables, and for the
 /// dependencies no more than the cap. Both must agree, so no directive, however
 /// specific (`lapin::channels=trace`), lifts a dependency above `info`.
-pub fn filter<S>(default_filter: &str) -> impl Filter<S>
+/// `silenced` targets log nothing.
+pub fn filter<S>(default_filter: &str, silenced: &[&str]) -> impl Filter<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     let wanted =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    wanted.and(dependency_cap())
+    wanted.and(dependency_cap()).and(silencing(silenced))
+}
+
+/// Drops the events of exactly the `silenced` targets (not their prefixes:
+/// `lapin::channel` must not silence `lapin::channels`, the connection's errors).
+pub fn silencing(
+    silenced: &[&str],
+) -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    let silenced: Vec<String> = silenced.iter().map(|t| (*t).to_string()).collect();
+    tracing_subscriber::filter::filter_fn(move |meta| !silenced.iter().any(|t| t == meta.target()))
 }
 
 /// Installs the global subscriber (a second call is a no-op), logging to stderr.
 pub fn init(format: LogFormat, default_filter: &str) {
+    init_silencing(format, default_filter, &[]);
+}
+
+/// [`init`], with `silenced` targets logging nothing (see [`CONSOLE_QUIET`]).
+pub fn init_silencing(format: LogFormat, default_filter: &str, silenced: &[&str]) {
     let layer = fmt::layer().with_writer(std::io::stderr);
     let _ = match format {
         Format::Json => tracing_subscriber::registry()
@@ -83,11 +106,15 @@ pub fn init(format: LogFormat, default_filter: &str) {
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_filter(filter(default_filter)),
+                    .with_filter(filter(default_filter, silenced)),
             )
             .try_init(),
         Format::Pretty => tracing_subscriber::registry()
-            .with(layer.compact().with_filter(filter(default_filter)))
+            .with(
+                layer
+                    .compact()
+                    .with_filter(filter(default_filter, silenced)),
+            )
             .try_init(),
     };
 }
@@ -136,6 +163,31 @@ mod tests {
         });
         let kept = captured.0.lock().map(|k| k.clone()).unwrap_or_default();
         String::from_utf8_lossy(&kept).into_owned()
+    }
+
+    #[test]
+    fn the_console_drops_lapins_channel_close_error_and_keeps_its_other_errors() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            fmt::layer()
+                .with_writer(move || writer.clone())
+                .with_filter(
+                    EnvFilter::new("info")
+                        .and(dependency_cap())
+                        .and(silencing(CONSOLE_QUIET)),
+                ),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(target: "lapin::channel", "channel-closed-404");
+            tracing::error!(target: "lapin::channels", "connection-error");
+            tracing::warn!(target: "id2meta::console", "console-warning");
+        });
+        let kept = captured.0.lock().map(|k| k.clone()).unwrap_or_default();
+        let logged = String::from_utf8_lossy(&kept);
+        assert!(!logged.contains("channel-closed-404"), "{logged}");
+        assert!(logged.contains("connection-error"), "{logged}");
+        assert!(logged.contains("console-warning"), "{logged}");
     }
 
     #[test]

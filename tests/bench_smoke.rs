@@ -26,6 +26,7 @@ fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
         "(4) latency",
         "(5) peak",
         "(7) lanes",
+        "(8) queries on 100000 rows",
     ] {
         assert!(table.contains(section), "no {section} row in\n{table}");
     }

@@ -11,6 +11,7 @@
 
 pub mod allotment;
 pub mod membership;
+pub mod readiness;
 pub mod standing;
 
 use std::time::{Duration, Instant};

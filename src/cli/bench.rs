@@ -9,7 +9,8 @@
 //! 4. below the cap, the end-to-end latency a caller sees;
 //! 5. one worker *process*, measured from /proc, for CPU and memory per job;
 //! 6. the budget under the strictest reading of the upstream's limit;
-//! 7. priority lanes: what an interactive job waits behind a bulk backlog.
+//! 7. priority lanes: what an interactive job waits behind a bulk backlog;
+//! 8. the console's pages and the CLI's reads on a large results table.
 //!
 //! Every section uses its own queues and database, named after the run, deleted at the end.
 
@@ -20,6 +21,7 @@ mod lanes;
 mod machine;
 mod pipeline;
 mod process_stats;
+mod queries;
 mod raw;
 mod report;
 mod resources;
@@ -40,7 +42,8 @@ use crate::mock::QpsWindow;
 (4) end-to-end latency percentiles at a fixed offered load below the cap, \
 (5) CPU time and peak memory of one worker process, \
 (6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas, \
-(7) priority lanes: interactive publish → completion p50/p99 while a bulk backlog drains across 3 replicas. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
+(7) priority lanes: interactive publish → completion p50/p99 while a bulk backlog drains across 3 replicas, \
+(8) the console's pages and the CLI's reads on --query-rows results filled by SQL (p50/max against 100 ms, the indexes used). Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
 (AMQP_URL) only; every section uses fresh queues and a fresh database, removed at the end. \
 Build with --release: a debug build measures the compiler, not the worker."
 )]
@@ -58,12 +61,15 @@ pub struct BenchArgs {
     #[arg(long)]
     pub skip_paced: bool,
     /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
-    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=7))]
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=8))]
     pub only: Vec<u8>,
     /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
     /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
     #[arg(long)]
     pub concurrency: Option<u16>,
+    /// Rows in `verification_results` for (8), the query benchmark (--quick: 100,000).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub query_rows: i64,
     /// Jobs for (3), the run at the QPS cap.
     #[arg(long, default_value_t = 1000)]
     pub capped_jobs: u64,
@@ -96,6 +102,7 @@ impl BenchArgs {
             // 12 s at the budget: long enough for a steady state and a dozen
             // interactive jobs, short enough for the CI smoke run.
             args.lanes_jobs = self.lanes_jobs.min(600);
+            args.query_rows = self.query_rows.min(100_000);
         }
         args
     }
@@ -195,11 +202,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         table.resources(&used);
     }
 
+    let mut queried = None;
+    if args.runs(8) {
+        eprintln!("(8) queries: {} rows", args.query_rows);
+        queried = Some(queries::measure(&base, &run_id, args.query_rows).await?);
+    }
+
     let command: Vec<String> = std::env::args().collect();
     println!("{}", machine.markdown());
     println!("Command: `{}`; run `{run_id}`.\n", command.join(" "));
     println!("{}", table.markdown());
-    if !table.all_met() {
+    if let Some(queried) = &queried {
+        println!("{}", queried.markdown());
+    }
+    if !table.all_met() || queried.as_ref().is_some_and(|q| !q.all_met()) {
         eprintln!("id2meta bench: some targets were missed (marked **no** in the table)");
     }
     Ok(())

@@ -53,6 +53,8 @@ pub struct ConsoleState {
     /// Listening on loopback: reading needs no login.
     pub loopback: bool,
     pub management_url: Option<String>,
+    /// The backlog's broker connection (passive declares), reused across views.
+    pub broker: reads::backlog::BrokerConnection,
     /// The dead-letter tools' connection, shared and used one operation at a time.
     pub dead_letters: Arc<Mutex<Option<DeadLetterQueue>>>,
 }
@@ -98,6 +100,7 @@ pub async fn start(
         auth: Auth::new(settings.token),
         loopback,
         management_url: settings.management_url,
+        broker: Arc::default(),
         dead_letters: Arc::default(),
     };
     let app = routes::router(state);

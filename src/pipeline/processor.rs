@@ -25,7 +25,7 @@ use crate::identity::{identity_digest, Identity};
 use crate::job::{Job, Priority};
 use crate::queue::Publisher;
 use crate::secret::Secret;
-use crate::store::{Claim, Claimer, ResultWriter, Store};
+use crate::store::{Claim, ClaimRequest, Claimer, ResultWriter, Store};
 use crate::upstream::Client;
 
 /// How often a duplicate checks whether the job's holder has finished.
@@ -157,7 +157,12 @@ impl Processor {
         loop {
             let claim = match self
                 .retry_database("claiming", || {
-                    self.claimer.claim(&job.job_id, &digest, token, self.lease)
+                    let request = ClaimRequest {
+                        job_id: job.job_id.clone(),
+                        identity_digest: digest.clone(),
+                        replica: self.owner,
+                    };
+                    self.claimer.claim(request, token, self.lease)
                 })
                 .await
             {
@@ -172,6 +177,15 @@ impl Processor {
                 Claim::Done(_) | Claim::Conflict => {
                     tracing::warn!("job_id already used for another identity");
                     return Disposition::DeadLetter(CONFLICT.into());
+                }
+                Claim::Kept(outcome) => {
+                    // Called before, its row refused: store it from the kept outcome
+                    // (a replayed dead letter), never calling a second time.
+                    let reused_from = outcome.reused_from_job_id.clone();
+                    let settlement = Settlement::kept(*outcome);
+                    let mut row = settle::row(&job, masked, digest, received_at, settlement);
+                    row.reused_from_job_id = reused_from;
+                    return self.settle(row, publisher).await;
                 }
                 Claim::HeldByOther => {
                     // A duplicate: its twin is being processed elsewhere. Wait for its row.

@@ -9,7 +9,7 @@ use crate::identity::{mask_id_number, mask_name};
 use crate::job::Job;
 use crate::queue::Publisher;
 use crate::status::Status;
-use crate::store::{ResultRow, StoredOutcome};
+use crate::store::{KeptOutcome, ResultRow, StoredOutcome};
 
 /// The dead-letter reason for a job_id reused with another identity.
 pub const CONFLICT: &str = "job_id_conflict";
@@ -33,6 +33,19 @@ impl Settlement {
             upstream_message: Some(reason.to_string()),
             request_id: None,
             attempts: 0,
+        }
+    }
+
+    /// The outcome a claim kept when the job's row was refused (`store::KeptOutcome`).
+    pub fn kept(outcome: KeptOutcome) -> Self {
+        Self {
+            // Written by this code from a `Status`; an unknown name is not a verdict.
+            status: outcome.status.parse().unwrap_or(Status::Failed),
+            biz_code: outcome.biz_code,
+            upstream_code: outcome.upstream_code,
+            upstream_message: outcome.upstream_message,
+            request_id: outcome.request_id,
+            attempts: outcome.attempts,
         }
     }
 }

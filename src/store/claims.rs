@@ -16,7 +16,7 @@ use anyhow::Context;
 use uuid::Uuid;
 
 use super::batcher::{Batcher, OnError};
-use super::{ResultRow, Store};
+use super::{KeptOutcome, ResultRow, Store};
 
 /// What trying to claim a job came to.
 #[derive(Debug)]
@@ -31,16 +31,21 @@ pub enum Claim {
     },
     /// The job is settled: here is its row (same identity, or not: the caller compares).
     Done(Box<ResultRow>),
+    /// Its call was made but the row was refused (`unstorable_result`): store the
+    /// row from this outcome, never calling again (`kept.rs`).
+    Kept(Box<KeptOutcome>),
     /// Another live worker holds it; wait for its result.
     HeldByOther,
     /// The job_id is claimed for a different identity.
     Conflict,
 }
 
-/// A claim request: job, identity digest.
+/// A claim request: job, identity digest, and the replica asking (recorded in the
+/// claim for the console; the task token is the owner).
 pub struct ClaimRequest {
     pub job_id: String,
     pub identity_digest: String,
+    pub replica: Uuid,
 }
 
 /// Claims jobs in batches for one owner; cheap to clone.
@@ -65,15 +70,10 @@ impl Claimer {
     /// exists, a live lease holds it, or it belongs to another identity.
     pub async fn claim(
         &self,
-        job_id: &str,
-        identity_digest: &str,
+        request: ClaimRequest,
         owner: Uuid,
         lease: Duration,
     ) -> anyhow::Result<Claim> {
-        let request = ClaimRequest {
-            job_id: job_id.to_string(),
-            identity_digest: identity_digest.to_string(),
-        };
         self.batcher
             .call((request, owner, lease.as_secs_f64()))
             .await
@@ -97,16 +97,18 @@ async fn claim_batch(
         .collect();
     let owners: Vec<Uuid> = requests.iter().map(|(_, o, _)| *o).collect();
     let leases: Vec<f64> = requests.iter().map(|(_, _, l)| *l).collect();
+    let replicas: Vec<Uuid> = requests.iter().map(|(r, _, _)| r.replica).collect();
     let taken: Vec<(String, i32, Option<String>, Option<String>)> = sqlx::query_as(
-        "INSERT INTO job_claims (job_id, identity_digest, owner, lease_until, attempts)
-         SELECT DISTINCT ON (t.job_id) t.job_id, t.digest, t.owner, now() + make_interval(secs => t.lease), 1
-           FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::float8[]) WITH ORDINALITY
-                AS t(job_id, digest, owner, lease, ord)
+        "INSERT INTO job_claims (job_id, identity_digest, owner, lease_until, attempts, replica_id)
+         SELECT DISTINCT ON (t.job_id) t.job_id, t.digest, t.owner,
+                now() + make_interval(secs => t.lease), 1, t.replica
+           FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::float8[], $5::uuid[]) WITH ORDINALITY
+                AS t(job_id, digest, owner, lease, replica, ord)
           WHERE NOT EXISTS (SELECT 1 FROM verification_results r WHERE r.job_id = t.job_id)
           ORDER BY t.job_id, t.ord
          ON CONFLICT (job_id) DO UPDATE
             SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
-                attempts = job_claims.attempts + 1
+                attempts = job_claims.attempts + 1, replica_id = EXCLUDED.replica_id
           WHERE job_claims.state = 'active'
             AND (job_claims.lease_until < now() OR job_claims.owner = EXCLUDED.owner)
             AND job_claims.identity_digest = EXCLUDED.identity_digest
@@ -116,6 +118,7 @@ async fn claim_batch(
     .bind(&digests)
     .bind(&owners)
     .bind(&leases)
+    .bind(&replicas)
     .fetch_all(store.pool())
     .await
     .context("claiming jobs")?;
@@ -144,14 +147,18 @@ async fn unclaimed(store: &Store, request: &ClaimRequest) -> anyhow::Result<Clai
     if let Some(row) = store.result(&request.job_id).await? {
         return Ok(Claim::Done(Box::new(row)));
     }
-    let existing: Option<(String,)> =
-        sqlx::query_as("SELECT identity_digest FROM job_claims WHERE job_id = $1")
-            .bind(&request.job_id)
-            .fetch_optional(store.pool())
-            .await
-            .context("reading a job's claim")?;
+    let existing: Option<(String, String, Option<serde_json::Value>, i32)> = sqlx::query_as(
+        "SELECT identity_digest, state, outcome, attempts FROM job_claims WHERE job_id = $1",
+    )
+    .bind(&request.job_id)
+    .fetch_optional(store.pool())
+    .await
+    .context("reading a job's claim")?;
     match existing {
-        Some((digest,)) if digest != request.identity_digest => Ok(Claim::Conflict),
+        Some((digest, ..)) if digest != request.identity_digest => Ok(Claim::Conflict),
+        Some((_, state, outcome, attempts)) if state == "unstorable" => Ok(Claim::Kept(Box::new(
+            KeptOutcome::from_column(outcome, attempts),
+        ))),
         // A done claim whose row is not visible yet, or a live lease: wait for the row.
         _ => Ok(Claim::HeldByOther),
     }

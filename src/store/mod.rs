@@ -7,12 +7,14 @@
 mod batcher;
 mod cancellations;
 mod claims;
+mod kept;
 mod results;
 mod retention;
 mod reuse;
 mod writer;
 
-pub use claims::{Claim, Claimer};
+pub use claims::{Claim, ClaimRequest, Claimer};
+pub use kept::KeptOutcome;
 pub use results::{BatchCounts, ResultRow, StoredOutcome};
 pub use retention::{sweep_claims_until, RETENTION, SWEEP_BATCH};
 pub use reuse::Reusable;

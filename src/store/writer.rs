@@ -15,7 +15,8 @@
 //! its own, down to the single rows that can never be stored, which come back
 //! [`StoredOutcome::Unstorable`]. One bad row among 256 costs about 16 extra
 //! round trips, and the good rows commit. Any other error (the connection, a
-//! restart) is retried whole, as before.
+//! restart) is retried whole, as before. The claim of an unstorable row ends
+//! `unstorable` with its outcome kept (`kept.rs`), so a replay never pays twice.
 
 use std::collections::HashMap;
 
@@ -71,6 +72,9 @@ async fn commit_isolating(store: &Store, rows: &[ResultRow]) -> anyhow::Result<V
             Err(error) => match data_error_code(&error) {
                 Some(code) if range.len() == 1 => {
                     tracing::warn!(sqlstate = %code, "a result the database refuses; its job is dead-lettered");
+                    // Paid for: the claim ends settled with the outcome, so a replay
+                    // stores the row without a second call (`kept.rs`).
+                    store.keep_outcome(&rows[range.start]).await?;
                     outcomes[range.start] = Some(StoredOutcome::Unstorable(UNSTORABLE));
                 }
                 Some(_) => {
@@ -134,7 +138,10 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
     .fetch_all(&mut *tx)
     .await
     .context("inserting results")?;
-    sqlx::query("UPDATE job_claims SET state = 'done' WHERE job_id = ANY($1) AND state = 'active'")
+    // `unstorable`: a replayed job whose row now fits (its kept outcome, `kept.rs`).
+    sqlx::query(
+        "UPDATE job_claims SET state = 'done' WHERE job_id = ANY($1) AND state IN ('active', 'unstorable')",
+    )
         .bind(&job_ids)
         .execute(&mut *tx)
         .await

@@ -3,7 +3,7 @@
 use maud::{html, Markup};
 
 use super::batches::batch_href;
-use super::{layout, when, Viewer};
+use super::{layout, short_id, when, Viewer};
 use crate::console::reads::jobs::JobWhere;
 
 pub fn render(job_id: &str, found: &JobWhere, viewer: &Viewer) -> Markup {
@@ -27,7 +27,13 @@ pub fn render(job_id: &str, found: &JobWhere, viewer: &Viewer) -> Markup {
                 JobWhere::Claimed(c) => {
                     p #status { "In progress: claimed, not settled yet." }
                     table #job {
-                        tr { th { "claim" } td { (c.state) " by task " code { (c.owner.simple().to_string()[..8]) } } }
+                        tr { th { "claimed by" } td #replica {
+                            @match c.replica_id {
+                                Some(replica) => { "replica " code { (short_id(replica)) } }
+                                None => span.muted { "a worker older than this console (no replica recorded)" },
+                            }
+                            " (" (c.state) ")"
+                        } }
                         tr { th { "attempts so far" } td { (c.attempts) } }
                         tr { th { "last code" } td { (c.last_code.as_deref().unwrap_or("–")) } }
                         tr { th { "claimed" } td { (when(c.claimed_at)) } }

@@ -134,3 +134,10 @@ pub fn bar(done: i64, total: Option<i64>) -> Markup {
 pub fn problem(title: &str, viewer: &Viewer, message: &str) -> Markup {
     layout(title, None, viewer, html! { div.notice { (message) } })
 }
+
+/// The first 8 hex digits of a replica id, as the fleet table shows it.
+pub fn short_id(id: uuid::Uuid) -> String {
+    let mut hex = id.simple().to_string();
+    hex.truncate(8);
+    hex
+}

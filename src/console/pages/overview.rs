@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-use super::{ago, layout, when, Viewer};
+use super::{ago, layout, short_id, when, Viewer};
 use crate::console::reads::backlog::QueueDepth;
 use crate::console::reads::fleet::{Replica, CODES_WINDOW_MINUTES, RATE_WINDOW_SECONDS};
 
@@ -54,11 +54,15 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
                     tbody {
                         @for r in &o.replicas {
                             tr {
-                                td { code { (r.replica_id.simple().to_string()[..8]) } }
-                                td {
-                                    @match r.active_since {
-                                        Some(since) => span.ok title=(format!("calling since {}", when(since))) { "calling" },
-                                        None => span.muted title="joining the budget, or suspended (its heartbeat lagged)" { "joining / suspended" },
+                                td { code { (short_id(r.replica_id)) } }
+                                td.readiness {
+                                    @let readiness = r.readiness();
+                                    @if readiness == "ready" {
+                                        span.ok title=(r.active_since.map(|s| format!("calling since {}", when(s))).unwrap_or_default()) { (readiness) }
+                                    } @else if readiness.starts_with("paused") {
+                                        span.bad { (readiness) }
+                                    } @else {
+                                        span.muted { (readiness) }
                                     }
                                 }
                                 td.num { (format!("{share:.1}")) }
@@ -68,8 +72,8 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
                         }
                     }
                 } }
-                p.muted { "Paused replicas (account refused, environment error) stop calling and say why on their own "
-                    code { "/readyz" } " and in " code { "id2meta_ready" } "; see the worker's logs." }
+                p.muted { "A paused replica (account refused, environment error, no credentials) stops calling; "
+                    "its cause is shown here as on its own " code { "/readyz" } "." }
             }
         }
         section {

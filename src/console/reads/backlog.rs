@@ -24,8 +24,18 @@ pub struct QueueDepth {
     pub note: Option<String>,
 }
 
-/// Depths of `queues`; each missing number says why.
+/// What the page says of a queue that does not exist: the interactive lane, say,
+/// before any worker that declares it has started.
+pub const NOT_DECLARED: &str = "not declared";
+
+/// Depths of `queues`; each missing number says why. With the management API
+/// configured it alone is asked (ready, unacknowledged, consumers; a missing queue
+/// is a plain 404), so the console never makes the broker close a channel for a
+/// missing queue. Without it a passive declare answers, and a missing queue's
+/// channel close (which lapin logs as an ERROR on `lapin::channel`, silenced for
+/// the console process by `telemetry::CONSOLE_QUIET`) reads "not declared".
 pub async fn depths(
+    broker: &BrokerConnection,
     amqp_url: &str,
     management_url: Option<&str>,
     queues: &[String],
@@ -37,41 +47,69 @@ pub async fn depths(
             ..QueueDepth::default()
         })
         .collect();
-    match crate::queue::connect(amqp_url, "id2meta-console").await {
-        Ok(connection) => {
-            for depth in &mut out {
-                // One channel per queue: a passive declare of a missing queue closes it.
-                match passive(&connection, &depth.queue).await {
-                    Ok((ready, consumers)) => {
-                        depth.ready = Some(ready);
-                        depth.consumers = Some(consumers);
-                    }
-                    Err(error) => depth.note = Some(format!("{error:#}")),
+    let mut unanswered: Vec<usize> = (0..out.len()).collect();
+    if let Some(url) = management_url {
+        unanswered.clear();
+        for (i, depth) in out.iter_mut().enumerate() {
+            match managed(url, amqp_url, &depth.queue).await {
+                Ok(Some(queue)) => {
+                    depth.ready =
+                        Some(u32::try_from(queue.messages_ready.unwrap_or(0)).unwrap_or(u32::MAX));
+                    depth.unacked = Some(queue.messages_unacknowledged.unwrap_or(0));
+                    depth.consumers = queue
+                        .consumers
+                        .map(|c| u32::try_from(c).unwrap_or(u32::MAX));
                 }
-            }
-            let _ = connection.close(200, "done".into()).await;
-        }
-        Err(error) => {
-            for depth in &mut out {
-                depth.note = Some(format!("{error:#}"));
+                Ok(None) => depth.note = Some(NOT_DECLARED.into()),
+                Err(error) => {
+                    depth.note = Some(format!("management API: {error:#}"));
+                    unanswered.push(i);
+                }
             }
         }
     }
-    if let Some(url) = management_url {
-        for depth in &mut out {
-            match unacked(url, amqp_url, &depth.queue).await {
-                Ok((ready, unacked)) => {
-                    depth.ready = depth.ready.or(Some(ready));
-                    depth.unacked = Some(unacked);
+    if unanswered.is_empty() {
+        return out;
+    }
+    let mut held = broker.lock().await;
+    let reusable = held.as_ref().is_some_and(|c| c.status().connected());
+    if !reusable {
+        *held = crate::queue::connect(amqp_url, "id2meta-console")
+            .await
+            .map_err(|error| {
+                for &i in &unanswered {
+                    out[i].note = Some(format!("{error:#}"));
                 }
-                Err(error) => depth.note = Some(format!("management API: {error:#}")),
+            })
+            .ok();
+    }
+    if let Some(connection) = held.as_ref() {
+        for i in unanswered {
+            let depth = &mut out[i];
+            // One channel per queue: a passive declare of a missing queue closes it.
+            match passive(connection, &depth.queue).await {
+                Ok(Some((ready, consumers))) => {
+                    depth.ready = Some(ready);
+                    depth.consumers = Some(consumers);
+                }
+                Ok(None) => depth.note = Some(NOT_DECLARED.into()),
+                Err(error) => depth.note = Some(format!("{error:#}")),
             }
         }
     }
     out
 }
 
-async fn passive(connection: &lapin::Connection, queue: &str) -> anyhow::Result<(u32, u32)> {
+/// The console's one broker connection for passive declares, opened on first use
+/// and again after it dropped: a connection per page view costs a handshake
+/// (tens of milliseconds) every refresh.
+pub type BrokerConnection = std::sync::Arc<tokio::sync::Mutex<Option<lapin::Connection>>>;
+
+/// Ready and consumers; `None` when the queue does not exist (the broker's 404).
+async fn passive(
+    connection: &lapin::Connection,
+    queue: &str,
+) -> anyhow::Result<Option<(u32, u32)>> {
     let channel = connection
         .create_channel()
         .await
@@ -85,21 +123,36 @@ async fn passive(connection: &lapin::Connection, queue: &str) -> anyhow::Result<
             },
             FieldTable::default(),
         )
-        .await
-        .context("the queue does not exist yet")?;
-    let _ = channel.close(200, "done".into()).await;
-    Ok((declared.message_count(), declared.consumer_count()))
+        .await;
+    match declared {
+        Ok(declared) => {
+            let _ = channel.close(200, "done".into()).await;
+            Ok(Some((declared.message_count(), declared.consumer_count())))
+        }
+        Err(error) if is_not_found(&error) => Ok(None),
+        Err(error) => Err(error).context("asking the broker for the queue"),
+    }
+}
+
+/// The broker's NOT_FOUND (404), the answer to a passive declare of a missing queue.
+fn is_not_found(error: &lapin::Error) -> bool {
+    matches!(error.kind(), lapin::ErrorKind::ProtocolError(e) if e.get_id() == 404)
 }
 
 #[derive(serde::Deserialize)]
 struct ManagedQueue {
     messages_ready: Option<u64>,
     messages_unacknowledged: Option<u64>,
+    consumers: Option<u64>,
 }
 
-/// Ready and unacknowledged from `GET /api/queues/<vhost>/<queue>`; the user and
-/// password come from the management URL (`http://user:pass@host:15672`).
-async fn unacked(management_url: &str, amqp_url: &str, queue: &str) -> anyhow::Result<(u32, u64)> {
+/// The queue from `GET /api/queues/<vhost>/<queue>` (`None` on 404: not declared);
+/// the user and password come from the management URL (`http://user:pass@host:15672`).
+async fn managed(
+    management_url: &str,
+    amqp_url: &str,
+    queue: &str,
+) -> anyhow::Result<Option<ManagedQueue>> {
     let base = reqwest::Url::parse(management_url).context("parsing ID2META_MANAGEMENT_URL")?;
     let (user, password) = (
         base.username().to_string(),
@@ -128,15 +181,15 @@ async fn unacked(management_url: &str, amqp_url: &str, queue: &str) -> anyhow::R
     if !user.is_empty() {
         request = request.basic_auth(user, password);
     }
-    let answer: ManagedQueue = request
-        .send()
-        .await
-        .context("asking the management API")?
+    let answer = request.send().await.context("asking the management API")?;
+    if answer.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    let answer: ManagedQueue = answer
         .error_for_status()
         .context("the management API refused")?
         .json()
         .await
         .context("reading the management API's answer")?;
-    let ready = u32::try_from(answer.messages_ready.unwrap_or(0)).unwrap_or(u32::MAX);
-    Ok((ready, answer.messages_unacknowledged.unwrap_or(0)))
+    Ok(Some(answer))
 }

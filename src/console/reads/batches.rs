@@ -77,13 +77,17 @@ pub async fn rows(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> anyhow::Result<Vec<MaskedRow>> {
+    // The cursor as a row comparison over the whole index key: an index range
+    // (`verification_results_batch_completed`) that starts at the cursor. Written
+    // `$2 IS NULL OR (completed_at, job_id) > …` instead, the planner could only
+    // filter, reading every row before a deep page (bench section 7).
     sqlx::query_as(
         "SELECT job_id, batch_id, status, biz_code, upstream_code, attempts, name_masked,
                 id_number_masked, received_at, completed_at
            FROM verification_results
           WHERE batch_id = $1
-            AND ($2::timestamptz IS NULL OR (completed_at, job_id) > ($2, $3))
-          ORDER BY completed_at, job_id LIMIT $4",
+            AND (batch_id, completed_at, job_id) > ($1, coalesce($2, '-infinity'::timestamptz), $3)
+          ORDER BY batch_id, completed_at, job_id LIMIT $4",
     )
     .bind(batch_id)
     .bind(cursor.map(|c| c.completed_at))

@@ -19,13 +19,32 @@ pub struct Replica {
     /// Null while the replica is joining or has suspended its calls.
     pub active_since: Option<DateTime<Utc>>,
     pub heartbeat_age_ms: i64,
+    /// What the replica last said of itself (`budget::readiness`): NULL from a
+    /// worker older than migration 20261202000200, or before its first report.
+    pub ready: Option<bool>,
+    /// Why it is not ready (fixed phrases and an upstream code; no secrets).
+    pub paused_cause: Option<String>,
+}
+
+impl Replica {
+    /// "ready", "joining", "paused: <cause>", or "unknown" for an older worker.
+    pub fn readiness(&self) -> String {
+        match (self.ready, &self.paused_cause) {
+            (Some(false), Some(cause)) => format!("paused: {cause}"),
+            (Some(false), None) => "paused".into(),
+            (Some(true), _) if self.active_since.is_none() => "joining".into(),
+            (Some(true), _) => "ready".into(),
+            (None, _) => "unknown (an older worker)".into(),
+        }
+    }
 }
 
 /// The replicas whose heartbeat is younger than `ttl_ms` (the budget's own rule).
 pub async fn live_replicas(pool: &PgPool, ttl_ms: i64) -> anyhow::Result<Vec<Replica>> {
     sqlx::query_as(
         "SELECT replica_id, joined_at, active_since,
-                (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS heartbeat_age_ms
+                (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS heartbeat_age_ms,
+                ready, paused_cause
            FROM worker_replicas
           WHERE heartbeat_at > now() - make_interval(secs => $1::double precision / 1000)
           ORDER BY joined_at, replica_id",
@@ -63,4 +82,40 @@ pub async fn recent_codes(pool: &PgPool) -> anyhow::Result<Vec<(String, i64)>> {
     .fetch_all(pool)
     .await
     .context("reading the recent upstream codes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica(ready: Option<bool>, cause: Option<&str>, calling: bool) -> Replica {
+        Replica {
+            replica_id: Uuid::nil(),
+            joined_at: Utc::now(),
+            active_since: calling.then(Utc::now),
+            heartbeat_age_ms: 10,
+            ready,
+            paused_cause: cause.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_replica_reads_ready_joining_paused_with_its_cause_or_unknown() {
+        assert_eq!(replica(Some(true), None, true).readiness(), "ready");
+        assert_eq!(replica(Some(true), None, false).readiness(), "joining");
+        assert_eq!(
+            replica(
+                Some(false),
+                Some("no valid upstream credentials held"),
+                false
+            )
+            .readiness(),
+            "paused: no valid upstream credentials held"
+        );
+        assert_eq!(replica(Some(false), None, true).readiness(), "paused");
+        assert_eq!(
+            replica(None, None, true).readiness(),
+            "unknown (an older worker)"
+        );
+    }
 }

@@ -10,8 +10,9 @@ use super::batches::MaskedRow;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimLine {
     pub state: String,
-    /// The claiming task's token (claims are held per job task, not per replica).
-    pub owner: uuid::Uuid,
+    /// The replica (its `worker_replicas.replica_id`) that holds the claim; NULL on
+    /// a claim taken by a worker older than migration 20261202000200.
+    pub replica_id: Option<uuid::Uuid>,
     pub lease_until: DateTime<Utc>,
     pub lease_left_ms: i64,
     pub attempts: i32,
@@ -42,7 +43,7 @@ pub async fn find(pool: &PgPool, job_id: &str) -> anyhow::Result<JobWhere> {
         return Ok(JobWhere::Settled(Box::new(row)));
     }
     let claim: Option<ClaimLine> = sqlx::query_as(
-        "SELECT state, owner, lease_until,
+        "SELECT state, replica_id, lease_until,
                 (extract(epoch FROM lease_until - now()) * 1000)::bigint AS lease_left_ms,
                 attempts, last_code, claimed_at
            FROM job_claims WHERE job_id = $1",

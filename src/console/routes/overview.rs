@@ -24,6 +24,7 @@ pub async fn page(
         fleet::calls_per_second(pool),
         fleet::recent_codes(pool),
         backlog::depths(
+            &state.broker,
             &state.config.amqp_url,
             state.management_url.as_deref(),
             &queues

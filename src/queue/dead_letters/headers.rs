@@ -124,12 +124,13 @@ fn loose_fields(body: &[u8]) -> Option<(Option<String>, String, String)> {
     ))
 }
 
-/// Inserts a text header under a constant name.
+/// Inserts a text header under a constant name. `try_new`, not `From` (which
+/// panics above 255 bytes): the names are constants (a test checks they fit),
+/// and a name that did not fit would be left out, never a panic.
 pub fn insert_text(headers: &mut FieldTable, name: &'static str, value: &str) {
-    headers.insert(
-        ShortString::from(name),
-        AMQPValue::LongString(LongString::from(value)),
-    );
+    if let Ok(name) = ShortString::try_new(name) {
+        headers.insert(name, AMQPValue::LongString(LongString::from(value)));
+    }
 }
 
 /// A header's text, whichever string type the publisher used.
@@ -232,5 +233,25 @@ mod tests {
             kept.inner().keys().map(|k| k.as_str()).collect::<Vec<_>>(),
             ["x-trace"]
         );
+    }
+
+    #[test]
+    fn every_header_name_fits_an_amqp_short_string_and_a_long_value_is_kept_whole() {
+        let mut table = FieldTable::default();
+        for name in [
+            REASON,
+            JOB_ID,
+            NAME_MASKED,
+            ID_NUMBER_MASKED,
+            IDENTITY_DIGEST,
+            SOURCE_QUEUE,
+            DEAD_LETTER_ID,
+            SEALED,
+        ] {
+            assert!(ShortString::try_new(name).is_ok(), "{name}");
+            // A value sized by input (a 384-byte CJK job_id, say) is a long string.
+            insert_text(&mut table, name, &"工".repeat(128));
+            assert_eq!(text(&table, name).map(|v| v.len()), Some(384));
+        }
     }
 }

@@ -100,12 +100,18 @@ impl Sealer {
         headers::insert_text(&mut table, headers::REASON, reason);
         headers::insert_text(&mut table, headers::SOURCE_QUEUE, source_queue);
         facts.insert_into(&mut table);
-        let properties = BasicProperties::default()
+        let mut properties = BasicProperties::default()
             .with_headers(table)
-            .with_content_type(ShortString::from("application/octet-stream"))
             .with_delivery_mode(PERSISTENT)
-            .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64)
-            .with_expiration(ShortString::from(self.ttl.as_millis().to_string()));
+            .with_timestamp(u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0));
+        // `try_new`, not `From` (which panics above 255 bytes): both fit (a constant,
+        // and at most 39 digits), and neither could ever panic here.
+        if let Ok(content_type) = ShortString::try_new("application/octet-stream") {
+            properties = properties.with_content_type(content_type);
+        }
+        if let Ok(expiration) = ShortString::try_new(self.ttl.as_millis().to_string()) {
+            properties = properties.with_expiration(expiration);
+        }
         Sealed {
             body: self.key.seal(&plain, &ad),
             id,

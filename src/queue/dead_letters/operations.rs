@@ -183,11 +183,25 @@ impl DeadLetterQueue {
             );
             sealer.open(&sealed.body, &sealed.properties)?
         };
+        // The source queue comes from the letter (an unsealed letter's broker
+        // headers can be written by anyone who can publish): only a job queue of
+        // this topology may receive a replay, never the results queue or another.
+        anyhow::ensure!(
+            restorable(&self.topology, &restored.source_queue),
+            "the letter names {:?}, not a job queue of {}; not replayed",
+            restored.source_queue,
+            self.topology.jobs_queue
+        );
         publisher
             .publish_to_queue(&restored.source_queue, &restored.body, restored.properties)
             .await
             .with_context(|| format!("restoring to queue {}", restored.source_queue))
     }
+}
+
+/// Whether a replay may publish to `queue`: the jobs queue, or its interactive lane.
+fn restorable(topology: &Topology, queue: &str) -> bool {
+    queue == topology.jobs_queue || queue == format!("{}.interactive", topology.jobs_queue)
 }
 
 /// What `act` does to a selected letter before removing it.
@@ -253,5 +267,22 @@ fn summary(delivery: &Delivery) -> Summary {
         expires_at: at.zip(ttl).map(|(at, ttl)| at + ttl),
         deliveries: headers::number(&table, "x-delivery-count"),
         body_bytes: delivery.data.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_goes_only_to_a_job_queue_of_its_topology() {
+        let config = crate::config::Config::from_source(&std::collections::HashMap::new())
+            .expect("defaults");
+        let topology = Topology::from_config(&config);
+        assert!(restorable(&topology, "id2meta.jobs"));
+        assert!(restorable(&topology, "id2meta.jobs.interactive"));
+        for elsewhere in ["id2meta.results", "id2meta.jobs.dead", "other.jobs", ""] {
+            assert!(!restorable(&topology, elsewhere), "{elsewhere}");
+        }
     }
 }
