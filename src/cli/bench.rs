@@ -7,7 +7,9 @@
 //! 2. the pipeline rate with an unlimited upstream shows what the worker adds on top;
 //! 3. at the account's cap, what matters is using the budget fully and never exceeding it;
 //! 4. below the cap, the end-to-end latency a caller sees;
-//! 5. one worker *process*, measured from /proc, for CPU and memory per job.
+//! 5. one worker *process*, measured from /proc, for CPU and memory per job;
+//! 6. the budget under the strictest reading of the limit;
+//! 7. the user's commands at size: `enqueue` and `results` exports must not grow with the input.
 //!
 //! Every section uses its own queues and database, named after the run, deleted at the end.
 
@@ -15,6 +17,7 @@ mod completions;
 mod harness;
 mod jobs;
 mod machine;
+mod memory;
 mod pipeline;
 mod process_stats;
 mod raw;
@@ -36,7 +39,8 @@ use crate::mock::QpsWindow;
 (3) QPS-budget use at a cap (mock 200 ms latency, 50 QPS), \
 (4) end-to-end latency percentiles at a fixed offered load below the cap, \
 (5) CPU time and peak memory of one worker process, \
-(6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
+(6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas, \
+(7) peak memory of `enqueue` and of `results` csv/json exports at two sizes ten times apart. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
 (AMQP_URL) only; every section uses fresh queues and a fresh database, removed at the end. \
 Build with --release: a debug build measures the compiler, not the worker."
 )]
@@ -47,19 +51,22 @@ pub struct BenchArgs {
     /// A small run for CI and smoke tests (a few hundred jobs, a few seconds per section).
     #[arg(long)]
     pub quick: bool,
-    /// Skip (5), the worker child process (e.g. when the binary is not the one to measure).
+    /// Skip (5) and (7), the child processes (e.g. when the binary is not the one to measure).
     #[arg(long)]
     pub skip_resources: bool,
     /// Skip (3) and (4), the runs paced by the QPS budget (they take about 40 s).
     #[arg(long)]
     pub skip_paced: bool,
     /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
-    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=6))]
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=7))]
     pub only: Vec<u8>,
     /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
     /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
     #[arg(long)]
     pub concurrency: Option<u16>,
+    /// Lines (and result rows) of (7)'s larger size; the smaller is a tenth of it.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub memory_lines: u64,
     /// Jobs for (3), the run at the QPS cap.
     #[arg(long, default_value_t = 1000)]
     pub capped_jobs: u64,
@@ -83,6 +90,7 @@ impl BenchArgs {
             args.jobs = self.jobs.min(200);
             args.capped_jobs = self.capped_jobs.min(150);
             args.offered_secs = self.offered_secs.min(4);
+            args.memory_lines = self.memory_lines.min(100_000);
         }
         args
     }
@@ -90,7 +98,7 @@ impl BenchArgs {
     fn runs(&self, section: u8) -> bool {
         let skipped = match section {
             3 | 4 | 6 => self.skip_paced,
-            5 => self.skip_resources,
+            5 | 7 => self.skip_resources,
             _ => false,
         };
         !skipped && (self.only.is_empty() || self.only.contains(&section))
@@ -100,6 +108,13 @@ impl BenchArgs {
         self.concurrency
             .unwrap_or_else(|| crate::config::default_concurrency(pipeline::UNLIMITED_QPS))
     }
+}
+
+/// Where the bench's own log goes (the in-process workers and mock log as in
+/// production, thousands of lines): `$TMPDIR/id2meta-bench-<pid>.log`, kept
+/// after the run for a look when a section fails.
+pub fn log_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("id2meta-bench-{}.log", std::process::id()))
 }
 
 /// Runs every section in turn and prints the machine and the table.
@@ -112,6 +127,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("id2meta bench: WARNING: a debug build; use --release for numbers worth keeping");
     }
     eprintln!("id2meta bench: run {run_id} on {}", machine.one_line());
+    eprintln!("id2meta bench: logs in {}", log_path().display());
     let mut table = report::Table::default();
     let concurrency = args.concurrency();
 
@@ -171,6 +187,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let profile = args.perf_record.as_deref();
         let used = resources::measure(&base, &run_id, args.jobs, concurrency, profile).await?;
         table.resources(&used);
+    }
+    if args.runs(7) {
+        eprintln!(
+            "(7) memory of enqueue and results: {} and {} lines",
+            (args.memory_lines / 10).max(1),
+            args.memory_lines
+        );
+        let memory = memory::measure(&base, &run_id, args.memory_lines).await?;
+        table.memory(&memory);
     }
 
     let command: Vec<String> = std::env::args().collect();
