@@ -48,6 +48,11 @@ const READ_AHEAD: usize = 1024;
 /// drawn on stderr when it is a terminal; at the end stderr gets a summary:
 /// `published N jobs (M bad lines) to QUEUE in X.Xs (R/s)`.
 ///
+/// Any size of input in constant memory: the input is read twice (stdin is
+/// first copied to an unlinked temp file); repeated job_ids are found by an
+/// external sort of keyed fingerprints on disk (docs/reference.md). A line is
+/// reported as it is met in the second pass.
+///
 /// Exit status: 0 when every line was published; 1 when a line was bad or
 /// the broker failed (the error says how many jobs were confirmed).
 #[derive(Debug, clap::Args)]
