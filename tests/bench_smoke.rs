@@ -45,7 +45,10 @@ fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
     let progress = String::from_utf8_lossy(&out.stderr);
     for (stream, text) in [("stdout", &table), ("stderr", &progress)] {
         let logged: Vec<&str> = text.lines().filter(|l| is_log_line(l)).take(3).collect();
-        assert!(logged.is_empty(), "log lines on the bench's {stream}: {logged:#?}");
+        assert!(
+            logged.is_empty(),
+            "log lines on the bench's {stream}: {logged:#?}"
+        );
     }
 }
 
