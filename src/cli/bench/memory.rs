@@ -205,6 +205,9 @@ async fn peak_of(child: &mut Child) -> anyhow::Result<(ExitStatus, u64)> {
     }
 }
 
+/// Which of a size's peaks a row reports.
+type PeakOf = fn(&Peaks) -> u64;
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -213,7 +216,7 @@ impl Table {
     /// (7)'s rows: each command's peak at both sizes and the ratio.
     pub fn memory(&mut self, run: &Memory) {
         let (small, large) = (&run.small, &run.large);
-        let peaks: [(&str, &str, fn(&Peaks) -> u64); 3] = [
+        let peaks: [(&str, &str, PeakOf); 3] = [
             ("`id2meta enqueue FILE`", "lines", |p| p.enqueue_kib),
             ("`id2meta results --format csv`", "rows", |p| p.csv_kib),
             ("`id2meta results --format json`", "rows", |p| p.json_kib),

@@ -90,13 +90,11 @@ impl LineNumbers {
         }
         marks.window_start = marks.window_start.max(record_start);
         let mut leading = 0;
-        let mut expected = record_start;
-        for &(offset, byte) in &marks.breaks {
+        for (expected, &(offset, byte)) in (record_start..).zip(marks.breaks.iter()) {
             if offset != expected {
                 break;
             }
             leading += u64::from(byte == b'\n');
-            expected += 1;
         }
         usize::try_from(1 + marks.newlines_before_window + leading).unwrap_or(usize::MAX)
     }

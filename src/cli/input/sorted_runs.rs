@@ -29,7 +29,9 @@ impl<const W: usize> RunSorter<W> {
     pub fn new(budget_bytes: usize) -> Self {
         let capacity = (budget_bytes / W.max(1)).max(1);
         RunSorter {
-            buffer: Vec::new(),
+            // Reserved whole (untouched pages cost no memory until filled), so the
+            // buffer never reallocates and never holds two copies of itself.
+            buffer: Vec::with_capacity(capacity),
             capacity,
             runs: Vec::new(),
         }

@@ -39,7 +39,8 @@ enum Output<W: Write> {
         pages: u64,
     },
     Json(W),
-    Csv(csv::Writer<W>),
+    // Boxed: csv's writer holds its buffer state inline (hundreds of bytes).
+    Csv(Box<csv::Writer<W>>),
 }
 
 impl<W: Write> RowWriter<W> {
@@ -55,7 +56,7 @@ impl<W: Write> RowWriter<W> {
             OutputFormat::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
                 writer.write_record(CSV_COLUMNS)?;
-                Output::Csv(writer)
+                Output::Csv(Box::new(writer))
             }
         };
         Ok(RowWriter { output })
