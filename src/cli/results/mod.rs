@@ -142,13 +142,19 @@ async fn print(store: &Store, args: &ResultsArgs, format: OutputFormat) -> anyho
 /// Whether writing failed because the reading end of stdout was closed.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        let io = match cause.downcast_ref::<csv::Error>() {
-            Some(csv_error) => match csv_error.kind() {
-                csv::ErrorKind::Io(io) => Some(io),
+        let kind = if let Some(csv_error) = cause.downcast_ref::<csv::Error>() {
+            match csv_error.kind() {
+                csv::ErrorKind::Io(io) => Some(io.kind()),
                 _ => None,
-            },
-            None => cause.downcast_ref::<std::io::Error>(),
+            }
+        } else if let Some(json_error) = cause.downcast_ref::<serde_json::Error>() {
+            // A buffered writer meets the closed pipe inside serde_json's own write.
+            json_error.io_error_kind()
+        } else {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind)
         };
-        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        kind == Some(std::io::ErrorKind::BrokenPipe)
     })
 }
