@@ -53,13 +53,14 @@ impl<R: Read> Read for MarkedReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut marks = self.marks.borrow_mut();
         if marks.read.saturating_sub(marks.window_start) > MAX_ROW_BYTES {
+            let place = if marks.window_start == 0 {
+                "in the header row".to_string()
+            } else {
+                format!("after line {}", marks.newlines_before_window + 1)
+            };
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!(
-                    "a CSV row longer than {} MiB (from line {})",
-                    MAX_ROW_BYTES >> 20,
-                    marks.newlines_before_window + 1
-                ),
+                format!("a CSV row longer than {} MiB {place}", MAX_ROW_BYTES >> 20),
             ));
         }
         let n = self.inner.read(buf)?;
