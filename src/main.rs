@@ -6,21 +6,28 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     let cli = id2meta::cli::Cli::parse();
     match id2meta::telemetry::LogFormat::from_env() {
-        Ok(format) => {
+        Ok(format) => match &cli.command {
+            // The bench prints only its progress and its table: the workers it runs
+            // in process log to a file (named in its progress), as JSON lines.
+            id2meta::cli::Command::Bench(_) => {
+                let path = id2meta::cli::bench::log_path();
+                let json = id2meta::telemetry::LogFormat::Json;
+                if let Err(error) = id2meta::telemetry::init_to_file(json, "info", &path) {
+                    eprintln!("error: creating the log file {}: {error}", path.display());
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
             // The demo draws a progress line: only warnings may interrupt it.
-            let quiet = matches!(cli.command, id2meta::cli::Command::Demo(_));
-            let console = matches!(cli.command, id2meta::cli::Command::Console(_));
-            let silenced = if console {
-                id2meta::telemetry::CONSOLE_QUIET
-            } else {
-                &[]
-            };
-            id2meta::telemetry::init_silencing(
+            id2meta::cli::Command::Demo(_) => id2meta::telemetry::init(format, "warn"),
+            // The console silences lapin's log of every channel the broker closes
+            // (a passive declare of a missing queue): it reports that error itself.
+            id2meta::cli::Command::Console(_) => id2meta::telemetry::init_silencing(
                 format,
-                if quiet { "warn" } else { "info" },
-                silenced,
-            )
-        }
+                "info",
+                id2meta::telemetry::CONSOLE_QUIET,
+            ),
+            _ => id2meta::telemetry::init(format, "info"),
+        },
         Err(error) => {
             eprintln!("error: {error:#}");
             return std::process::ExitCode::FAILURE;

@@ -97,7 +97,27 @@ pub fn init(format: LogFormat, default_filter: &str) {
 
 /// [`init`], with `silenced` targets logging nothing (see [`CONSOLE_QUIET`]).
 pub fn init_silencing(format: LogFormat, default_filter: &str, silenced: &[&str]) {
-    let layer = fmt::layer().with_writer(std::io::stderr);
+    install(format, default_filter, silenced, std::io::stderr);
+}
+
+/// As [`init`], but every line goes to `path` (created or truncated) instead:
+/// for a command whose own output is its point (`bench`), while the workers it
+/// runs in process still log as in production.
+pub fn init_to_file(
+    format: LogFormat,
+    default_filter: &str,
+    path: &std::path::Path,
+) -> std::io::Result<()> {
+    let file = std::sync::Arc::new(std::fs::File::create(path)?);
+    install(format, default_filter, &[], file);
+    Ok(())
+}
+
+fn install<W>(format: LogFormat, default_filter: &str, silenced: &[&str], writer: W)
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let layer = fmt::layer().with_writer(writer);
     let _ = match format {
         Format::Json => tracing_subscriber::registry()
             .with(

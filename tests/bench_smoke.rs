@@ -1,6 +1,7 @@
 //! A smoke run of `id2meta bench --quick` (a few hundred jobs per section) against the
 //! real services: every section runs, the table comes out, and the correctness figures
-//! (one upstream call per job, nothing throttled, a clean SIGTERM exit) hold.
+//! (one upstream call per job, nothing throttled, a clean SIGTERM exit) hold, and
+//! nothing but progress and the table is printed (the workers' logs go to a file).
 //! Ignored by default (about 30 s in a debug build): `cargo test --test bench_smoke -- --ignored`.
 
 use std::process::Command;
@@ -10,7 +11,8 @@ use std::process::Command;
 fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
     let out = Command::new(env!("CARGO_BIN_EXE_id2meta"))
         .args(["bench", "--quick"])
-        .env("RUST_LOG", "warn")
+        // At `info` the in-process workers log a line per job: none may reach the output.
+        .env("RUST_LOG", "info")
         .output()
         .expect("the binary runs");
     let table = String::from_utf8_lossy(&out.stdout);
@@ -27,6 +29,8 @@ fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
         "(5) peak",
         "(7) lanes",
         "(8) queries on 100000 rows",
+        "(9) `id2meta enqueue FILE`: peak",
+        "(9) `id2meta results --format csv`: peak",
     ] {
         assert!(table.contains(section), "no {section} row in\n{table}");
     }
@@ -42,4 +46,39 @@ fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
         table.contains(", clean |"),
         "the worker did not exit cleanly:\n{table}"
     );
+    let progress = String::from_utf8_lossy(&out.stderr);
+    for (stream, text) in [("stdout", &table), ("stderr", &progress)] {
+        let logged: Vec<&str> = text.lines().filter(|l| is_log_line(l)).take(3).collect();
+        assert!(
+            logged.is_empty(),
+            "log lines on the bench's {stream}: {logged:#?}"
+        );
+    }
+}
+
+/// A line of the worker's log, JSON (`{"timestamp":…,"level":"INFO",…}`) or pretty
+/// (`2026-12-02T01:02:03.456Z  INFO id2meta::…`).
+fn is_log_line(line: &str) -> bool {
+    let json = line.trim_start().starts_with('{') && line.contains("\"level\"");
+    let mut words = line.split_whitespace();
+    let pretty = matches!(
+        (words.next(), words.next()),
+        (Some(time), Some("TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR"))
+            if time.starts_with("20") && time.ends_with('Z')
+    );
+    json || pretty
+}
+
+#[test]
+fn a_log_line_is_told_from_the_bench_progress() {
+    assert!(is_log_line(
+        r#"{"timestamp":"2026-12-02T01:02:03Z","level":"INFO","message":"consuming"}"#
+    ));
+    assert!(is_log_line(
+        "2026-12-02T01:02:03.456789Z  WARN id2meta::app: paused"
+    ));
+    assert!(!is_log_line(
+        "id2meta bench: WARNING: a debug build; use --release for numbers worth keeping"
+    ));
+    assert!(!is_log_line("(2) pipeline, unlimited upstream: 200 jobs"));
 }

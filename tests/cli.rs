@@ -317,3 +317,278 @@ async fn enqueue_sends_interactive_jobs_to_the_interactive_queue() {
     assert!(!refused.status.success(), "an unknown lane is refused");
     delete_broker_objects(&channel, &config).await;
 }
+
+/// A JSON job line of `job_id` (a valid person), padded with `pad` bytes of metadata.
+fn job_line(job_id: &str, pad: usize) -> String {
+    format!(
+        r#"{{"job_id":"{job_id}","name":"张三","id_number":"11010519491231002X","metadata":{{"pad":"{}"}}}}"#,
+        "x".repeat(pad)
+    )
+}
+
+#[tokio::test]
+async fn enqueue_of_a_file_refuses_duplicates_far_apart_with_both_line_numbers_and_publishes_the_rest(
+) {
+    let config = test_config();
+    // 5,000 lines; line 4,000 repeats line 2 and line 5,000 repeats line 3,000.
+    let lines: Vec<String> = (1..=5000)
+        .map(|n| {
+            let id = match n {
+                4000 => 2,
+                5000 => 3000,
+                n => n,
+            };
+            job_line(&format!("far-{id}"), 0)
+        })
+        .collect();
+    let file = tempfile::Builder::new()
+        .suffix(".jsonl")
+        .tempfile()
+        .expect("a temp file");
+    std::fs::write(file.path(), lines.join("\n")).expect("the input file");
+    let path = file.path().to_str().expect("a UTF-8 temp path");
+
+    let output = id2meta(&config, &["enqueue", path], "");
+
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    let reported: Vec<&str> = stderr.lines().filter(|l| l.starts_with("line ")).collect();
+    assert_eq!(
+        reported,
+        [
+            "line 4000: duplicate job_id of line 2",
+            "line 5000: duplicate job_id of line 3000"
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("published 4998 jobs (2 bad lines)"),
+        "{stderr}"
+    );
+    let connection = id2meta::queue::connect(&config.amqp_url, "test-cli")
+        .await
+        .expect("RabbitMQ");
+    let channel = connection.create_channel().await.expect("a channel");
+    assert_eq!(ready_count(&channel, &config.jobs_queue).await, 4998);
+    delete_broker_objects(&channel, &config).await;
+    let _ = sqlx::Postgres::force_drop_database(&config.database_url).await;
+}
+
+#[tokio::test]
+async fn enqueue_from_stdin_reads_csv_twice_from_its_copy_with_bad_and_repeated_rows_reported() {
+    let config = test_config();
+    let input = "job_id,name,id_number,batch_id\r\n\
+                 s-1,张三,11010519491231002X,sb\r\n\
+                 s-2,李四,110105194912310021,sb\r\n\
+                 \r\n\
+                 s-1,王五,11010519491231002X,sb\r\n\
+                 s-4,only-two\r\n\
+                 s-5,赵六,11010519491231002X,sb\r\n";
+
+    let output = id2meta(&config, &["enqueue", "-"], input);
+
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    let reported: Vec<&str> = stderr.lines().filter(|l| l.starts_with("line ")).collect();
+    assert_eq!(
+        reported,
+        [
+            "line 5: duplicate job_id of line 2",
+            "line 6: missing the id_number column (the row has 2 fields)"
+        ],
+        "{stderr}"
+    );
+    for pii in ["张三", "王五", "赵六", "11010519491231002"] {
+        assert!(!stderr.contains(pii), "{pii} leaked to stderr: {stderr}");
+    }
+    let connection = id2meta::queue::connect(&config.amqp_url, "test-cli")
+        .await
+        .expect("RabbitMQ");
+    let channel = connection.create_channel().await.expect("a channel");
+    let mut jobs = drain_jobs(&channel, &config).await;
+    jobs.sort();
+    let sb = Some("sb".to_string());
+    assert_eq!(
+        jobs,
+        [
+            ("s-1".to_string(), sb.clone()),
+            ("s-2".to_string(), sb.clone()),
+            ("s-5".to_string(), sb)
+        ]
+    );
+    let store = Store::connect(&config.database_url, 1)
+        .await
+        .expect("PostgreSQL");
+    let recorded: Vec<(String, i64)> = sqlx::query_as("SELECT batch_id, enqueued FROM batches")
+        .fetch_all(store.pool())
+        .await
+        .expect("the batches table");
+    assert_eq!(recorded, [("sb".to_string(), 3)]);
+    delete_broker_objects(&channel, &config).await;
+    drop_database(store, &config).await;
+}
+
+/// Runs `id2meta ARGS` to its end, reading its VmHWM as it runs; (output, peak KiB).
+fn run_measured(config: &Config, args: &[&str]) -> (Output, u64) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_id2meta"))
+        .args(args)
+        .env("DATABASE_URL", &config.database_url)
+        .env("AMQP_URL", &config.amqp_url)
+        .env("ID2META_JOBS_QUEUE", &config.jobs_queue)
+        .env("ID2META_RESULTS_EXCHANGE", &config.results_exchange)
+        .env("ID2META_LOG_FORMAT", "json")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut text);
+        text
+    });
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the child") {
+            break status;
+        }
+        if let Ok(status) = std::fs::read_to_string(&status_path) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let stderr = reader.join().expect("the stderr reader");
+    (
+        Output {
+            status,
+            stdout: Vec::new(),
+            stderr,
+        },
+        peak,
+    )
+}
+
+#[tokio::test]
+async fn enqueue_of_a_90_mb_file_stays_far_below_its_size_in_memory() {
+    let config = test_config();
+    // 60,000 lines of 1.5 KiB: 2,000 jobs, each line after them repeating one of them.
+    let file = tempfile::Builder::new()
+        .suffix(".jsonl")
+        .tempfile()
+        .expect("a temp file");
+    {
+        let mut out = std::io::BufWriter::new(file.reopen().expect("the temp file"));
+        for n in 0..60_000u32 {
+            writeln!(out, "{}", job_line(&format!("big-{}", n % 2000), 1500)).expect("writing");
+        }
+        out.flush().expect("writing");
+    }
+    let size = std::fs::metadata(file.path()).expect("the file").len();
+    assert!(size > 90_000_000, "{size} bytes");
+    let path = file.path().to_str().expect("a UTF-8 temp path");
+
+    let (output, peak_kib) = run_measured(&config, &["enqueue", path]);
+
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("published 2000 jobs (58000 bad lines)"),
+        "{}",
+        &stderr[stderr.len().saturating_sub(500)..]
+    );
+    assert!(stderr.contains("line 60000: duplicate job_id of line 2000"));
+    // Reading the whole file would need more than 90 MB; streaming needs a few buffers.
+    assert!(
+        peak_kib < 64 * 1024,
+        "enqueue peaked at {} MiB over a {} MB file",
+        peak_kib / 1024,
+        size / 1_000_000
+    );
+    let connection = id2meta::queue::connect(&config.amqp_url, "test-cli")
+        .await
+        .expect("RabbitMQ");
+    let channel = connection.create_channel().await.expect("a channel");
+    assert_eq!(ready_count(&channel, &config.jobs_queue).await, 2000);
+    delete_broker_objects(&channel, &config).await;
+}
+
+#[tokio::test]
+async fn results_exports_every_row_by_default_and_the_table_one_page_saying_how_to_see_more() {
+    let config = test_config();
+    let store = Store::connect(&config.database_url, 2)
+        .await
+        .expect("PostgreSQL");
+    store.migrate().await.expect("migrations");
+    sqlx::query(
+        "INSERT INTO verification_results
+             (job_id, batch_id, status, biz_code, upstream_code, attempts, name_masked,
+              id_number_masked, identity_digest, received_at, completed_at)
+         SELECT 'e-' || lpad(n::text, 5, '0'), 'eb', 'match', '1', 'Success', 1, '张*',
+                '110***********002X', 'digest', now(), now() + n * interval '1 ms'
+           FROM generate_series(1, 2500) AS n",
+    )
+    .execute(store.pool())
+    .await
+    .expect("rows");
+
+    let csv = id2meta(
+        &config,
+        &["results", "--batch-id", "eb", "--format", "csv"],
+        "",
+    );
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    assert_eq!(text(&csv.stdout).lines().count(), 2501);
+    let json = id2meta(
+        &config,
+        &["results", "--batch-id", "eb", "--format", "json"],
+        "",
+    );
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let last: serde_json::Value =
+        serde_json::from_str(text(&json.stdout).lines().last().expect("rows")).expect("JSON");
+    assert_eq!(text(&json.stdout).lines().count(), 2500);
+    assert_eq!(last["job_id"], "e-02500");
+    assert!(
+        text(&json.stderr).trim().is_empty(),
+        "{}",
+        text(&json.stderr)
+    );
+
+    let table = id2meta(
+        &config,
+        &["results", "--batch-id", "eb", "--format", "table"],
+        "",
+    );
+    assert!(table.status.success(), "{}", text(&table.stderr));
+    assert_eq!(text(&table.stdout).lines().count(), 1001);
+    assert!(
+        text(&table.stderr).contains("showing rows 1 to 1000; --offset 1000 shows the next ones"),
+        "{}",
+        text(&table.stderr)
+    );
+    let page = id2meta(
+        &config,
+        &[
+            "results",
+            "--batch-id",
+            "eb",
+            "--format",
+            "table",
+            "--offset",
+            "2000",
+        ],
+        "",
+    );
+    let shown = text(&page.stdout);
+    assert_eq!(shown.lines().count(), 501, "{}", text(&page.stderr));
+    assert!(shown
+        .lines()
+        .nth(1)
+        .is_some_and(|l| l.starts_with("e-02001")));
+    drop_database(store, &config).await;
+}

@@ -10,7 +10,8 @@
 //! 5. one worker *process*, measured from /proc, for CPU and memory per job;
 //! 6. the budget under the strictest reading of the upstream's limit;
 //! 7. priority lanes: what an interactive job waits behind a bulk backlog;
-//! 8. the console's pages and the CLI's reads on a large results table.
+//! 8. the console's pages and the CLI's reads on a large results table;
+//! 9. the user's commands at size: `enqueue` and `results` exports must not grow with the input.
 //!
 //! Every section uses its own queues and database, named after the run, deleted at the end.
 
@@ -19,6 +20,7 @@ mod harness;
 mod jobs;
 mod lanes;
 mod machine;
+mod memory;
 mod pipeline;
 mod process_stats;
 mod queries;
@@ -43,7 +45,8 @@ use crate::mock::QpsWindow;
 (5) CPU time and peak memory of one worker process, \
 (6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas, \
 (7) priority lanes: interactive publish → completion p50/p99 while a bulk backlog drains across 3 replicas, \
-(8) the console's pages and the CLI's reads on --query-rows results filled by SQL (p50/max against 100 ms, the indexes used). Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
+(8) the console's pages and the CLI's reads on --query-rows results filled by SQL (p50/max against 100 ms, the indexes used), \
+(9) peak memory of `enqueue` and of `results` csv/json exports at two sizes ten times apart. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
 (AMQP_URL) only; every section uses fresh queues and a fresh database, removed at the end. \
 Build with --release: a debug build measures the compiler, not the worker."
 )]
@@ -54,14 +57,14 @@ pub struct BenchArgs {
     /// A small run for CI and smoke tests (a few hundred jobs, a few seconds per section).
     #[arg(long)]
     pub quick: bool,
-    /// Skip (5), the worker child process (e.g. when the binary is not the one to measure).
+    /// Skip (5) and (9), the child processes (e.g. when the binary is not the one to measure).
     #[arg(long)]
     pub skip_resources: bool,
     /// Skip (3) and (4), the runs paced by the QPS budget (they take about 40 s).
     #[arg(long)]
     pub skip_paced: bool,
     /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
-    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=8))]
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=9))]
     pub only: Vec<u8>,
     /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
     /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
@@ -70,6 +73,9 @@ pub struct BenchArgs {
     /// Rows in `verification_results` for (8), the query benchmark (--quick: 100,000).
     #[arg(long, default_value_t = 10_000_000)]
     pub query_rows: i64,
+    /// Lines (and result rows) of (9)'s larger size; the smaller is a tenth of it.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub memory_lines: u64,
     /// Jobs for (3), the run at the QPS cap.
     #[arg(long, default_value_t = 1000)]
     pub capped_jobs: u64,
@@ -103,6 +109,7 @@ impl BenchArgs {
             // interactive jobs, short enough for the CI smoke run.
             args.lanes_jobs = self.lanes_jobs.min(600);
             args.query_rows = self.query_rows.min(100_000);
+            args.memory_lines = self.memory_lines.min(100_000);
         }
         args
     }
@@ -110,7 +117,7 @@ impl BenchArgs {
     fn runs(&self, section: u8) -> bool {
         let skipped = match section {
             3 | 4 | 6 | 7 => self.skip_paced,
-            5 => self.skip_resources,
+            5 | 9 => self.skip_resources,
             _ => false,
         };
         !skipped && (self.only.is_empty() || self.only.contains(&section))
@@ -120,6 +127,13 @@ impl BenchArgs {
         self.concurrency
             .unwrap_or_else(|| crate::config::default_concurrency(pipeline::UNLIMITED_QPS))
     }
+}
+
+/// Where the bench's own log goes (the in-process workers and mock log as in
+/// production, thousands of lines): `$TMPDIR/id2meta-bench-<pid>.log`, kept
+/// after the run for a look when a section fails.
+pub fn log_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("id2meta-bench-{}.log", std::process::id()))
 }
 
 /// Runs every section in turn and prints the machine and the table.
@@ -132,6 +146,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("id2meta bench: WARNING: a debug build; use --release for numbers worth keeping");
     }
     eprintln!("id2meta bench: run {run_id} on {}", machine.one_line());
+    eprintln!("id2meta bench: logs in {}", log_path().display());
     let mut table = report::Table::default();
     let concurrency = args.concurrency();
 
@@ -200,6 +215,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let profile = args.perf_record.as_deref();
         let used = resources::measure(&base, &run_id, args.jobs, concurrency, profile).await?;
         table.resources(&used);
+    }
+    if args.runs(9) {
+        eprintln!(
+            "(9) memory of enqueue and results: {} and {} lines",
+            (args.memory_lines / 10).max(1),
+            args.memory_lines
+        );
+        let memory = memory::measure(&base, &run_id, args.memory_lines).await?;
+        table.memory(&memory);
     }
 
     let mut queried = None;

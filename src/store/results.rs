@@ -1,7 +1,10 @@
 //! The `verification_results` table: the row type and the reads users make.
 
+use std::sync::LazyLock;
+
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use sqlx::FromRow;
 
 use super::Store;
@@ -56,6 +59,15 @@ pub(super) const COLUMNS: &str = "job_id, batch_id, status, biz_code, upstream_c
      request_id, attempts, name_masked, id_number_masked, identity_digest, metadata, received_at, completed_at, \
      priority, reused_from_job_id";
 
+/// Rows oldest completion first; `LIMIT NULL` is no limit.
+static RESULTS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS} FROM verification_results
+          WHERE ($1::text IS NULL OR batch_id = $1)
+          ORDER BY completed_at, job_id LIMIT $2 OFFSET $3"
+    )
+});
+
 impl Store {
     /// The row of one job, if it is settled.
     pub async fn result(&self, job_id: &str) -> anyhow::Result<Option<ResultRow>> {
@@ -74,16 +86,26 @@ impl Store {
         batch_id: Option<&str>,
         limit: i64,
     ) -> anyhow::Result<Vec<ResultRow>> {
-        sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM verification_results
-              WHERE ($1::text IS NULL OR batch_id = $1)
-              ORDER BY completed_at, job_id LIMIT $2"
-        ))
-        .bind(batch_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
-        .context("reading results")
+        self.results_stream(batch_id, Some(limit), 0)
+            .try_collect()
+            .await
+    }
+
+    /// The same rows as a stream, read as PostgreSQL sends them (one connection
+    /// held until the stream ends or is dropped), so a caller can write millions
+    /// of rows in constant memory. `limit` `None` is every row; `offset` skips rows.
+    pub fn results_stream<'a>(
+        &'a self,
+        batch_id: Option<&'a str>,
+        limit: Option<i64>,
+        offset: i64,
+    ) -> impl Stream<Item = anyhow::Result<ResultRow>> + Send + 'a {
+        sqlx::query_as(&RESULTS_SQL)
+            .bind(batch_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch(self.pool())
+            .map(|row| row.context("reading results"))
     }
 
     /// Counts by status of a batch, with the first and last completion time.

@@ -25,7 +25,13 @@ pub struct Table {
 }
 
 impl Table {
-    fn row(&mut self, measure: String, value: String, target: &'static str, met: Option<bool>) {
+    pub(super) fn row(
+        &mut self,
+        measure: String,
+        value: String,
+        target: &'static str,
+        met: Option<bool>,
+    ) {
         self.rows.push(Row {
             measure,
             value,

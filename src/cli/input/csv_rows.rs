@@ -4,12 +4,14 @@
 //!
 //! Rows become the same JSON body the demo publishes, then go through the same
 //! check as a JSON line. A row's line number is the line it starts on (a quoted
-//! field may span lines).
+//! field may span lines), counted as the rows stream past ([`line_marks`]).
+
+use std::io::Read;
 
 use anyhow::{bail, Context};
 use csv::{ByteRecord, ReaderBuilder, Trim};
 
-use super::{csv_body, Checker};
+use super::{csv_body, line_marks};
 
 /// Where each column is.
 struct Columns {
@@ -43,10 +45,11 @@ impl Columns {
 }
 
 pub(super) fn read(
-    input: &[u8],
+    input: impl Read,
     default_batch: Option<&str>,
-    checker: &mut Checker,
+    check: &mut dyn FnMut(usize, Result<Vec<u8>, String>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let (input, lines) = line_marks::marked(input);
     let mut reader = ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -62,30 +65,16 @@ pub(super) fn read(
         match reader.read_byte_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {
-                let line = record.position().map_or(0, |p| line_of(input, p.byte()));
+                let line = record.position().map_or(0, |p| lines.line_of(p.byte()));
                 if record.iter().all(<[u8]>::is_empty) {
                     continue;
                 }
-                checker.check(line, body(&record, &columns, default_batch));
+                check(line, body(&record, &columns, default_batch))?;
             }
-            // Reading from memory: the only errors left are I/O, which cannot
-            // happen here, so any error ends the input.
+            // An I/O error, or a row too long to be a job: the input ends here.
             Err(e) => return Err(e).context("reading CSV"),
         }
     }
-}
-
-/// The line a record starts on. csv's own count lags by one after a `\r\n`
-/// (it takes the `\n` as the start of the next record), so count from the bytes.
-fn line_of(input: &[u8], record_start: u64) -> usize {
-    let start = usize::try_from(record_start)
-        .unwrap_or(usize::MAX)
-        .min(input.len());
-    let first = input[start..]
-        .iter()
-        .position(|b| !matches!(b, b'\r' | b'\n'))
-        .map_or(input.len(), |offset| start + offset);
-    1 + input[..first].iter().filter(|b| **b == b'\n').count()
 }
 
 fn body(

@@ -7,17 +7,30 @@
 //!
 //! The input holds names and ID numbers, so a report names the line and the
 //! reason, never the line's content.
+//!
+//! Inputs of any size are read as streams, twice, in constant memory: [`index`]
+//! (pass 1) checks every line and finds the repeated job_ids ([`duplicates`]);
+//! [`replay`] (pass 2) hands over each line again, in order, as a job or a bad
+//! line. Only one line (at most just over 16 KiB; a CSV row at most 1 MiB) and
+//! the duplicate check's fixed buffers are held at a time.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use anyhow::Context;
 use serde_json::Value;
 
 use crate::job::{Job, Priority};
 use crate::secret::Pii;
+use duplicates::DuplicateFinder;
+pub use duplicates::Duplicates;
 
 mod csv_rows;
+pub mod duplicates;
+mod json_lines;
+mod line_marks;
+mod sorted_runs;
 
 /// How the input is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,6 +57,27 @@ impl Format {
         match without_bom(input).iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => Format::Jsonl,
             _ => Format::Csv,
+        }
+    }
+
+    /// [`Format::sniff`] on a stream: reads up to the first non-blank byte.
+    pub fn sniff_stream(input: impl Read) -> std::io::Result<Format> {
+        let mut input = BufReader::new(input);
+        skip_bom(&mut input)?;
+        loop {
+            let available = input.fill_buf()?;
+            if available.is_empty() {
+                return Ok(Format::Csv);
+            }
+            if let Some(first) = available.iter().find(|b| !b.is_ascii_whitespace()) {
+                return Ok(if *first == b'{' {
+                    Format::Jsonl
+                } else {
+                    Format::Csv
+                });
+            }
+            let used = available.len();
+            input.consume(used);
         }
     }
 }
@@ -102,65 +136,126 @@ impl fmt::Display for BadLine {
     }
 }
 
-/// What an input came to.
+/// What a whole input came to (the in-memory form, for tests and small inputs).
 #[derive(Debug, Default)]
 pub struct Input {
     pub jobs: Vec<ParsedLine>,
     pub bad: Vec<BadLine>,
 }
 
-/// Reads a whole input. `batch_id` is given to jobs that have none.
+/// What pass 1 learnt of an input.
+pub struct Index {
+    /// Lines that are jobs, duplicates included.
+    pub jobs: u64,
+    /// Lines that are not jobs (duplicates not included).
+    pub bad: u64,
+    pub duplicates: Duplicates,
+}
+
+impl Index {
+    /// Jobs pass 2 will hand over: every job line but the duplicates.
+    pub fn to_publish(&self) -> u64 {
+        self.jobs.saturating_sub(self.duplicates.count())
+    }
+
+    /// Lines pass 2 will report.
+    pub fn bad_lines(&self) -> u64 {
+        self.bad + self.duplicates.count()
+    }
+}
+
+/// Pass 1: reads the whole input once, checks every line, and finds the lines
+/// whose job_id repeats an earlier line's, in constant memory ([`duplicates`]).
 ///
 /// Errors only when the input as a whole cannot be read (a CSV header without the
-/// required columns); a bad line is a [`BadLine`].
-pub fn read_jobs(input: &[u8], format: Format, batch_id: Option<&str>) -> anyhow::Result<Input> {
-    let mut checker = Checker::default();
-    let input = without_bom(input);
-    match format {
-        Format::Jsonl => {
-            for (index, line) in input.split(|b| *b == b'\n').enumerate() {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if !line.iter().all(u8::is_ascii_whitespace) {
-                    checker.check(index + 1, json_line(line, batch_id));
-                }
-            }
-        }
-        Format::Csv => csv_rows::read(input, batch_id, &mut checker)?,
-    }
-    Ok(checker.input)
-}
-
-/// Validates bodies and refuses a job_id seen on an earlier line.
-#[derive(Default)]
-struct Checker {
-    input: Input,
-    first_line_of: HashMap<String, usize>,
-}
-
-impl Checker {
-    fn check(&mut self, line: usize, body: Result<Vec<u8>, String>) {
-        let parsed = body.and_then(|body| match Job::parse(&body, None) {
-            Ok(job) => Ok((job, body)),
-            Err(not_a_job) => Err(not_a_job.to_string()),
-        });
+/// required columns, an I/O error).
+pub fn index(input: impl Read, format: Format, batch_id: Option<&str>) -> anyhow::Result<Index> {
+    let mut finder = DuplicateFinder::default();
+    let (mut jobs, mut bad) = (0u64, 0u64);
+    scan(input, format, batch_id, |line, parsed| {
         match parsed {
-            Err(reason) => self.input.bad.push(BadLine { line, reason }),
-            Ok((job, body)) => {
-                if let Some(first) = self.first_line_of.get(&job.job_id) {
-                    let reason = format!("duplicate job_id of line {first}");
-                    self.input.bad.push(BadLine { line, reason });
-                    return;
-                }
-                self.first_line_of.insert(job.job_id.clone(), line);
-                self.input.jobs.push(ParsedLine {
-                    line,
-                    job_id: job.job_id,
-                    batch_id: job.batch_id,
-                    priority: job.priority,
-                    body,
-                });
+            Ok(job) => {
+                jobs += 1;
+                finder.add(line, &job.job_id).context("indexing job_ids")?;
             }
+            Err(_) => bad += 1,
         }
+        Ok(())
+    })?;
+    let duplicates = finder.finish().context("sorting job_ids")?;
+    Ok(Index {
+        jobs,
+        bad,
+        duplicates,
+    })
+}
+
+/// Pass 2: reads the same input again and hands over each line in order, a job
+/// to publish or a [`BadLine`] (a repeated job_id is one, naming the first line).
+pub fn replay(
+    input: impl Read,
+    format: Format,
+    batch_id: Option<&str>,
+    duplicates: &mut Duplicates,
+    mut visit: impl FnMut(Result<ParsedLine, BadLine>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    scan(input, format, batch_id, |line, parsed| match parsed {
+        Err(reason) => visit(Err(BadLine { line, reason })),
+        Ok(job) => match duplicates
+            .first_line_of(line)
+            .context("reading duplicates")?
+        {
+            Some(first) => visit(Err(BadLine {
+                line,
+                reason: format!("duplicate job_id of line {first}"),
+            })),
+            None => visit(Ok(job)),
+        },
+    })
+}
+
+/// Reads a whole input held in memory: both passes, collected.
+pub fn read_jobs(input: &[u8], format: Format, batch_id: Option<&str>) -> anyhow::Result<Input> {
+    let mut index = index(input, format, batch_id)?;
+    let mut read = Input::default();
+    replay(input, format, batch_id, &mut index.duplicates, |line| {
+        match line {
+            Ok(job) => read.jobs.push(job),
+            Err(bad) => read.bad.push(bad),
+        }
+        Ok(())
+    })?;
+    Ok(read)
+}
+
+/// Every line of the input, checked alone, in order: `visit(line, job or reason)`.
+fn scan(
+    input: impl Read,
+    format: Format,
+    batch_id: Option<&str>,
+    mut visit: impl FnMut(usize, Result<ParsedLine, String>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut check = |line: usize, body: Result<Vec<u8>, String>| visit(line, checked(line, body));
+    let mut input = BufReader::with_capacity(64 * 1024, input);
+    skip_bom(&mut input).context("reading the input")?;
+    match format {
+        Format::Jsonl => json_lines::read(input, batch_id, &mut check),
+        Format::Csv => csv_rows::read(input, batch_id, &mut check),
+    }
+}
+
+/// A body as the worker will read it: a job, or why not.
+fn checked(line: usize, body: Result<Vec<u8>, String>) -> Result<ParsedLine, String> {
+    let body = body?;
+    match Job::parse(&body, None) {
+        Ok(job) => Ok(ParsedLine {
+            line,
+            job_id: job.job_id,
+            batch_id: job.batch_id,
+            body,
+            priority: job.priority,
+        }),
+        Err(not_a_job) => Err(not_a_job.to_string()),
     }
 }
 
@@ -181,29 +276,6 @@ fn csv_body(
     }
 }
 
-/// One JSON Lines line, with `batch_id` added when the object has none.
-fn json_line(line: &[u8], batch_id: Option<&str>) -> Result<Vec<u8>, String> {
-    // First as the worker would read the line itself: a line that is not a job
-    // is reported as such, whatever --batch-id says.
-    Job::parse(line, None).map_err(|e| e.to_string())?;
-    let Some(batch_id) = batch_id else {
-        return Ok(line.to_vec());
-    };
-    let mut object: serde_json::Map<String, Value> =
-        serde_json::from_slice(line).map_err(|_| "body is not JSON".to_string())?;
-    match object.get("batch_id") {
-        Some(Value::Null) => {
-            object.insert("batch_id".into(), batch_id.into());
-            Ok(Value::Object(object).to_string().into_bytes())
-        }
-        Some(_) => Ok(line.to_vec()),
-        // Inserted as text, so the rest of the line (numbers in metadata
-        // especially) reaches the worker byte for byte. The object is not
-        // empty: it has a job_id.
-        None => Ok(insert_first_field(line, "batch_id", batch_id)),
-    }
-}
-
 /// `{...}` with `"key":"value",` added right after the opening brace.
 fn insert_first_field(object: &[u8], key: &str, value: &str) -> Vec<u8> {
     // Callers pass a parsed, non-empty object; anything else is returned as is
@@ -221,6 +293,26 @@ fn insert_first_field(object: &[u8], key: &str, value: &str) -> Vec<u8> {
 
 fn without_bom(input: &[u8]) -> &[u8] {
     input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input)
+}
+
+/// Consumes a UTF-8 byte-order mark at the start, if there is one.
+fn skip_bom(input: &mut impl BufRead) -> std::io::Result<()> {
+    let mut start = [0u8; 3];
+    let mut have = 0;
+    while have < 3 {
+        let available = input.fill_buf()?;
+        if available.is_empty() {
+            break;
+        }
+        let take = available.len().min(3 - have);
+        start[have..have + take].copy_from_slice(&available[..take]);
+        if start[..have + take] != b"\xEF\xBB\xBF"[..have + take] {
+            return Ok(());
+        }
+        input.consume(take);
+        have += take;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

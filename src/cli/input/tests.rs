@@ -248,3 +248,33 @@ fn the_format_comes_from_the_extension_else_the_first_character() {
     assert_eq!(Format::sniff(b"job_id,name,id_number\n"), Format::Csv);
     assert_eq!(Format::sniff(b""), Format::Csv);
 }
+
+#[test]
+fn a_csv_row_longer_than_a_mebibyte_ends_the_input_naming_its_line_not_its_content() {
+    let mut input = b"job_id,name,id_number\na,\xE5\xBC\xA0,1\nb,\"".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 2 << 20));
+    input.extend_from_slice(b"\",1\n");
+    let err = read_jobs(&input, Format::Csv, None).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("a CSV row longer than 1 MiB after line 2"),
+        "{text}"
+    );
+    assert!(!text.contains("xxx"), "{text}");
+}
+
+#[test]
+fn a_json_line_far_over_16_kib_is_reported_too_large_and_the_next_line_still_read() {
+    let mut input = format!(r#"{{"job_id":"big","name":"{}"}}"#, "x".repeat(1 << 20)).into_bytes();
+    input.extend_from_slice(b"\n{\"job_id\":\"b\",\"name\":\"n\",\"id_number\":\"1\"}\n");
+    let read = read_jobs(&input, Format::Jsonl, None).unwrap();
+    assert_eq!(
+        read.bad,
+        [BadLine {
+            line: 1,
+            reason: "body is larger than 16 KiB".into()
+        }]
+    );
+    assert_eq!(read.jobs.len(), 1);
+    assert_eq!(read.jobs[0].line, 2);
+}

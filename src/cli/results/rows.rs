@@ -1,136 +1,109 @@
-//! `id2meta results`: read settled rows from `verification_results`.
-//!
-//! The table holds masks and a keyed digest, never a plaintext name or ID
-//! number, so every format can print whole rows. A table for people on a
-//! terminal; JSON Lines or CSV for programs (the default when piped).
+//! How result rows are printed: a table for people, JSON Lines or CSV for programs.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use chrono::SecondsFormat;
 
-use super::table;
-use crate::config::Config;
-use crate::store::{ResultRow, Store};
+use super::OutputFormat;
+use crate::cli::table;
+use crate::store::ResultRow;
 
-/// Read stored results (masked; as a table, JSON Lines or CSV)
-///
-/// With --job-id, the one row of that job (exits non-zero if the job has no
-/// settled row yet). With --batch-id, the rows of that batch; with neither,
-/// every row. Rows come oldest completion first, at most --limit of them.
-///
-/// Formats: `table` (aligned columns: job_id, batch_id, status, biz_code,
-/// upstream_code, attempts, name_masked, id_number_masked, completed_at; the
-/// default on a terminal), `json` (JSON Lines of whole rows; the default
-/// otherwise), `csv` (a header, then whole rows). Rows hold masked names and
-/// ID numbers only. Reads DATABASE_URL.
-#[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
-pub struct ResultsArgs {
-    /// The result of this job only.
-    #[arg(long, value_name = "ID", conflicts_with = "batch_id")]
-    pub job_id: Option<String>,
-    /// The results of this batch.
-    #[arg(long, value_name = "ID")]
-    pub batch_id: Option<String>,
-    /// Output format (default: table on a terminal, else json).
-    #[arg(long, value_enum)]
-    pub format: Option<OutputFormat>,
-    /// At most this many rows; 0 for all of them.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub limit: u64,
-}
+/// Rows a table page holds (and the table's default `--limit`).
+pub const TABLE_PAGE: u64 = 1000;
 
-/// How rows are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-    Csv,
-}
-
-pub async fn run(args: ResultsArgs) -> anyhow::Result<()> {
-    let config = Config::from_env()?;
-    let store = Store::connect(&config.database_url, 2).await?;
-    let rows = match &args.job_id {
-        Some(job_id) => match store.result(job_id).await? {
-            Some(row) => vec![row],
-            None => bail!(
-                "no result for job_id {job_id:?}: it is not settled yet, or was never enqueued"
-            ),
-        },
-        None => {
-            let limit = if args.limit == 0 {
-                i64::MAX
-            } else {
-                i64::try_from(args.limit).unwrap_or(i64::MAX)
-            };
-            store.results(args.batch_id.as_deref(), limit).await?
-        }
-    };
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        OutputFormat::Table
-    } else {
-        OutputFormat::Json
-    });
-    let mut out = std::io::stdout().lock();
-    let written =
-        write_rows(&mut out, &rows, format).and_then(|()| out.flush().context("writing results"));
-    match written {
-        // The reader has all it wanted (`results | head`): a normal end, quietly.
-        Err(error) if is_broken_pipe(&error) => return Ok(()),
-        other => other?,
-    }
-    if args.job_id.is_none() && args.limit != 0 && rows.len() as u64 == args.limit {
-        eprintln!(
-            "showing the first {} rows; --limit 0 shows them all",
-            args.limit
-        );
-    }
-    Ok(())
-}
-
-/// Whether writing failed because the reading end of stdout was closed.
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        let io = match cause.downcast_ref::<csv::Error>() {
-            Some(csv_error) => match csv_error.kind() {
-                csv::ErrorKind::Io(io) => Some(io),
-                _ => None,
-            },
-            None => cause.downcast_ref::<std::io::Error>(),
-        };
-        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-/// Prints rows in a format.
+/// Prints rows in a format (all of them; for a few rows held in memory).
 pub fn write_rows(
     out: &mut dyn Write,
     rows: &[ResultRow],
     format: OutputFormat,
 ) -> anyhow::Result<()> {
-    match format {
-        OutputFormat::Table => {
-            let cells: Vec<Vec<String>> = rows.iter().map(table_row).collect();
-            out.write_all(table::render(&TABLE_COLUMNS, &cells).as_bytes())?;
-        }
-        OutputFormat::Json => {
-            for row in rows {
+    let mut writer = RowWriter::new(out, format)?;
+    for row in rows {
+        writer.row(row)?;
+    }
+    writer.finish()
+}
+
+/// Writes rows as they come: JSON Lines and CSV a row at a time; the table a
+/// page of [`TABLE_PAGE`] rows at a time (its columns are aligned within a page,
+/// each page under its own header), so memory holds a page at most.
+pub struct RowWriter<W: Write> {
+    output: Output<W>,
+}
+
+enum Output<W: Write> {
+    Table {
+        out: W,
+        page: Vec<Vec<String>>,
+        pages: u64,
+    },
+    Json(W),
+    // Boxed: csv's writer holds its buffer state inline (hundreds of bytes).
+    Csv(Box<csv::Writer<W>>),
+}
+
+impl<W: Write> RowWriter<W> {
+    /// Starts the output (CSV writes its header now, so an empty result has one).
+    pub fn new(out: W, format: OutputFormat) -> anyhow::Result<Self> {
+        let output = match format {
+            OutputFormat::Table => Output::Table {
+                out,
+                page: Vec::new(),
+                pages: 0,
+            },
+            OutputFormat::Json => Output::Json(out),
+            OutputFormat::Csv => {
+                let mut writer = csv::Writer::from_writer(out);
+                writer.write_record(CSV_COLUMNS)?;
+                Output::Csv(Box::new(writer))
+            }
+        };
+        Ok(RowWriter { output })
+    }
+
+    pub fn row(&mut self, row: &ResultRow) -> anyhow::Result<()> {
+        match &mut self.output {
+            Output::Table { page, .. } => {
+                page.push(table_row(row));
+                if page.len() as u64 >= TABLE_PAGE {
+                    self.flush_page()?;
+                }
+            }
+            Output::Json(out) => {
                 serde_json::to_writer(&mut *out, row).context("writing a row as JSON")?;
                 out.write_all(b"\n")?;
             }
+            Output::Csv(writer) => writer.write_record(csv_row(row))?,
         }
-        OutputFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
-            writer.write_record(CSV_COLUMNS)?;
-            for row in rows {
-                writer.write_record(csv_row(row))?;
-            }
-            writer.flush()?;
-        }
+        Ok(())
     }
-    Ok(())
+
+    /// Writes what is held and flushes.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.flush_page()?;
+        match &mut self.output {
+            Output::Table { out, .. } | Output::Json(out) => out.flush()?,
+            Output::Csv(writer) => writer.flush()?,
+        }
+        Ok(())
+    }
+
+    fn flush_page(&mut self) -> anyhow::Result<()> {
+        if let Output::Table { out, page, pages } = &mut self.output {
+            // An empty result still prints its header, once.
+            if page.is_empty() && *pages > 0 {
+                return Ok(());
+            }
+            if *pages > 0 {
+                out.write_all(b"\n")?;
+            }
+            out.write_all(table::render(&TABLE_COLUMNS, page).as_bytes())?;
+            page.clear();
+            *pages += 1;
+        }
+        Ok(())
+    }
 }
 
 const TABLE_COLUMNS: [&str; 9] = [
@@ -284,5 +257,33 @@ mod tests {
         assert_eq!(&record[5], "OK, fine");
         assert_eq!(&record[11], r#"{"applicant":"a-77"}"#);
         assert_eq!(&record[13], "2026-11-28T13:09:58.000Z");
+    }
+
+    #[test]
+    fn a_long_table_is_printed_in_pages_each_under_its_header() {
+        let rows = vec![row(); TABLE_PAGE as usize + 1];
+        let mut out = Vec::new();
+        write_rows(&mut out, &rows, OutputFormat::Table).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let headers = text.lines().filter(|l| l.starts_with("job_id ")).count();
+        assert_eq!(headers, 2);
+        assert_eq!(text.lines().count(), TABLE_PAGE as usize + 1 + 2 + 1);
+    }
+
+    #[test]
+    fn an_empty_table_is_its_header_and_an_empty_csv_its_header_row() {
+        for (format, lines) in [
+            (OutputFormat::Table, 1),
+            (OutputFormat::Csv, 1),
+            (OutputFormat::Json, 0),
+        ] {
+            let mut out = Vec::new();
+            write_rows(&mut out, &[], format).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap().lines().count(),
+                lines,
+                "{format:?}"
+            );
+        }
     }
 }
