@@ -1,6 +1,7 @@
 //! The supervised consume loop: connect, declare, consume with a prefetch equal
 //! to the jobs in flight, one task per delivery, and, the one place that does,
-//! turn each [`Disposition`] into ack, requeue, return or dead-letter.
+//! turn each [`Disposition`] into ack, requeue, return or dead-letter (the frames
+//! themselves are coalesced per channel by [`super::acks`]).
 //!
 //! A pause (an account or environment error) ends the session: nothing more is
 //! taken, what was received is put back without spending a delivery, the jobs in
@@ -18,12 +19,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::account::AccountGate;
+use super::acks::Acks;
 use super::probation::Subscription;
 use super::{Disposition, Processor};
 use crate::health::Health;
@@ -148,6 +149,7 @@ impl Consumer {
             return Ok(SessionEnd::Paused);
         }
         let queue_name: Arc<str> = Arc::from(self.topology.jobs_queue.as_str());
+        let acks = Acks::spawn(channel.clone(), self.concurrency);
         let mut subscription =
             Subscription::start(channel, &queue_name, self.concurrency, *on_probation).await?;
         self.health.set_broker(true);
@@ -178,6 +180,7 @@ impl Consumer {
                     Some(Ok(delivery)) => {
                         let task = Task {
                             publisher: publisher.clone(),
+                            acks: acks.clone(),
                             queue: queue_name.clone(),
                             settled: settled.clone(),
                         };
@@ -197,7 +200,7 @@ impl Consumer {
             Disposition::Requeue
         };
         for delivery in subscription.stop().await {
-            apply(&delivery, leftover.clone(), &publisher, &queue_name).await;
+            apply(&delivery, leftover.clone(), &publisher, &queue_name, &acks).await;
         }
         // Jobs in flight keep using this connection to publish and acknowledge.
         let deadline = match end {
@@ -205,6 +208,9 @@ impl Consumer {
             SessionEnd::Paused => PAUSE_DRAIN_DEADLINE,
         };
         self.drain(tracker, deadline).await;
+        // Every decided ack goes out before the channel closes (a job abandoned at the
+        // deadline is not acked: its delivery returns with the channel).
+        acks.close().await;
         // Reopened for the next session's jobs (`TaskTracker::wait` needs it closed).
         tracker.reopen();
         // Only now: dropping the consuming channel's last handle closes it.
@@ -227,7 +233,7 @@ impl Consumer {
                 .process(&delivery.data, message_id.as_deref(), &task.publisher)
                 .await;
             let settled = matches!(disposition, Disposition::Ack | Disposition::DeadLetter(_));
-            apply(&delivery, disposition, &task.publisher, &task.queue).await;
+            apply(&delivery, disposition, &task.publisher, &task.queue, &task.acks).await;
             if settled {
                 let _ = task.settled.send(());
             }
@@ -239,6 +245,8 @@ impl Consumer {
 /// What a job's task needs from its session.
 struct Task {
     publisher: Publisher,
+    /// The acknowledgements of the channel the delivery came on.
+    acks: Acks,
     /// The queue the delivery came from, where a pause puts it back.
     queue: Arc<str>,
     /// Told when the job settled (the end of a probation).
@@ -246,14 +254,17 @@ struct Task {
 }
 
 /// The only place a delivery is acknowledged, returned or dead-lettered.
-async fn apply(delivery: &Delivery, disposition: Disposition, publisher: &Publisher, queue: &str) {
-    let requeue = BasicNackOptions {
-        requeue: true,
-        multiple: false,
-    };
-    let result = match disposition {
-        Disposition::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
-        Disposition::Requeue => delivery.acker.nack(requeue).await,
+async fn apply(
+    delivery: &Delivery,
+    disposition: Disposition,
+    publisher: &Publisher,
+    queue: &str,
+    acks: &Acks,
+) {
+    let tag = delivery.delivery_tag;
+    match disposition {
+        Disposition::Ack => acks.ack(tag),
+        Disposition::Requeue => acks.requeue(tag),
         Disposition::Return => {
             match publisher
                 .republish(queue, &delivery.data, &delivery.properties)
@@ -261,12 +272,12 @@ async fn apply(delivery: &Delivery, disposition: Disposition, publisher: &Publis
             {
                 Ok(()) => {
                     metrics::counter!(crate::instrumentation::JOBS_RETURNED).increment(1);
-                    delivery.acker.ack(BasicAckOptions::default()).await
+                    acks.ack(tag)
                 }
                 Err(error) => {
                     // Not lost: requeued, at the price of one delivery.
                     tracing::warn!(error = %format!("{error:#}"), "returning a job failed; requeueing it");
-                    delivery.acker.nack(requeue).await
+                    acks.requeue(tag)
                 }
             }
         }
@@ -278,17 +289,13 @@ async fn apply(delivery: &Delivery, disposition: Disposition, publisher: &Publis
                 Ok(()) => {
                     metrics::counter!(crate::instrumentation::DEAD_LETTERED, "reason" => reason)
                         .increment(1);
-                    delivery.acker.ack(BasicAckOptions::default()).await
+                    acks.ack(tag)
                 }
                 Err(error) => {
                     tracing::warn!(error = %format!("{error:#}"), "dead-lettering failed; returning the message");
-                    delivery.acker.nack(requeue).await
+                    acks.requeue(tag)
                 }
             }
         }
-    };
-    if let Err(error) = result {
-        // The channel is gone: the broker has already returned the message to the queue.
-        tracing::debug!(%error, "acknowledgement not delivered");
     }
 }
