@@ -110,7 +110,11 @@ async fn a_requeued_delivery_is_not_acked_by_a_later_multiple_ack() {
         "the broker accepted every frame (a nack of an acked tag closes the channel)"
     );
     let left = left_in_queue(&world, connection, channel).await;
-    assert_eq!(left, vec![by_tag[&3].clone()], "only the requeued job is back");
+    assert_eq!(
+        left,
+        vec![by_tag[&3].clone()],
+        "only the requeued job is back"
+    );
     world.cleanup().await;
 }
 
@@ -126,6 +130,10 @@ async fn an_ack_behind_an_undecided_delivery_never_acks_it() {
     }
     acks.close().await;
     let left = left_in_queue(&world, connection, channel).await;
-    assert_eq!(left, vec![by_tag[&1].clone()], "only the undecided job is back");
+    assert_eq!(
+        left,
+        vec![by_tag[&1].clone()],
+        "only the undecided job is back"
+    );
     world.cleanup().await;
 }

@@ -197,7 +197,11 @@ mod tests {
         for tag in [1, 2, 4, 5] {
             book.decided(tag, false, now);
         }
-        assert_eq!(book.take_run(), Some(2), "3 is undecided: the run stops at 2");
+        assert_eq!(
+            book.take_run(),
+            Some(2),
+            "3 is undecided: the run stops at 2"
+        );
         assert_eq!(book.take_run(), None);
         book.decided(3, false, now);
         assert_eq!(book.take_run(), Some(5));

@@ -233,7 +233,14 @@ impl Consumer {
                 .process(&delivery.data, message_id.as_deref(), &task.publisher)
                 .await;
             let settled = matches!(disposition, Disposition::Ack | Disposition::DeadLetter(_));
-            apply(&delivery, disposition, &task.publisher, &task.queue, &task.acks).await;
+            apply(
+                &delivery,
+                disposition,
+                &task.publisher,
+                &task.queue,
+                &task.acks,
+            )
+            .await;
             if settled {
                 let _ = task.settled.send(());
             }
