@@ -22,8 +22,10 @@
 //! - [`console`]: the web console (`id2meta console`): fleet, batches, jobs, dead letters.
 //! - [`progress`]: a batch's done, pending, rate and ETA.
 //! - [`cli`]: the user's commands (`worker`, `enqueue`, `results`, `batch`, `demo`, ...).
+//! - [`allocator`]: glibc malloc settings made before the runtime starts (resident memory).
 //! - [`secret`], [`duration`], [`telemetry`], [`shutdown`]: redaction, `14d`-style durations, logging, signals.
 
+pub mod allocator;
 pub mod app;
 pub mod budget;
 pub mod cli;

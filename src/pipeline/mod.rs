@@ -2,6 +2,8 @@
 //!
 //! - [`consumer`]: the supervised consume loop; the only place that acks, nacks
 //!   or dead-letters, from the [`Disposition`] the processor returns.
+//! - [`acks`]: how one channel's acknowledgements are sent (multiple acks over
+//!   contiguous runs), never which.
 //! - [`processor`]: parse, validate, claim, store, publish; `attempts`: pace, call,
 //!   classify, retry.
 //! - [`cancellations`]: the cancelled batches, refreshed from PostgreSQL.
@@ -11,6 +13,7 @@
 //!   [`retry`]: the backoff policy.
 
 pub mod account;
+pub mod acks;
 mod attempts;
 pub mod cancellations;
 pub mod consumer;

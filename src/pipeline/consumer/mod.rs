@@ -1,6 +1,7 @@
 //! The supervised consume loop: connect, declare, consume with a prefetch equal
 //! to the jobs in flight, one task per delivery, and, the one place that does,
-//! turn each [`Disposition`] into ack, requeue, return or dead-letter.
+//! turn each [`Disposition`] into ack, requeue, return or dead-letter (the frames
+//! themselves are coalesced per channel by [`super::acks`]).
 //!
 //! A pause (an account or environment error) ends the session: nothing more is
 //! taken, what was received is put back without spending a delivery, the jobs in
@@ -22,17 +23,21 @@
 //! error ends the session, unacked deliveries return to the queue with the
 //! connection, and a new session re-declares everything after a backoff.
 
+mod disposal;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use disposal::apply;
+
 use super::account::AccountGate;
+use super::acks::Acks;
 use super::probation::Subscription;
 use super::{Disposition, Processor};
 use crate::health::Health;
@@ -168,6 +173,7 @@ impl Consumer {
             return Ok(SessionEnd::Paused);
         }
         let queue_name: Arc<str> = Arc::from(self.topology.jobs_queue.as_str());
+        let acks = Acks::spawn(channel.clone(), self.concurrency);
         let mut subscription =
             Subscription::start(channel, &queue_name, self.concurrency, *on_probation).await?;
         // The interactive lane: its own channel, so its prefetch is its own (a
@@ -179,6 +185,8 @@ impl Consumer {
             .context("opening the interactive channel")?;
         let lane_name: Arc<str> = Arc::from(self.topology.interactive_queue.as_str());
         let reserve = interactive_reserve(self.concurrency);
+        // Delivery tags are per channel: the lane's acks are its own.
+        let lane_acks = Acks::spawn(lane_channel.clone(), reserve);
         let mut lane =
             Subscription::start(lane_channel, &lane_name, reserve, *on_probation).await?;
         self.health.set_broker(true);
@@ -213,6 +221,7 @@ impl Consumer {
                     Some(Ok(delivery)) => {
                         let task = Task {
                             publisher: publisher.clone(),
+                            acks: lane_acks.clone(),
                             queue: lane_name.clone(),
                             lane: Some(Priority::Interactive),
                             settled: settled.clone(),
@@ -226,6 +235,7 @@ impl Consumer {
                     Some(Ok(delivery)) => {
                         let task = Task {
                             publisher: publisher.clone(),
+                            acks: acks.clone(),
                             queue: queue_name.clone(),
                             lane: None,
                             settled: settled.clone(),
@@ -246,10 +256,10 @@ impl Consumer {
             Disposition::Requeue
         };
         for delivery in lane.stop().await {
-            apply(&delivery, leftover.clone(), &publisher, &lane_name).await;
+            apply(&delivery, leftover.clone(), &publisher, &lane_name, &lane_acks).await;
         }
         for delivery in subscription.stop().await {
-            apply(&delivery, leftover.clone(), &publisher, &queue_name).await;
+            apply(&delivery, leftover.clone(), &publisher, &queue_name, &acks).await;
         }
         // Jobs in flight keep using this connection to publish and acknowledge.
         let deadline = match end {
@@ -257,6 +267,10 @@ impl Consumer {
             SessionEnd::Paused => PAUSE_DRAIN_DEADLINE,
         };
         self.drain(tracker, deadline).await;
+        // Every decided ack goes out before the channel closes (a job abandoned at the
+        // deadline is not acked: its delivery returns with the channel).
+        acks.close().await;
+        lane_acks.close().await;
         // Reopened for the next session's jobs (`TaskTracker::wait` needs it closed).
         tracker.reopen();
         // Only now: dropping the consuming channels' last handles closes them.
@@ -285,7 +299,14 @@ impl Consumer {
                 )
                 .await;
             let settled = matches!(disposition, Disposition::Ack | Disposition::DeadLetter(_));
-            apply(&delivery, disposition, &task.publisher, &task.queue).await;
+            apply(
+                &delivery,
+                disposition,
+                &task.publisher,
+                &task.queue,
+                &task.acks,
+            )
+            .await;
             if settled {
                 let _ = task.settled.send(());
             }
@@ -297,59 +318,12 @@ impl Consumer {
 /// What a job's task needs from its session.
 struct Task {
     publisher: Publisher,
+    /// The acknowledgements of the channel the delivery came on.
+    acks: Acks,
     /// The queue the delivery came from, where a pause puts it back.
     queue: Arc<str>,
     /// The priority that queue imposes (`Some` for the interactive queue).
     lane: Option<Priority>,
     /// Told when the job settled (the end of a probation).
     settled: mpsc::UnboundedSender<()>,
-}
-
-/// The only place a delivery is acknowledged, returned or dead-lettered.
-async fn apply(delivery: &Delivery, disposition: Disposition, publisher: &Publisher, queue: &str) {
-    let requeue = BasicNackOptions {
-        requeue: true,
-        multiple: false,
-    };
-    let result = match disposition {
-        Disposition::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
-        Disposition::Requeue => delivery.acker.nack(requeue).await,
-        Disposition::Return => {
-            match publisher
-                .republish(queue, &delivery.data, &delivery.properties)
-                .await
-            {
-                Ok(()) => {
-                    metrics::counter!(crate::instrumentation::JOBS_RETURNED).increment(1);
-                    delivery.acker.ack(BasicAckOptions::default()).await
-                }
-                Err(error) => {
-                    // Not lost: requeued, at the price of one delivery.
-                    tracing::warn!(error = %format!("{error:#}"), "returning a job failed; requeueing it");
-                    delivery.acker.nack(requeue).await
-                }
-            }
-        }
-        Disposition::DeadLetter(reason) => {
-            // Sealed naming its own queue, which `replay` restores it to.
-            match publisher
-                .dead_letter_from(Some(queue), &delivery.data, &delivery.properties, &reason)
-                .await
-            {
-                Ok(()) => {
-                    metrics::counter!(crate::instrumentation::DEAD_LETTERED, "reason" => reason)
-                        .increment(1);
-                    delivery.acker.ack(BasicAckOptions::default()).await
-                }
-                Err(error) => {
-                    tracing::warn!(error = %format!("{error:#}"), "dead-lettering failed; returning the message");
-                    delivery.acker.nack(requeue).await
-                }
-            }
-        }
-    };
-    if let Err(error) = result {
-        // The channel is gone: the broker has already returned the message to the queue.
-        tracing::debug!(%error, "acknowledgement not delivered");
-    }
 }
