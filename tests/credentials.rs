@@ -308,7 +308,9 @@ fn code(outcome: &Outcome) -> String {
 
 #[tokio::test]
 async fn the_mock_answers_expired_after_the_ttl_and_refuses_the_static_pair_when_sts_only() {
-    let (mock, _token, started, shutdown) = oidc_chain(Duration::from_secs(1)).await;
+    // Long enough that the first probes come before the expiry on a loaded machine
+    // (1 s was not: the probes then met an expired set).
+    let (mock, _token, started, shutdown) = oidc_chain(Duration::from_secs(5)).await;
     let first = started.handle.current().expect("credentials at start");
     assert!(first.access_key_id.starts_with("STS."));
     // Pinned without its expiry, so the client keeps signing with it after it (a
@@ -324,7 +326,7 @@ async fn the_mock_answers_expired_after_the_ttl_and_refuses_the_static_pair_when
         assert_eq!(code(&client.probe().await), "MissingParameter");
     }
     let expires = first.expires_at.expect("an expiry");
-    until("the first set expired", Duration::from_secs(10), || async {
+    until("the first set expired", Duration::from_secs(20), || async {
         chrono::Utc::now() > expires
     })
     .await;
