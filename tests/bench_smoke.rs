@@ -34,10 +34,13 @@ fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
     ] {
         assert!(table.contains(section), "no {section} row in\n{table}");
     }
+    // Only what holds whatever the machine's load: one call per job, and nothing throttled by
+    // a token bucket (3). The strict sliding window of (6) and (7) is a timing bound (the
+    // spread between a token and the mock's count of its call must stay under the margin),
+    // so it is a figure in the table, not an assertion here (docs/benchmarks.md).
     for correctness in [
         "| (2) upstream calls per job | 1.000 | = 1.000 | yes |",
         "| (3) throttled by the upstream | 0 | 0 | yes |",
-        "| (7) lanes: throttled by the upstream | 0 | 0 | yes |",
         "| (5) upstream calls per job | 1.000 | = 1.000 | yes |",
     ] {
         assert!(table.contains(correctness), "not {correctness} in\n{table}");
