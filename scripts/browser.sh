@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what tests/console.rs drives: Debian's headless-capable `chromium` and the
+# Installs what tests/console/ drives: Debian's headless-capable `chromium` and the
 # matching `chromium-driver` (chromedriver), only where either is missing, then prints
 # their versions; plus a small CJK font (fonts-wqy-microhei, 1.6 MB) so the masked names in
 # the screenshots it saves under docs/console/ render as characters, not boxes.

@@ -11,7 +11,8 @@ use std::io::Read;
 use anyhow::{bail, Context};
 use csv::{ByteRecord, ReaderBuilder, Trim};
 
-use super::{csv_body, line_marks};
+use super::bodies::csv_body;
+use super::line_marks;
 
 /// Where each column is.
 struct Columns {

@@ -7,7 +7,7 @@ use std::io::{self, BufRead};
 use anyhow::Context;
 use serde_json::Value;
 
-use super::insert_first_field;
+use super::bodies::insert_first_field;
 use crate::job::{Job, NotAJob, MAX_BODY_BYTES};
 
 /// Bytes of a line kept: the largest body, a `\r`, and one more to see it is over.

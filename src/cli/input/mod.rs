@@ -15,72 +15,23 @@
 //! the duplicate check's fixed buffers are held at a time.
 
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::io::{BufReader, Read};
 
 use anyhow::Context;
-use serde_json::Value;
 
 use crate::job::{Job, Priority};
-use crate::secret::Pii;
 use duplicates::DuplicateFinder;
 pub use duplicates::Duplicates;
+use format::skip_bom;
+pub use format::Format;
 
+mod bodies;
 mod csv_rows;
 pub mod duplicates;
+mod format;
 mod json_lines;
 mod line_marks;
 mod sorted_runs;
-
-/// How the input is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// One JSON job object a line (JSON Lines, also called NDJSON).
-    Jsonl,
-    /// `job_id,name,id_number[,batch_id][,priority]` with a header row.
-    Csv,
-}
-
-impl Format {
-    /// From a file's extension: `.csv`, or `.jsonl` / `.ndjson` / `.json`.
-    pub fn from_path(path: &Path) -> Option<Format> {
-        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
-        match extension.as_str() {
-            "csv" => Some(Format::Csv),
-            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
-            _ => None,
-        }
-    }
-
-    /// From the content: JSON Lines when the first non-blank character is `{`.
-    pub fn sniff(input: &[u8]) -> Format {
-        match without_bom(input).iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => Format::Jsonl,
-            _ => Format::Csv,
-        }
-    }
-
-    /// [`Format::sniff`] on a stream: reads up to the first non-blank byte.
-    pub fn sniff_stream(input: impl Read) -> std::io::Result<Format> {
-        let mut input = BufReader::new(input);
-        skip_bom(&mut input)?;
-        loop {
-            let available = input.fill_buf()?;
-            if available.is_empty() {
-                return Ok(Format::Csv);
-            }
-            if let Some(first) = available.iter().find(|b| !b.is_ascii_whitespace()) {
-                return Ok(if *first == b'{' {
-                    Format::Jsonl
-                } else {
-                    Format::Csv
-                });
-            }
-            let used = available.len();
-            input.consume(used);
-        }
-    }
-}
 
 /// One job ready to publish.
 #[derive(Clone, PartialEq)]
@@ -257,62 +208,6 @@ fn checked(line: usize, body: Result<Vec<u8>, String>) -> Result<ParsedLine, Str
         }),
         Err(not_a_job) => Err(not_a_job.to_string()),
     }
-}
-
-/// A CSV row's body: built like the demo's, then checked like any other. The
-/// priority is copied as written: an unknown one makes the job `invalid` at the
-/// worker, as the same value in a JSON line would.
-fn csv_body(
-    job_id: &str,
-    name: &str,
-    id_number: &str,
-    batch_id: Option<String>,
-    priority: Option<&str>,
-) -> Vec<u8> {
-    let body = Job::new(job_id, Pii::new(name), Pii::new(id_number), batch_id, None).to_body();
-    match priority {
-        None => body,
-        Some(priority) => insert_first_field(&body, "priority", priority),
-    }
-}
-
-/// `{...}` with `"key":"value",` added right after the opening brace.
-fn insert_first_field(object: &[u8], key: &str, value: &str) -> Vec<u8> {
-    // Callers pass a parsed, non-empty object; anything else is returned as is
-    // rather than indexed past its end.
-    let Some(brace) = object.iter().position(|b| *b == b'{') else {
-        return object.to_vec();
-    };
-    let field = format!("{}:{},", Value::from(key), Value::from(value));
-    let mut body = Vec::with_capacity(object.len() + field.len());
-    body.extend_from_slice(&object[..=brace]);
-    body.extend_from_slice(field.as_bytes());
-    body.extend_from_slice(&object[brace + 1..]);
-    body
-}
-
-fn without_bom(input: &[u8]) -> &[u8] {
-    input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input)
-}
-
-/// Consumes a UTF-8 byte-order mark at the start, if there is one.
-fn skip_bom(input: &mut impl BufRead) -> std::io::Result<()> {
-    let mut start = [0u8; 3];
-    let mut have = 0;
-    while have < 3 {
-        let available = input.fill_buf()?;
-        if available.is_empty() {
-            break;
-        }
-        let take = available.len().min(3 - have);
-        start[have..have + take].copy_from_slice(&available[..take]);
-        if start[..have + take] != b"\xEF\xBB\xBF"[..have + take] {
-            return Ok(());
-        }
-        input.consume(take);
-        have += take;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

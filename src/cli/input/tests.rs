@@ -1,4 +1,9 @@
 use super::*;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::secret::Pii;
 
 const NAME: &str = "张三";
 const ID: &str = "11010519491231002X";

@@ -24,17 +24,18 @@
 //! connection, and a new session re-declares everything after a backoff.
 
 mod disposal;
+mod task;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use lapin::message::Delivery;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use disposal::apply;
+use task::Task;
 
 use super::account::AccountGate;
 use super::acks::Acks;
@@ -226,7 +227,7 @@ impl Consumer {
                             lane: Some(Priority::Interactive),
                             settled: settled.clone(),
                         };
-                        self.spawn(tracker, delivery, task);
+                        task.spawn(tracker, self.processor.clone(), delivery);
                     }
                     Some(Err(error)) => return Err(error).context("consuming the interactive queue"),
                     None => return Err(anyhow!("the broker cancelled the interactive consumer")),
@@ -240,7 +241,7 @@ impl Consumer {
                             lane: None,
                             settled: settled.clone(),
                         };
-                        self.spawn(tracker, delivery, task);
+                        task.spawn(tracker, self.processor.clone(), delivery);
                     }
                     Some(Err(error)) => return Err(error).context("consuming"),
                     None => return Err(anyhow!("the broker cancelled the consumer")),
@@ -256,7 +257,14 @@ impl Consumer {
             Disposition::Requeue
         };
         for delivery in lane.stop().await {
-            apply(&delivery, leftover.clone(), &publisher, &lane_name, &lane_acks).await;
+            apply(
+                &delivery,
+                leftover.clone(),
+                &publisher,
+                &lane_name,
+                &lane_acks,
+            )
+            .await;
         }
         for delivery in subscription.stop().await {
             apply(&delivery, leftover.clone(), &publisher, &queue_name, &acks).await;
@@ -280,50 +288,4 @@ impl Consumer {
         let _ = connection.close(200, "bye".into()).await;
         Ok(end)
     }
-
-    fn spawn(&self, tracker: &TaskTracker, delivery: Delivery, task: Task) {
-        let processor = self.processor.clone();
-        metrics::gauge!(crate::instrumentation::IN_FLIGHT).increment(1.0);
-        tracker.spawn(async move {
-            let message_id = delivery
-                .properties
-                .message_id()
-                .as_ref()
-                .map(|id| id.as_str().to_string());
-            let disposition = processor
-                .process(
-                    &delivery.data,
-                    message_id.as_deref(),
-                    task.lane,
-                    &task.publisher,
-                )
-                .await;
-            let settled = matches!(disposition, Disposition::Ack | Disposition::DeadLetter(_));
-            apply(
-                &delivery,
-                disposition,
-                &task.publisher,
-                &task.queue,
-                &task.acks,
-            )
-            .await;
-            if settled {
-                let _ = task.settled.send(());
-            }
-            metrics::gauge!(crate::instrumentation::IN_FLIGHT).decrement(1.0);
-        });
-    }
-}
-
-/// What a job's task needs from its session.
-struct Task {
-    publisher: Publisher,
-    /// The acknowledgements of the channel the delivery came on.
-    acks: Acks,
-    /// The queue the delivery came from, where a pause puts it back.
-    queue: Arc<str>,
-    /// The priority that queue imposes (`Some` for the interactive queue).
-    lane: Option<Priority>,
-    /// Told when the job settled (the end of a probation).
-    settled: mpsc::UnboundedSender<()>,
 }

@@ -6,21 +6,25 @@
 //! Needs only PostgreSQL and RabbitMQ. Its queues are `id2meta.demo.*`, so it never
 //! touches a real jobs queue; its rows carry a `demo-...` batch_id.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lapin::options::QueuePurgeOptions;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
+
+mod batch;
+mod report;
+
+use batch::{sample_batch, SCRIPTED_FAILED};
+use report::{progress, summary};
 
 use super::demo_oidc::OidcDemo;
 use crate::config::Config;
-use crate::mock::{self, population, MockConfig, MockHandle};
+use crate::mock::{self, MockConfig};
 use crate::queue::{self, Publisher, Topology};
 use crate::secret::Secret;
-use crate::status::Status;
 use crate::store::Store;
 
 /// Options of the demo.
@@ -57,10 +61,6 @@ pub enum DemoCredentials {
     Static,
     Oidc,
 }
-
-/// Statuses forced by script, besides the population's verdicts and the invalid ones.
-const SCRIPTED_REJECTED: u64 = 4;
-const SCRIPTED_FAILED: u64 = 3;
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = Config::from_env()?;
@@ -193,139 +193,4 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     drop(oidc);
     mock.shutdown().await?;
     Ok(())
-}
-
-/// The batch: the population's people (match, mismatch, not_found), some invalid
-/// input, and a few identities scripted to be rejected or to fail every attempt.
-fn sample_batch(
-    batch_id: &str,
-    jobs: u64,
-    max_attempts: u32,
-    mock: &MockHandle,
-) -> Vec<(String, Vec<u8>)> {
-    let invalid = [
-        ("张三", "110105194912310021"),         // wrong check character
-        ("李四", "11010519491331002X"),         // no 13th month
-        ("", "11010519491231002X"),             // empty name
-        ("王五", "1101051949123100"),           // too short
-        ("赵\u{202E}六", "11010519491231002X"), // a bidi override in the name
-    ];
-    (0..jobs)
-        .map(|i| {
-            let job_id = format!("{batch_id}-{i:05}");
-            let (name, id_number) = if i % 50 == 49 {
-                let (name, id) = invalid[(i / 50) as usize % invalid.len()];
-                (name.to_string(), id.to_string())
-            } else {
-                let (name, id, _) = population::person(i);
-                if i < SCRIPTED_REJECTED {
-                    mock.script(&id, ["InvalidParameter"]);
-                } else if i < SCRIPTED_REJECTED + SCRIPTED_FAILED {
-                    mock.script(&id, vec!["InternalError"; max_attempts as usize]);
-                }
-                (name, id)
-            };
-            let body = json!({"job_id": job_id, "name": name, "id_number": id_number, "batch_id": batch_id,
-                              "metadata": {"source": "demo", "row": i}});
-            (job_id, body.to_string().into_bytes())
-        })
-        .collect()
-}
-
-fn count(by_status: &[(String, i64)], status: Status) -> i64 {
-    by_status
-        .iter()
-        .find(|(s, _)| s == status.as_str())
-        .map(|(_, n)| *n)
-        .unwrap_or(0)
-}
-
-fn progress(
-    by_status: &[(String, i64)],
-    total: i64,
-    elapsed: Duration,
-    calls: u64,
-    terminal: bool,
-) {
-    let done: i64 = by_status.iter().map(|(_, n)| n).sum();
-    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
-    let parts: Vec<String> = Status::ALL
-        .iter()
-        .map(|s| format!("{} {}", s, count(by_status, *s)))
-        .collect();
-    let line = format!(
-        "  settled {done:>5}/{total}  [{}]  upstream calls {calls:>5}  {rate:>6.1} jobs/s ",
-        parts.join(", ")
-    );
-    if terminal {
-        eprint!("\r{line}");
-    } else {
-        eprintln!("{line}");
-    }
-    let _ = std::io::stderr().flush();
-}
-
-/// `elapsed`: (the whole batch, (the time and upstream calls until all but the jobs
-/// scripted to fail every attempt were settled: their retries back off for seconds by
-/// design, and would hide the rate reached)).
-fn summary(
-    batch_id: &str,
-    by_status: &[(String, i64)],
-    total: i64,
-    elapsed: (Duration, (Duration, u64)),
-    mock: &MockHandle,
-    qps: f64,
-) {
-    let stats = mock.stats();
-    let secs = elapsed.0.as_secs_f64().max(0.001);
-    let (bulk, bulk_calls) = (elapsed.1 .0.as_secs_f64().max(0.001), elapsed.1 .1 as f64);
-    let called = total - count(by_status, Status::Invalid);
-    println!("\nid2meta demo: batch {batch_id}");
-    println!("  {:<28} {:>10}", "status", "jobs");
-    for s in Status::ALL {
-        println!("  {:<28} {:>10}", s.as_str(), count(by_status, s));
-    }
-    println!(
-        "  {:<28} {:>10}",
-        "total settled",
-        by_status.iter().map(|(_, n)| n).sum::<i64>()
-    );
-    println!();
-    println!("  {:<28} {:>10}", "upstream calls", stats.calls);
-    println!(
-        "  {:<28} {:>10}",
-        "  billed (verdicts)", stats.verdict_calls
-    );
-    println!(
-        "  {:<28} {:>10}",
-        "  retries",
-        stats.calls.saturating_sub(called.max(0) as u64)
-    );
-    println!(
-        "  {:<28} {:>10}",
-        "  throttled by upstream", stats.throttled
-    );
-    for (code, n) in &stats.by_code {
-        println!("    {code:<26} {n:>10}");
-    }
-    println!();
-    let bulk_jobs = (total - SCRIPTED_FAILED as i64) as f64;
-    println!("  {:<28} {:>10.1} s", "elapsed, whole batch", secs);
-    println!("  {:<28} {:>10.1} s", "elapsed, all but the failing", bulk);
-    println!(
-        "  {:<28} {:>10.1} jobs/s",
-        "throughput (all but failing)",
-        bulk_jobs / bulk
-    );
-    println!(
-        "  {:<28} {:>10.1} calls/s ({:.0}% of the {qps} QPS budget)",
-        "upstream rate (same span)",
-        bulk_calls / bulk,
-        100.0 * bulk_calls / bulk / qps
-    );
-    println!(
-        "  {:<28} {:>10}",
-        "most calls in one second", stats.max_calls_in_one_second
-    );
-    println!("\n  rows: id2meta results --batch-id {batch_id}");
 }

@@ -1,45 +1,24 @@
 //! The benchmark's table: one row per figure, with the target beside it and
 //! whether it was met, as Markdown so it can be pasted into docs/benchmarks.md.
+//!
+//! Here: each section's figures and targets; what a row is and how the table
+//! is written, in [`table`].
+
+mod table;
+
+pub use table::Table;
 
 use super::lanes::Lanes;
 use super::pipeline::{Capped, Latency, Throughput};
 use super::raw::Raw;
 use super::resources::Resources;
-use crate::mock::Stats;
 
 /// The targets.
 const PIPELINE_OVER_RAW: f64 = 0.90;
 const CPU_SECONDS_PER_THOUSAND: f64 = 0.4;
 const PEAK_MIB: f64 = 20.0;
 
-struct Row {
-    measure: String,
-    value: String,
-    target: &'static str,
-    met: Option<bool>,
-}
-
-#[derive(Default)]
-pub struct Table {
-    rows: Vec<Row>,
-}
-
 impl Table {
-    pub(super) fn row(
-        &mut self,
-        measure: String,
-        value: String,
-        target: &'static str,
-        met: Option<bool>,
-    ) {
-        self.rows.push(Row {
-            measure,
-            value,
-            target,
-            met,
-        });
-    }
-
     pub fn raw(&mut self, raw: &Raw) {
         self.row(
             format!(
@@ -102,16 +81,6 @@ impl Table {
             format!("{} ({})", statuses.join(", "), run.duplicates),
             "",
             None,
-        );
-    }
-
-    fn calls_per_job(&mut self, section: &str, upstream: &Stats, jobs: u64) {
-        let per_job = upstream.calls as f64 / jobs.max(1) as f64;
-        self.row(
-            format!("{section} upstream calls per job"),
-            format!("{per_job:.3}"),
-            "= 1.000",
-            Some(upstream.calls == jobs),
         );
     }
 
@@ -270,62 +239,5 @@ impl Table {
             Some(run.clean_exit),
         );
         self.calls_per_job("(5)", &run.upstream, run.jobs);
-    }
-
-    pub fn markdown(&self) -> String {
-        let mut out = String::from("| measure | value | target | met |\n|---|---|---|---|\n");
-        for row in &self.rows {
-            let met = match row.met {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "",
-            };
-            out.push_str(&format!(
-                "| {} | {} | {} | {met} |\n",
-                row.measure, row.value, row.target
-            ));
-        }
-        out
-    }
-
-    /// Whether every figure with a target met it.
-    pub fn all_met(&self) -> bool {
-        self.rows.iter().all(|r| r.met != Some(false))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missed_target_is_marked_and_counted() {
-        let mut table = Table::default();
-        table.calls_per_job(
-            "(2)",
-            &Stats {
-                calls: 1001,
-                ..Stats::default()
-            },
-            1000,
-        );
-        table.calls_per_job(
-            "(3)",
-            &Stats {
-                calls: 1000,
-                ..Stats::default()
-            },
-            1000,
-        );
-        let md = table.markdown();
-        assert!(
-            md.contains("| (2) upstream calls per job | 1.001 | = 1.000 | **no** |"),
-            "{md}"
-        );
-        assert!(
-            md.contains("| (3) upstream calls per job | 1.000 | = 1.000 | yes |"),
-            "{md}"
-        );
-        assert!(!table.all_met());
     }
 }

@@ -13,23 +13,22 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+mod fill;
+mod statistics;
+
+use fill::{batch_id, deep_page, fill, job_id, BATCH_ROWS};
+use statistics::scans;
+
 use super::scratch::Scratch;
 use crate::config::Config;
 use crate::console::{self, ConsoleSettings};
 use crate::store::Store;
 
-/// Rows per batch in the fill: 1,000 batches at 10M rows.
-const BATCH_ROWS: i64 = 10_000;
-/// Rows inserted per statement (each its own transaction, so progress shows).
-const CHUNK: i64 = 500_000;
 /// Timed requests per page, after two untimed ones (a cold cache is not the case
 /// that matters: an operator reloads a page).
 const RUNS: usize = 20;
 /// The contract's bound for a console page.
 pub const TARGET: Duration = Duration::from_millis(100);
-/// How long to wait for the statistics collector to show a page's index scans
-/// (PostgreSQL flushes an idle backend's counters within about 10 s).
-const STATS_WAIT: Duration = Duration::from_secs(15);
 
 /// One timed read.
 #[derive(Debug, Clone)]
@@ -179,102 +178,8 @@ async fn fill_and_time(config: &Config, rows: i64) -> anyhow::Result<Measured> {
     Ok(Measured { rows, fill, reads })
 }
 
-/// The path of a deep page of `batch`: after the row 90% into it.
-async fn deep_page(store: &Store, batch: &str, rows: i64) -> anyhow::Result<String> {
-    let (at, job): (chrono::DateTime<chrono::Utc>, String) = sqlx::query_as(
-        "SELECT completed_at, job_id FROM verification_results WHERE batch_id = $1
-          ORDER BY completed_at, job_id OFFSET $2 LIMIT 1",
-    )
-    .bind(batch)
-    .bind(BATCH_ROWS.min(rows) * 9 / 10)
-    .fetch_one(store.pool())
-    .await
-    .context("finding a deep page's cursor")?;
-    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let encode = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
-    Ok(format!(
-        "/batches/{batch}?after_at={}&after_id={}",
-        encode(&at),
-        encode(&job)
-    ))
-}
-
 fn met(read: &Timed) -> bool {
     read.p50 < TARGET && read.seq_scans == 0
-}
-
-fn batch_id(n: i64) -> String {
-    format!("bench-{n:05}")
-}
-
-fn job_id(n: i64) -> String {
-    format!("job-{n:09}")
-}
-
-/// The rows, the batches table, recent claims and three replicas, by SQL only.
-/// Completions are 20 ms apart ending now (50 per second, the default budget),
-/// so the overview's last minutes hold a realistic count.
-async fn fill(store: &Store, rows: i64) -> anyhow::Result<()> {
-    let mut from = 0;
-    while from < rows {
-        let to = (from + CHUNK).min(rows);
-        sqlx::query(
-            "INSERT INTO verification_results (job_id, batch_id, status, biz_code, upstream_code,
-                 request_id, attempts, name_masked, id_number_masked, identity_digest, received_at,
-                 completed_at, priority)
-             SELECT 'job-' || lpad(i::text, 9, '0'), 'bench-' || lpad((i / $3)::text, 5, '0'),
-                    (ARRAY['match','mismatch','not_found','invalid','rejected','failed'])[1 + i % 6],
-                    CASE WHEN i % 6 < 3 THEN (1 + i % 3)::text END,
-                    CASE WHEN i % 6 = 3 THEN NULL WHEN i % 6 < 3 THEN 'Success' ELSE 'InternalError' END,
-                    md5('r' || i), 1 + (i % 7 = 0)::int, '张*', '1101**********001X', md5(i::text),
-                    now() - make_interval(secs => ($4 - i) * 0.02 + 0.2),
-                    now() - make_interval(secs => ($4 - i) * 0.02),
-                    'bulk'
-               FROM generate_series($1::bigint, $2::bigint - 1) AS i",
-        )
-        .bind(from)
-        .bind(to)
-        .bind(BATCH_ROWS)
-        .bind(rows)
-        .execute(store.pool())
-        .await
-        .context("filling verification_results")?;
-        eprintln!("(8) filled {to} of {rows} rows");
-        from = to;
-    }
-    let statements = [
-        "INSERT INTO batches (batch_id, enqueued, created_at)
-         SELECT batch_id, count(*), min(received_at) FROM verification_results GROUP BY batch_id",
-        // A day of claims at 50/s is 4.3M; the newest 1% of rows stand for them here.
-        "INSERT INTO job_claims (job_id, identity_digest, owner, state, lease_until, attempts, claimed_at, replica_id)
-         SELECT job_id, identity_digest, gen_random_uuid(), 'done', completed_at, attempts, received_at,
-                '00000000-0000-0000-0000-000000000001'
-           FROM verification_results ORDER BY completed_at DESC
-          LIMIT (SELECT greatest(count(*) / 100, 1) FROM verification_results)",
-        "INSERT INTO job_claims (job_id, identity_digest, owner, lease_until, attempts, replica_id)
-         SELECT 'claimed-' || i, md5('c' || i), gen_random_uuid(), now() + interval '1 hour', 1,
-                '00000000-0000-0000-0000-000000000001'
-           FROM generate_series(1, 32) AS i",
-        "INSERT INTO worker_replicas (replica_id, heartbeat_at, active_since, counted_at, calls, ready)
-         SELECT ('00000000-0000-0000-0000-00000000000' || i)::uuid, now() + interval '1 hour', now(), now(), 16, true
-           FROM generate_series(1, 3) AS i",
-        // What autovacuum does to an insert-only table soon after: statistics, and
-        // the visibility map that lets index-only scans skip the heap.
-        "VACUUM ANALYZE",
-    ];
-    for statement in statements {
-        sqlx::query(statement)
-            .execute(store.pool())
-            .await
-            .with_context(|| format!("filling: {}", first_line(statement)))?;
-    }
-    Ok(())
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
 }
 
 /// Runs `read` twice untimed and [`RUNS`] times timed: its p50 and max.
@@ -307,8 +212,7 @@ enum Read {
     All,
 }
 
-/// The indexes (and table scans) counted since `before`, once the closed
-/// connections' counters have arrived and stopped changing.
+/// A timed read with the indexes (and table scans) its runs used.
 async fn attributed(
     observer: &Store,
     what: String,
@@ -316,27 +220,7 @@ async fn attributed(
     max: Duration,
     before: BTreeMap<String, i64>,
 ) -> anyhow::Result<Timed> {
-    let deadline = Instant::now() + STATS_WAIT;
-    let mut after = scans(observer).await?;
-    loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let again = scans(observer).await?;
-        if (again == after && after != before) || Instant::now() >= deadline {
-            break;
-        }
-        after = again;
-    }
-    let mut indexes = Vec::new();
-    let mut seq_scans = 0;
-    for (name, count) in &after {
-        let grew = count - before.get(name).copied().unwrap_or(0);
-        if grew > 0 {
-            match name.strip_prefix("seq:") {
-                Some(_) => seq_scans += grew,
-                None => indexes.push(name.clone()),
-            }
-        }
-    }
+    let (indexes, seq_scans) = statistics::scanned_since(observer, before).await?;
     Ok(Timed {
         what,
         p50,
@@ -344,18 +228,4 @@ async fn attributed(
         indexes,
         seq_scans,
     })
-}
-
-/// Index scans per index, and sequential scans of the large tables (`seq:<table>`).
-async fn scans(store: &Store) -> anyhow::Result<BTreeMap<String, i64>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT indexrelname::text, idx_scan FROM pg_stat_user_indexes
-          UNION ALL
-         SELECT 'seq:' || relname, seq_scan FROM pg_stat_user_tables
-          WHERE relname IN ('verification_results', 'job_claims')",
-    )
-    .fetch_all(store.pool())
-    .await
-    .context("reading index statistics")?;
-    Ok(rows.into_iter().collect())
 }

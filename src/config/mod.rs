@@ -1,0 +1,238 @@
+//! Typed configuration, read from the environment (and `.env` if present) and
+//! validated once at start, so a typo fails loudly before any job is taken.
+//!
+//! Names and defaults are the contract's; see `.env.example`.
+
+mod limits;
+#[cfg(test)]
+mod tests;
+mod variables;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::credentials::{Credentials, CredentialsHandle};
+use crate::secret::Secret;
+use crate::upstream::signing::Scheme;
+use crate::upstream::UpstreamConfig;
+
+use limits::{lease, queue_name, shutdown_deadline};
+use variables::{flag, millis, parse};
+pub use variables::{Environment, Source};
+
+/// Everything the worker and the commands read from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub amqp_url: String,
+    pub access_key_id: Option<String>,
+    pub access_key_secret: Option<Secret>,
+    pub security_token: Option<Secret>,
+    pub endpoint: String,
+    /// `ID2META_ALLOW_HTTP`: plain-http endpoints on non-loopback hosts (a mock in compose).
+    pub allow_http: bool,
+    /// `ID2META_SIGNATURE`: how upstream calls are signed (`v3` default, `v2`).
+    pub signature: Scheme,
+    /// Upstream calls per second for the whole account, shared by every replica.
+    pub qps: f64,
+    /// How much the arrival of two calls at the upstream may differ from the
+    /// spacing of their tokens; every limiter window is one second plus this.
+    pub qps_margin: Duration,
+    /// Jobs in flight per replica; the consumer prefetch follows it.
+    pub concurrency: u16,
+    pub max_attempts: u32,
+    pub jobs_queue: String,
+    pub results_exchange: String,
+    pub http_addr: SocketAddr,
+    pub pii_key: Option<Secret>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// How long a claim protects a job before another worker may take it over.
+    pub lease: Duration,
+    pub shutdown_deadline: Duration,
+    /// Deliveries of one message before RabbitMQ dead-letters it.
+    pub delivery_limit: u32,
+    /// The credential chain's variables (the static pair above wins over its own copy).
+    pub credentials: crate::credentials::Settings,
+    /// `ID2META_DEAD_LETTER_TTL`: each sealed dead letter's expiration.
+    pub dead_letter_ttl: Duration,
+    /// How often a first-release `<jobs>.dead` is swept for plaintext letters.
+    pub dead_letter_sweep: Duration,
+    /// Verdict reuse: a `match`/`mismatch` for the same identity this recent is
+    /// repeated without a call (`ID2META_REUSE_WITHIN`; `None` is off, the default).
+    pub reuse_within: Option<Duration>,
+}
+
+impl Config {
+    /// Loads `.env` (if any) into the environment, then reads it.
+    pub fn from_env() -> anyhow::Result<Self> {
+        // A missing .env is normal; a malformed one is an error worth stopping for.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(e).context("reading .env"),
+        }
+        Self::from_source(&Environment)
+    }
+
+    pub fn from_source(env: &dyn Source) -> anyhow::Result<Self> {
+        let text = |name: &str, default: &str| env.get(name).unwrap_or_else(|| default.to_string());
+        let qps: f64 = parse(env, "ID2META_QPS", "50", "a positive number")?;
+        if !(qps.is_finite() && qps > 0.0) {
+            bail!("ID2META_QPS must be a positive number, got '{qps}'");
+        }
+        let request_timeout = millis(env, "ID2META_REQUEST_TIMEOUT_MS", 10_000)?;
+        let concurrency = match env.get("ID2META_CONCURRENCY") {
+            Some(_) => parse::<u16>(
+                env,
+                "ID2META_CONCURRENCY",
+                "0",
+                "a whole number from 1 to 65535",
+            )?,
+            None => default_concurrency(qps),
+        };
+        if concurrency == 0 {
+            bail!("ID2META_CONCURRENCY must be a whole number from 1 to 65535, got '0'");
+        }
+        let max_attempts: u32 =
+            parse(env, "ID2META_MAX_ATTEMPTS", "6", "a whole number from 1 up")?;
+        if max_attempts == 0 {
+            bail!("ID2META_MAX_ATTEMPTS must be a whole number from 1 up, got '0'");
+        }
+        let qps_margin = millis(env, "ID2META_QPS_MARGIN_MS", 10)?;
+        let lease = lease(env, request_timeout)?;
+        let shutdown_deadline = shutdown_deadline(env)?;
+        for (name, default) in [
+            ("ID2META_JOBS_QUEUE", "id2meta.jobs"),
+            ("ID2META_RESULTS_EXCHANGE", "id2meta.results"),
+        ] {
+            queue_name(name, &text(name, default))?;
+        }
+        let endpoint = text(
+            "ID2META_ENDPOINT",
+            "https://cloudauth-intl.cn-hongkong.aliyuncs.com",
+        );
+        let allow_http = flag(env, "ID2META_ALLOW_HTTP")?;
+        crate::endpoint::check("ID2META_ENDPOINT", &endpoint, allow_http)?;
+        let signature = match env.get("ID2META_SIGNATURE") {
+            None => Scheme::default(),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| anyhow::anyhow!("ID2META_SIGNATURE must be v3 or v2, got '{raw}'"))?,
+        };
+        Ok(Self {
+            database_url: text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/id2meta"),
+            amqp_url: text("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            access_key_id: env.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+            access_key_secret: env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET").map(Secret::new),
+            security_token: env.get("ALIBABA_CLOUD_SECURITY_TOKEN").map(Secret::new),
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            allow_http,
+            signature,
+            qps,
+            qps_margin,
+            concurrency,
+            max_attempts,
+            jobs_queue: text("ID2META_JOBS_QUEUE", "id2meta.jobs"),
+            results_exchange: text("ID2META_RESULTS_EXCHANGE", "id2meta.results"),
+            http_addr: parse(
+                env,
+                "ID2META_HTTP_ADDR",
+                "0.0.0.0:9464",
+                "a socket address like 0.0.0.0:9464",
+            )?,
+            pii_key: env.get("ID2META_PII_KEY").map(Secret::new),
+            connect_timeout: millis(env, "ID2META_CONNECT_TIMEOUT_MS", 5_000)?,
+            request_timeout,
+            lease,
+            shutdown_deadline,
+            delivery_limit: parse(env, "ID2META_DELIVERY_LIMIT", "20", "a whole number")?,
+            credentials: crate::credentials::Settings::from_lookup(&|name| env.get(name)),
+            dead_letter_ttl: crate::duration::parse(&text("ID2META_DEAD_LETTER_TTL", "14d"))
+                .context("ID2META_DEAD_LETTER_TTL")?,
+            dead_letter_sweep: Duration::from_secs(parse(
+                env,
+                "ID2META_DEAD_LETTER_SWEEP_SECS",
+                "30",
+                "a whole number of seconds",
+            )?)
+            .max(Duration::from_secs(1)),
+            reuse_within: env
+                .get("ID2META_REUSE_WITHIN")
+                .map(|raw| crate::duration::parse(&raw))
+                .transpose()
+                .context("ID2META_REUSE_WITHIN")?,
+        })
+    }
+
+    /// The interactive lane, `<jobs>.interactive`: a job queue whose jobs are
+    /// interactive whatever their body says (RabbitMQ quorum queues have no
+    /// message priorities, so a lane is a queue; see docs/priorities.md).
+    pub fn interactive_queue(&self) -> String {
+        format!("{}.interactive", self.jobs_queue)
+    }
+
+    /// The dead-letter queue for messages that are not jobs.
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead", self.jobs_queue)
+    }
+
+    /// The durable queue that keeps completions until someone reads them.
+    pub fn results_queue(&self) -> String {
+        self.results_exchange.clone()
+    }
+
+    /// The PII key, required by anything that stores results.
+    pub fn require_pii_key(&self) -> anyhow::Result<&Secret> {
+        self.pii_key.as_ref().context(
+            "ID2META_PII_KEY must be set (a long random secret; it keys the identity digest)",
+        )
+    }
+
+    /// The credential chain's settings, with the static pair as this configuration holds it.
+    pub fn credential_settings(&self) -> crate::credentials::Settings {
+        self.credentials.clone().with_static_pair(
+            self.access_key_id.clone(),
+            self.access_key_secret.clone(),
+            self.security_token.clone(),
+        )
+    }
+
+    /// The upstream client's settings over credentials from the chain.
+    pub fn upstream_with(&self, credentials: CredentialsHandle) -> UpstreamConfig {
+        UpstreamConfig {
+            endpoint: self.endpoint.clone(),
+            credentials,
+            signature: self.signature,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+        }
+    }
+
+    /// The upstream client's settings; credentials are required.
+    pub fn upstream(&self) -> anyhow::Result<UpstreamConfig> {
+        Ok(UpstreamConfig {
+            endpoint: self.endpoint.clone(),
+            credentials: CredentialsHandle::fixed(Credentials::fixed(
+                self.access_key_id
+                    .clone()
+                    .context("ALIBABA_CLOUD_ACCESS_KEY_ID must be set")?,
+                self.access_key_secret
+                    .clone()
+                    .context("ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set")?,
+                self.security_token.clone(),
+            )),
+            signature: self.signature,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+        })
+    }
+}
+
+/// Enough jobs in flight to keep the QPS budget busy through ~1 s of upstream
+/// latency and store/publish time (Little's law), within sane bounds.
+pub fn default_concurrency(qps: f64) -> u16 {
+    (qps.ceil() as u64).clamp(4, 256) as u16
+}

@@ -1,0 +1,166 @@
+//! The configuration's unit tests: defaults, and each refusal naming its
+//! variable and value; beside `mod.rs` so the reading code stays short.
+
+use super::*;
+use std::collections::HashMap;
+
+#[test]
+fn defaults_are_the_contracts() {
+    let c = Config::from_source(&HashMap::new()).unwrap();
+    assert_eq!(c.database_url, "postgres://postgres@127.0.0.1:5432/id2meta");
+    assert_eq!(c.amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+    assert_eq!(
+        c.endpoint,
+        "https://cloudauth-intl.cn-hongkong.aliyuncs.com"
+    );
+    assert_eq!(c.qps, 50.0);
+    assert_eq!(c.max_attempts, 6);
+    assert_eq!(c.jobs_queue, "id2meta.jobs");
+    assert_eq!(c.dead_letter_queue(), "id2meta.jobs.dead");
+    assert_eq!(c.results_exchange, "id2meta.results");
+    assert_eq!(c.http_addr.to_string(), "0.0.0.0:9464");
+    assert_eq!(c.concurrency, 50);
+    assert!(c.pii_key.is_none());
+    assert_eq!(c.dead_letter_ttl, Duration::from_secs(14 * 86_400));
+}
+
+#[test]
+fn a_bad_number_names_the_variable_and_the_value() {
+    let env = HashMap::from([("ID2META_QPS", "abc")]);
+    let err = Config::from_source(&env).unwrap_err().to_string();
+    assert_eq!(err, "ID2META_QPS must be a positive number, got 'abc'");
+    let env = HashMap::from([("ID2META_QPS", "-3")]);
+    assert!(Config::from_source(&env).is_err());
+    let env = HashMap::from([("ID2META_MAX_ATTEMPTS", "0")]);
+    assert!(Config::from_source(&env).is_err());
+    let env = HashMap::from([("ID2META_HTTP_ADDR", "nowhere")]);
+    assert!(Config::from_source(&env)
+        .unwrap_err()
+        .to_string()
+        .contains("ID2META_HTTP_ADDR"));
+}
+
+#[test]
+fn the_signature_scheme_is_v3_unless_v2_is_asked_for_and_a_bad_one_is_named() {
+    let c = Config::from_source(&HashMap::new()).unwrap();
+    assert_eq!(c.signature, Scheme::V3);
+    let env = HashMap::from([("ID2META_SIGNATURE", "v2")]);
+    assert_eq!(Config::from_source(&env).unwrap().signature, Scheme::V2);
+    let env = HashMap::from([("ID2META_SIGNATURE", "hmac")]);
+    let err = Config::from_source(&env).unwrap_err().to_string();
+    assert_eq!(err, "ID2META_SIGNATURE must be v3 or v2, got 'hmac'");
+}
+
+#[test]
+fn the_dead_letter_ttl_takes_the_duration_syntax() {
+    let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "90m")]);
+    let c = Config::from_source(&env).unwrap();
+    assert_eq!(c.dead_letter_ttl, Duration::from_secs(90 * 60));
+    let env = HashMap::from([("ID2META_DEAD_LETTER_TTL", "2 weeks")]);
+    let err = format!("{:#}", Config::from_source(&env).unwrap_err());
+    assert!(err.contains("ID2META_DEAD_LETTER_TTL"), "{err}");
+}
+
+#[test]
+fn a_lease_that_a_call_can_outlive_is_refused_with_its_variable_and_value() {
+    let env = HashMap::from([("ID2META_LEASE_SECS", "0")]);
+    let err = Config::from_source(&env).unwrap_err().to_string();
+    assert!(
+        err.contains("ID2META_LEASE_SECS") && err.contains("'0'"),
+        "{err}"
+    );
+    assert!(err.contains("at least 20"), "{err}");
+    let env = HashMap::from([("ID2META_LEASE_SECS", "19")]);
+    assert!(Config::from_source(&env).is_err());
+    let env = HashMap::from([("ID2META_LEASE_SECS", "20")]);
+    assert_eq!(
+        Config::from_source(&env).unwrap().lease,
+        Duration::from_secs(20)
+    );
+    let env = HashMap::from([
+        ("ID2META_LEASE_SECS", "2"),
+        ("ID2META_REQUEST_TIMEOUT_MS", "1000"),
+    ]);
+    assert!(Config::from_source(&env).is_ok());
+    let env = HashMap::from([("ID2META_REQUEST_TIMEOUT_MS", "0")]);
+    assert!(Config::from_source(&env).is_err());
+}
+
+#[test]
+fn a_drain_deadline_that_overruns_the_contracts_30_seconds_is_refused() {
+    let c = Config::from_source(&HashMap::new()).unwrap();
+    assert_eq!(c.shutdown_deadline, crate::shutdown::DEFAULT_DRAIN);
+    for bad in ["0", "25", "30"] {
+        let env = HashMap::from([("ID2META_SHUTDOWN_DEADLINE_SECS", bad)]);
+        let err = Config::from_source(&env).unwrap_err().to_string();
+        assert!(err.contains("ID2META_SHUTDOWN_DEADLINE_SECS"), "{err}");
+    }
+    let max = crate::shutdown::MAX_DRAIN.as_secs().to_string();
+    let env = HashMap::from([("ID2META_SHUTDOWN_DEADLINE_SECS", max.as_str())]);
+    assert!(Config::from_source(&env).is_ok());
+}
+
+#[test]
+fn a_queue_name_too_long_for_amqp_is_refused_at_start_not_a_panic_later() {
+    let long = "q".repeat(300);
+    let env = HashMap::from([("ID2META_JOBS_QUEUE", long.as_str())]);
+    let err = Config::from_source(&env).unwrap_err().to_string();
+    assert!(err.contains("ID2META_JOBS_QUEUE"), "{err}");
+}
+
+#[test]
+fn secrets_do_not_appear_in_debug_output() {
+    let env = HashMap::from([
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s3cr3t-value"),
+        ("ID2META_PII_KEY", "pii-k3y-value"),
+        ("ALIBABA_CLOUD_SECURITY_TOKEN", "t0ken-value"),
+    ]);
+    let text = format!("{:?}", Config::from_source(&env).unwrap());
+    for secret in ["s3cr3t-value", "pii-k3y-value", "t0ken-value"] {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+}
+
+#[test]
+fn a_plain_http_endpoint_is_refused_off_loopback_unless_allowed_and_never_for_alibaba() {
+    let env = HashMap::from([("ID2META_ENDPOINT", "http://127.0.0.1:8099")]);
+    assert!(!Config::from_source(&env).unwrap().allow_http);
+    let env = HashMap::from([("ID2META_ENDPOINT", "http://mock:8099")]);
+    let err = Config::from_source(&env).unwrap_err().to_string();
+    assert!(err.contains("ID2META_ENDPOINT"), "{err}");
+    let env = HashMap::from([
+        ("ID2META_ENDPOINT", "http://mock:8099"),
+        ("ID2META_ALLOW_HTTP", "true"),
+    ]);
+    assert!(Config::from_source(&env).unwrap().allow_http);
+    let env = HashMap::from([
+        (
+            "ID2META_ENDPOINT",
+            "http://cloudauth-intl.cn-hongkong.aliyuncs.com",
+        ),
+        ("ID2META_ALLOW_HTTP", "true"),
+    ]);
+    assert!(Config::from_source(&env).is_err());
+    let env = HashMap::from([("ID2META_ALLOW_HTTP", "maybe")]);
+    let err = Config::from_source(&env).unwrap_err().to_string();
+    assert!(err.contains("ID2META_ALLOW_HTTP"), "{err}");
+}
+
+#[test]
+fn the_default_concurrency_follows_the_qps_within_bounds() {
+    assert_eq!(default_concurrency(1.0), 4);
+    assert_eq!(default_concurrency(50.0), 50);
+    assert_eq!(default_concurrency(10_000.0), 256);
+}
+
+#[test]
+fn verdict_reuse_is_off_by_default_and_takes_a_duration_with_a_unit() {
+    let off = Config::from_source(&HashMap::new()).expect("defaults are valid");
+    assert_eq!(off.reuse_within, None);
+    let on = Config::from_source(&HashMap::from([("ID2META_REUSE_WITHIN", "30d")])).expect("valid");
+    assert_eq!(on.reuse_within, Some(Duration::from_secs(30 * 86_400)));
+    for bad in ["30", "d", "0s", "1w", "-5m"] {
+        let env = HashMap::from([("ID2META_REUSE_WITHIN", bad)]);
+        assert!(Config::from_source(&env).is_err(), "{bad}");
+    }
+}

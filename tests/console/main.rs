@@ -1,0 +1,13 @@
+//! The console in a real browser: headless Chromium, driven over WebDriver by
+//! chromedriver, watches a batch progress, finds a job, sees a dead letter with
+//! masks only, is refused a replay before logging in and replays it after. Each
+//! page is saved as a screenshot under `docs/console/` (the README shows them).
+//!
+//! Without Chromium the test is skipped loudly, unless `CI` is set: there
+//! `scripts/browser.sh` installs it, and the test must run.
+
+mod browser;
+mod fleet;
+#[path = "../worker/helpers.rs"]
+mod helpers;
+mod walkthrough;

@@ -1,0 +1,110 @@
+//! A broker declared by the first release keeps its topology, and its
+//! plaintext dead letters are sealed in place.
+
+use std::time::Duration;
+
+use id2meta::mock::MockConfig;
+use id2meta::queue::dead_letters::{headers, DeadLetterQueue, Selection};
+use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+
+use crate::helpers::{eventually, person_job, TestEnv};
+use crate::letters::*;
+
+/// The jobs queue exactly as the first release declared it.
+fn first_release_arguments(env: &TestEnv) -> FieldTable {
+    let text = |v: &str| AMQPValue::LongString(LongString::from(v));
+    let mut jobs = FieldTable::default();
+    jobs.insert("x-queue-type".into(), text("quorum"));
+    jobs.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongInt(env.config.delivery_limit as i32),
+    );
+    jobs.insert("x-dead-letter-exchange".into(), text(""));
+    jobs.insert(
+        "x-dead-letter-routing-key".into(),
+        text(&env.config.dead_letter_queue()),
+    );
+    jobs.insert("x-dead-letter-strategy".into(), text("at-least-once"));
+    jobs.insert("x-overflow".into(), text("reject-publish"));
+    jobs
+}
+
+#[tokio::test]
+async fn a_first_release_topology_is_kept_and_its_plaintext_dead_letters_are_sealed_in_place() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let channel = env.publisher.channel();
+    let jobs = env.config.jobs_queue.as_str();
+    channel
+        .queue_delete(jobs.into(), QueueDeleteOptions::default())
+        .await
+        .expect("delete");
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(jobs.into(), durable, first_release_arguments(&env))
+        .await
+        .expect("the first release's jobs queue");
+    // The broker writes this one to `<jobs>.dead` in plaintext.
+    env.publish_jobs(&[person_job("legacy", 6)]).await;
+    env.exhaust_delivery_limit().await;
+
+    let mut config = env.config.clone();
+    config.dead_letter_sweep = Duration::from_secs(1);
+    let worker = env.start_worker_with(config).await;
+    // The worker's own (sealed) dead letter, which the sweep must leave alone.
+    env.publish_raw(b"not json").await;
+    let queue = DeadLetterQueue::from_config(&env.config)
+        .await
+        .expect("connect");
+    let letters = sealed_letters(&queue, 2).await;
+    let mine = letters
+        .iter()
+        .find(|l| l.reason.as_deref() == Some("not_json"))
+        .unwrap();
+    let swept = letters
+        .iter()
+        .find(|l| l.reason.as_deref() == Some("delivery_limit"))
+        .unwrap();
+    assert_eq!(swept.job_id.as_deref(), Some("legacy"));
+    assert_eq!(swept.source_queue.as_deref(), Some(jobs));
+
+    // The raw bytes at rest hold no plaintext.
+    let raw = eventually("the letters, unheld", WITHIN, || async {
+        let raw = env.dead_letter_messages().await;
+        (raw.len() == 2).then_some(raw)
+    })
+    .await;
+    for (body, properties) in &raw {
+        for secret in plaintext_of(6) {
+            assert!(!contains(body, &secret) && !contains(&property_bytes(properties), &secret));
+        }
+    }
+    let ids: Vec<_> = raw
+        .iter()
+        .filter_map(|(_, p)| header(p, headers::DEAD_LETTER_ID))
+        .collect();
+    assert!(
+        ids.contains(mine.id.as_ref().unwrap()),
+        "a sealed letter keeps its id"
+    );
+    // Put them back (the drain took them) and replay the swept one: it completes.
+    for (body, properties) in raw {
+        env.publisher
+            .publish_to_queue(&env.config.dead_letter_queue(), &body, properties)
+            .await
+            .expect("restore");
+    }
+    let report = queue
+        .replay(&Selection::Ids(vec![swept.id.clone().unwrap()]))
+        .await
+        .expect("replay");
+    assert_eq!(report.done, 1, "{report:?}");
+    let rows = env.wait_for_rows(1, WITHIN).await;
+    assert_eq!(rows[0].job_id, "legacy");
+    worker.stop().await;
+    assert_eq!(env.mock.stats().calls, 1);
+    env.cleanup().await;
+}
