@@ -60,40 +60,71 @@ pub async fn bounded<F: Future>(what: &str, limit: Duration, step: F) -> Option<
 }
 
 /// A token cancelled at the first SIGTERM or SIGINT.
+///
+/// The handlers are installed before this returns, not in the task it spawns: a
+/// signal that arrives between a process announcing itself (the mock prints its
+/// address) and that task's first poll would otherwise meet the default action and
+/// kill the process instead of stopping it.
 pub fn on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
+    let signals = Signals::install();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signals.first().await;
         tracing::info!("shutdown requested; no new jobs will be taken");
         cancel.cancel();
     });
     token
 }
 
+/// SIGTERM and SIGINT, listened to from the moment they were installed.
 #[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+enum Signals {
+    Installed(tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+    /// Without signal handlers only Ctrl-C is left.
+    CtrlC,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Self::Installed(term, int),
+            _ => Self::CtrlC,
         }
-        _ => {
-            // Without signal handlers only Ctrl-C is left.
-            let _ = tokio::signal::ctrl_c().await;
+    }
+
+    async fn first(self) {
+        match self {
+            Self::Installed(mut term, mut int) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            Self::CtrlC => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> Self {
+        Signals
+    }
+
+    async fn first(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[cfg(test)]
@@ -104,6 +135,23 @@ mod tests {
     fn the_worst_case_shutdown_fits_the_contract() {
         assert!(DEFAULT_DRAIN <= MAX_DRAIN);
         assert!(MAX_DRAIN + AFTER_DRAIN < CONTRACT_LIMIT);
+    }
+
+    /// A SIGTERM sent the moment `on_signals` returns, before its task ever ran, stops
+    /// the process's work instead of killing it (with the handlers installed inside
+    /// the task, the default action ends this test binary).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_sigterm_right_after_on_signals_returns_is_caught() {
+        let token = on_signals();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        tokio::time::timeout(Duration::from_secs(10), token.cancelled())
+            .await
+            .expect("the signal cancels the token");
     }
 
     #[tokio::test]

@@ -128,11 +128,13 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
         sts_ttl: Duration::from_secs(args.sts_ttl),
         sts_only: args.sts_only,
     };
-    let handle = mock::start(config, args.listen).await?;
-    println!("mock upstream listening on {}", handle.endpoint());
     // SIGTERM as well as Ctrl-C: in a container (compose, Kubernetes) SIGTERM is how the
     // stand-in is asked to stop; waiting for Ctrl-C alone made every `down` wait for SIGKILL.
-    crate::shutdown::on_signals().cancelled().await;
+    // Installed before the address is printed: whoever reads it may signal at once.
+    let stop = crate::shutdown::on_signals();
+    let handle = mock::start(config, args.listen).await?;
+    println!("mock upstream listening on {}", handle.endpoint());
+    stop.cancelled().await;
     let stats = handle.stats();
     handle.shutdown().await?;
     println!(
