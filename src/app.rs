@@ -97,9 +97,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     ));
     let (writer, writer_task) = ResultWriter::spawn(store.clone());
     let (claimer, _claimer_task) = Claimer::spawn(store.clone());
-    // Settled claims are deleted after a day, so `job_claims` stays bounded.
+    // Settled claims are deleted after a day, and unstorable ones once their dead
+    // letter can no longer be replayed, so `job_claims` stays bounded.
     tokio::spawn(crate::store::sweep_claims_until(
         store.clone(),
+        config.dead_letter_ttl,
         shutdown.clone(),
     ));
     let gate = AccountGate::new(health.clone());

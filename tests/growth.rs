@@ -92,3 +92,66 @@ async fn a_sweep_in_batches_smaller_than_the_backlog_still_deletes_it_all() {
     assert_eq!(count(&world, "SELECT count(*) FROM job_claims").await, 0);
     world.cleanup().await;
 }
+
+/// Marks `<prefix>-*` claims unstorable, their job dead-lettered `age_secs` ago.
+async fn keep_claims(world: &World, prefix: &str, age_secs: i64) {
+    sqlx::query(
+        "UPDATE job_claims SET state = 'unstorable', outcome = '{}'::jsonb,
+                kept_at = now() - make_interval(secs => $2)
+          WHERE job_id LIKE $1 || '-%'",
+    )
+    .bind(prefix)
+    .bind(age_secs as f64)
+    .execute(world.store.pool())
+    .await
+    .expect("claims kept");
+}
+
+#[tokio::test]
+async fn unstorable_claims_are_swept_only_once_their_dead_letter_can_no_longer_be_replayed() {
+    let world = World::new(MockConfig::default()).await;
+    let ttl = Duration::from_secs(14 * 86_400);
+    let beyond = (ttl + RETENTION).as_secs() as i64 + 60;
+    // Taken long ago, but dead-lettered again recently (a replay refused again).
+    insert_claims(&world, "replayed", 10, "active", beyond + 86_400).await;
+    keep_claims(&world, "replayed", 3_600).await;
+    // Its letter expired a day and a minute ago.
+    insert_claims(&world, "expired", 250, "active", beyond).await;
+    keep_claims(&world, "expired", beyond).await;
+    // Its letter is still in the queue, a minute before the TTL.
+    insert_claims(&world, "replayable", 10, "active", ttl.as_secs() as i64).await;
+    keep_claims(&world, "replayable", ttl.as_secs() as i64 - 60).await;
+
+    let deleted = world
+        .store
+        .sweep_unstorable_claims(ttl, 100)
+        .await
+        .expect("the sweep succeeds");
+
+    assert_eq!(deleted, 250);
+    assert_eq!(
+        count(
+            &world,
+            "SELECT count(*) FROM job_claims WHERE job_id LIKE 'expired-%'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &world,
+            "SELECT count(*) FROM job_claims WHERE state = 'unstorable'"
+        )
+        .await,
+        20,
+        "the replayable and the recently replayed claims stay"
+    );
+    // Settled-claim sweeps never touch an unstorable claim, however old.
+    let settled = world
+        .store
+        .sweep_settled_claims(Duration::ZERO, SWEEP_BATCH)
+        .await
+        .expect("the sweep succeeds");
+    assert_eq!(settled, 0);
+    world.cleanup().await;
+}

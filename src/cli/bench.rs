@@ -17,6 +17,7 @@
 
 mod completions;
 mod harness;
+mod host_cpu;
 mod jobs;
 mod lanes;
 mod machine;

@@ -75,13 +75,17 @@ fn without_nul(s: &str) -> String {
 
 impl Store {
     /// Ends the claim of a job whose row cannot be stored, keeping its outcome.
-    /// Only an `active` claim changes: a repeat of the same refusal is a no-op.
+    /// An `active` claim takes the outcome; a repeat of the refusal (a replay refused
+    /// again) keeps the first outcome. Either way `kept_at` moves to now: the job has
+    /// just gone to the dead letters again, and the claim must outlive that letter.
     pub(super) async fn keep_outcome(&self, row: &ResultRow) -> anyhow::Result<()> {
         let outcome =
             serde_json::to_value(KeptOutcome::of(row)).context("encoding a kept outcome")?;
         sqlx::query(
-            "UPDATE job_claims SET state = 'unstorable', outcome = $2
-              WHERE job_id = $1 AND state = 'active'",
+            "UPDATE job_claims
+                SET outcome = CASE WHEN state = 'active' THEN $2 ELSE outcome END,
+                    state = 'unstorable', kept_at = now()
+              WHERE job_id = $1 AND state IN ('active', 'unstorable')",
         )
         .bind(&row.job_id)
         .bind(outcome)

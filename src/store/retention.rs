@@ -10,6 +10,11 @@
 //! before the commit. Claims still `active` are never swept here: they are
 //! work in progress.
 //!
+//! An `unstorable` claim holds a paid outcome for the replay of its dead letter
+//! (`kept.rs`). It is kept while that letter can exist: the dead-letter TTL after
+//! the job last went there (`kept_at`), plus [`RETENTION`] for a replay made at
+//! the TTL's last moment to be processed. After that no replay can reach it.
+//!
 //! The sweep deletes in small batches, each its own short transaction with a
 //! statement timeout, so it never holds locks that the hot path (claims and
 //! result commits) waits on, and a slow database stops the sweep, not the worker.
@@ -41,6 +46,36 @@ impl Store {
         retention: Duration,
         batch: i64,
     ) -> anyhow::Result<u64> {
+        self.sweep(
+            "SELECT job_id FROM job_claims
+              WHERE state = 'done' AND claimed_at < now() - make_interval(secs => $1)
+              LIMIT $2 FOR UPDATE SKIP LOCKED",
+            retention,
+            batch,
+        )
+        .await
+    }
+
+    /// Deletes `unstorable` claims whose job last went to the dead letters longer
+    /// ago than `dead_letter_ttl` plus [`RETENTION`]; returns how many went.
+    pub async fn sweep_unstorable_claims(
+        &self,
+        dead_letter_ttl: Duration,
+        batch: i64,
+    ) -> anyhow::Result<u64> {
+        self.sweep(
+            "SELECT job_id FROM job_claims
+              WHERE state = 'unstorable' AND kept_at < now() - make_interval(secs => $1)
+              LIMIT $2 FOR UPDATE SKIP LOCKED",
+            dead_letter_ttl.saturating_add(RETENTION),
+            batch,
+        )
+        .await
+    }
+
+    /// Deletes the claims `select` names (`$1`: an age in seconds, `$2`: a batch
+    /// size), a batch per transaction, until a batch comes back short.
+    async fn sweep(&self, select: &str, age: Duration, batch: i64) -> anyhow::Result<u64> {
         let mut deleted = 0;
         loop {
             let mut tx = self
@@ -54,14 +89,10 @@ impl Store {
             .execute(&mut *tx)
             .await
             .context("bounding a claim sweep")?;
-            let done = sqlx::query(
-                "DELETE FROM job_claims WHERE job_id IN (
-                     SELECT job_id FROM job_claims
-                      WHERE state = 'done' AND claimed_at < now() - make_interval(secs => $1)
-                      LIMIT $2
-                        FOR UPDATE SKIP LOCKED)",
-            )
-            .bind(retention.as_secs_f64())
+            let done = sqlx::query(&format!(
+                "DELETE FROM job_claims WHERE job_id IN ({select})"
+            ))
+            .bind(age.as_secs_f64())
             .bind(batch)
             .execute(&mut *tx)
             .await
@@ -77,8 +108,8 @@ impl Store {
 }
 
 /// Sweeps every [`SWEEP_EVERY`] until `stop`; a failed or slow sweep is logged
-/// and tried again next time.
-pub async fn sweep_claims_until(store: Store, stop: CancellationToken) {
+/// and tried again next time. `dead_letter_ttl` is `ID2META_DEAD_LETTER_TTL`.
+pub async fn sweep_claims_until(store: Store, dead_letter_ttl: Duration, stop: CancellationToken) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -86,7 +117,13 @@ pub async fn sweep_claims_until(store: Store, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = every.tick() => {}
         }
-        let sweep = store.sweep_settled_claims(RETENTION, SWEEP_BATCH);
+        let sweep = async {
+            let settled = store.sweep_settled_claims(RETENTION, SWEEP_BATCH).await?;
+            let unstorable = store
+                .sweep_unstorable_claims(dead_letter_ttl, SWEEP_BATCH)
+                .await?;
+            anyhow::Ok(settled + unstorable)
+        };
         match tokio::time::timeout(SWEEP_TIMEOUT, sweep).await {
             Ok(Ok(0)) => {}
             Ok(Ok(deleted)) => tracing::info!(deleted, "settled claims swept"),

@@ -21,6 +21,15 @@ async fn lease_live(env: &TestEnv, job_id: &str) -> bool {
     live > 0
 }
 
+/// When `job_id`'s claim last sent it to the dead letters (`kept_at`).
+async fn kept_at(env: &TestEnv, job_id: &str) -> chrono::DateTime<chrono::Utc> {
+    sqlx::query_scalar("SELECT kept_at FROM job_claims WHERE job_id = $1 AND state = 'unstorable'")
+        .bind(job_id)
+        .fetch_one(env.store.pool())
+        .await
+        .expect("an unstorable claim with kept_at")
+}
+
 #[tokio::test]
 async fn a_result_the_database_refuses_rests_sealed_and_its_replay_stores_the_row_without_a_second_call(
 ) {
@@ -47,6 +56,7 @@ async fn a_result_the_database_refuses_rests_sealed_and_its_replay_stores_the_ro
     let rows = env.wait_for_rows(20, WITHIN).await;
     assert!(rows.iter().all(|r| r.job_id.starts_with("stored")));
     assert_eq!(env.mock.stats().calls, 21, "every job called once");
+    let first_kept = kept_at(&env, "refused").await;
     // A replay once the claim's lease is over (the moment a claim left active
     // would be taken over and called again) while the row is still refused:
     // dead-lettered again, no call.
@@ -63,6 +73,11 @@ async fn a_result_the_database_refuses_rests_sealed_and_its_replay_stores_the_ro
     let again = sealed_letters(&queue, 1).await;
     assert_eq!(again[0].reason.as_deref(), Some("unstorable_result"));
     assert_eq!(env.mock.stats().calls, 21, "the replay made no call");
+    // The new letter has a new TTL: the claim (and its paid outcome) must outlive it.
+    assert!(
+        kept_at(&env, "refused").await > first_kept,
+        "a refusal of the replay moves kept_at"
+    );
 
     // Now the database takes it: the replay stores the kept outcome, still no call.
     sqlx::query("ALTER TABLE verification_results DROP CONSTRAINT test_refuses_one")

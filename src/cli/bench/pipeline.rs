@@ -8,6 +8,7 @@ use tokio::task::JoinSet;
 
 use super::completions::percentile;
 use super::harness::{Harness, Pace};
+use super::host_cpu::HostCpu;
 use super::jobs;
 use crate::config::Config;
 use crate::mock::{MockConfig, QpsWindow, Stats};
@@ -30,6 +31,9 @@ pub struct Throughput {
     pub by_status: BTreeMap<String, u64>,
     pub duplicates: u64,
     pub upstream: Stats,
+    /// What the broker, the database and this process (worker and mock) spent,
+    /// first publish → last completion.
+    pub cpu: HostCpu,
 }
 
 impl Throughput {
@@ -54,6 +58,7 @@ pub async fn throughput(
         concurrency,
     };
     let mut run = Harness::open(base, run_id, "pipeline", upstream, pace).await?;
+    let cpu_before = HostCpu::now();
     let started = Instant::now();
     let batch = format!("bench-{run_id}-pipeline");
     jobs::publish(
@@ -66,6 +71,7 @@ pub async fn throughput(
     let publish = started.elapsed();
     let received = run.completions.wait_for(jobs as usize, STALL).await?;
     let last = received.last.context("no completion arrived")?;
+    let cpu = HostCpu::now().since(&cpu_before);
     let upstream = run.close().await?;
     Ok(Throughput {
         jobs,
@@ -75,6 +81,7 @@ pub async fn throughput(
         by_status: received.by_status,
         duplicates: received.duplicates,
         upstream,
+        cpu,
     })
 }
 

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 
+use super::host_cpu::HostCpu;
 use super::jobs;
 use super::scratch::Scratch;
 use crate::config::Config;
@@ -25,6 +26,8 @@ pub struct Raw {
     pub publish: Duration,
     /// First publish → last ack.
     pub end_to_end: Duration,
+    /// What the broker, the database and this process spent meanwhile.
+    pub cpu: HostCpu,
 }
 
 impl Raw {
@@ -45,6 +48,7 @@ pub async fn measure(
 ) -> anyhow::Result<Raw> {
     let scratch = Scratch::open(base, run_id, "raw").await?;
     let consumer = consume(&scratch, messages, prefetch).await?;
+    let cpu_before = HostCpu::now();
     let started = Instant::now();
     let bytes = jobs::publish(
         &scratch.publisher,
@@ -55,12 +59,14 @@ pub async fn measure(
     .await?;
     let publish = started.elapsed();
     let last_ack = consumer.await.context("the raw consumer panicked")??;
+    let cpu = HostCpu::now().since(&cpu_before);
     let raw = Raw {
         messages,
         mean_body_bytes: bytes as f64 / messages.max(1) as f64,
         prefetch,
         publish,
         end_to_end: last_ack.saturating_duration_since(started),
+        cpu,
     };
     scratch.remove().await?;
     Ok(raw)

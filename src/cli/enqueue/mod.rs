@@ -4,16 +4,17 @@
 //! published anyway, and the command exits non-zero so a pipeline notices.
 //!
 //! Any size of input in constant memory: the input is read twice as a stream
-//! (stdin is first copied to an unlinked temp file). Pass 1 checks every line and
+//! (stdin is first copied to an unlinked temp file, sealed: [`spool`]). Pass 1 checks every line and
 //! finds the repeated job_ids on disk (`input::duplicates`); pass 2 reads it again,
 //! reports the bad lines in order and publishes the rest through a bounded window
 //! of confirms ([`publishing`]).
 
 mod publishing;
+mod spool;
 mod tally;
 
 use std::fs::File;
-use std::io::{IsTerminal, Seek, SeekFrom};
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ use super::input::{self, Format, ParsedLine};
 use crate::config::Config;
 use crate::job::Priority;
 pub use publishing::IN_FLIGHT;
+use spool::Spool;
 use tally::Tally;
 
 /// Jobs read ahead of the publishing window in pass 2.
@@ -53,7 +55,8 @@ const READ_AHEAD: usize = 1024;
 /// `published N jobs (M bad lines) to QUEUE in X.Xs (R/s)`.
 ///
 /// Any size of input in constant memory: the input is read twice (stdin is
-/// first copied to an unlinked temp file); repeated job_ids are found by an
+/// first copied to an unlinked temp file, encrypted under a key only this
+/// process holds); repeated job_ids are found by an
 /// external sort of keyed fingerprints on disk (docs/reference.md). A line is
 /// reported as it is met in the second pass.
 ///
@@ -180,8 +183,8 @@ enum Source {
     /// A file, read again for pass 2; its length must not change in between.
     File { path: PathBuf, len: u64 },
     /// Stdin, copied to an anonymous temp file (unlinked at creation, so no name
-    /// on disk and gone when the command ends, however it ends).
-    Spool(File),
+    /// on disk and gone when the command ends, however it ends), sealed.
+    Spool(Spool),
 }
 
 impl Source {
@@ -194,8 +197,7 @@ impl Source {
                 Ok(Source::File { path, len })
             }
             None => {
-                let mut spool = tempfile::tempfile().context("creating a temp file for stdin")?;
-                std::io::copy(&mut std::io::stdin().lock(), &mut spool).context("reading stdin")?;
+                let spool = Spool::copy(std::io::stdin().lock()).context("copying stdin")?;
                 Ok(Source::Spool(spool))
             }
         }
@@ -209,7 +211,7 @@ impl Source {
     }
 
     /// The input from its start.
-    fn reader(&self) -> anyhow::Result<File> {
+    fn reader(&self) -> anyhow::Result<Box<dyn Read + Send>> {
         match self {
             Source::File { path, len } => {
                 let file =
@@ -224,14 +226,11 @@ impl Source {
                         path.display()
                     );
                 }
-                Ok(file)
+                Ok(Box::new(file))
             }
-            Source::Spool(spool) => {
-                let mut file = spool.try_clone().context("reading the copy of stdin")?;
-                file.seek(SeekFrom::Start(0))
-                    .context("reading the copy of stdin")?;
-                Ok(file)
-            }
+            Source::Spool(spool) => Ok(Box::new(
+                spool.reader().context("reading the copy of stdin")?,
+            )),
         }
     }
 }

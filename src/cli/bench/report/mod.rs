@@ -4,6 +4,7 @@
 //! Here: each section's figures and targets; what a row is and how the table
 //! is written, in [`table`].
 
+mod host;
 mod table;
 
 pub use table::Table;
@@ -70,6 +71,7 @@ impl Table {
                 Some(ratio >= PIPELINE_OVER_RAW),
             );
         }
+        self.host_cpu(run, raw);
         self.calls_per_job("(2)", &run.upstream, run.jobs);
         let statuses: Vec<String> = run
             .by_status
