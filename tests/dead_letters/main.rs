@@ -6,6 +6,7 @@
 mod first_release;
 #[path = "../worker/helpers.rs"]
 mod helpers;
+mod large_headers;
 mod letters;
 mod refused_results;
 mod sealing;

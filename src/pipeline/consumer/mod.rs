@@ -43,7 +43,7 @@ use super::probation::Subscription;
 use super::{Disposition, Processor};
 use crate::health::Health;
 use crate::job::Priority;
-use crate::queue::{self, DeadLetterSealing, Publisher, Topology};
+use crate::queue::{self, DeadLetterSealing, Frames, Publisher, Topology};
 use crate::upstream::Client;
 
 /// How long a pause waits for the jobs in flight to hand themselves back before
@@ -89,6 +89,8 @@ impl Consumer {
         let mut delay = Duration::from_millis(500);
         // After a pause: the next session starts with one job before the rest.
         let mut on_probation = false;
+        // Wide after a message whose properties did not fit (`queue::Frames`).
+        let mut frames = Frames::Narrow;
         loop {
             // The gate is read before every session: one opened while paused would
             // take jobs only to hand them back, in a loop, with no probe running.
@@ -102,12 +104,13 @@ impl Consumer {
                 }
                 on_probation = true;
             }
-            match self.session(&tracker, &mut on_probation).await {
+            match self.session(&tracker, &mut on_probation, frames).await {
                 // The session drained its jobs before it ended.
                 Ok(SessionEnd::Shutdown) => return Ok(()),
                 Ok(SessionEnd::Paused) => {}
                 Err(error) => {
                     self.health.set_broker(false);
+                    frames = frames.after(&error, "worker");
                     tracing::warn!(error = %format!("{error:#}"), retry_in = ?delay, "broker session ended; reconnecting");
                     if !self.health.idle(delay, &self.shutdown).await {
                         break;
@@ -152,11 +155,12 @@ impl Consumer {
         &self,
         tracker: &TaskTracker,
         on_probation: &mut bool,
+        frames: Frames,
     ) -> anyhow::Result<SessionEnd> {
         // Subscribed before anything else: a pause tripped while connecting is seen
         // by `borrow_and_update` below, a later one by `changed`.
         let mut refused = self.gate.subscribe();
-        let connection = queue::connect(&self.amqp_url, "id2meta worker").await?;
+        let connection = queue::connect_with(&self.amqp_url, "id2meta worker", frames).await?;
         let channel = connection
             .create_channel()
             .await

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::letter::{is_sealed, Sealer};
 use super::scan;
-use crate::queue::{self, DeadLetterRoute, Publisher, Topology};
+use crate::queue::{self, DeadLetterRoute, Frames, Publisher, Topology};
 
 /// Messages in flight from the intake: sealing is quick, the confirm is the wait.
 const PREFETCH: u16 = 32;
@@ -48,10 +48,14 @@ impl Intake {
     pub fn spawn(self) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut delay = Duration::from_millis(500);
+            // Wide after a letter whose properties did not fit (`queue::Frames`):
+            // the intake has no delivery limit, so it must be able to read anything.
+            let mut frames = Frames::Narrow;
             while !self.shutdown.is_cancelled() {
-                match self.session().await {
+                match self.session(frames).await {
                     Ok(()) => break,
                     Err(error) => {
+                        frames = frames.after(&error, "dead-letter intake");
                         tracing::warn!(error = %format!("{error:#}"), retry_in = ?delay, "dead-letter intake stopped; reconnecting");
                         tokio::select! {
                             _ = self.shutdown.cancelled() => break,
@@ -64,8 +68,9 @@ impl Intake {
         })
     }
 
-    async fn session(&self) -> anyhow::Result<()> {
-        let connection = queue::connect(&self.amqp_url, "id2meta dead-letter intake").await?;
+    async fn session(&self, frames: Frames) -> anyhow::Result<()> {
+        let connection =
+            queue::connect_with(&self.amqp_url, "id2meta dead-letter intake", frames).await?;
         let route = queue::declare(&connection, &self.topology).await?;
         let publisher = Publisher::open(
             &connection,

@@ -89,9 +89,16 @@ impl DeadLetterQueue {
         }
     }
 
-    /// Connects with the configuration's broker, queues and key.
+    /// Connects with the configuration's broker, queues and key. Wide frames
+    /// (`queue::Frames`): a replay republishes a job's own headers, which may not
+    /// fit the worker's default frame; a short-lived tool can afford the rings.
     pub async fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
-        let connection = crate::queue::connect(&config.amqp_url, "id2meta dead-letters").await?;
+        let connection = crate::queue::connect_with(
+            &config.amqp_url,
+            "id2meta dead-letters",
+            crate::queue::Frames::Wide,
+        )
+        .await?;
         let sealer = config
             .pii_key
             .as_ref()
