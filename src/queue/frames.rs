@@ -4,15 +4,18 @@
 //! Why small: lapin keeps a send and a receive ring of 32 frames per
 //! connection, zeroed and filled as traffic passes, so the broker's 128 KiB
 //! frames cost 8 MiB per connection, 16 MiB for the worker's two: half its
-//! resident memory (docs/benchmarks.md). At 32 KiB they cost 2 MiB per
-//! connection. Bodies larger than a frame are split (a job is at most 16 KiB, a
-//! sealed letter a little more).
+//! resident memory (docs/benchmarks.md). At 8 KiB they cost 512 KiB per
+//! connection (measured: 21.9 MiB peak at 32 KiB, 21.3 at 16, 20.4 at 8, bench
+//! section 5 at concurrency 50). Bodies larger than a frame are split (a job is
+//! at most 16 KiB, a sealed letter a little more); what must fit one frame is a
+//! message's properties, a few hundred bytes for a job, a completion or a sealed
+//! letter, and a few KiB for the tracing headers pipelines add.
 //!
 //! Why wide, sometimes: a message's properties (its headers) cannot be split, and
 //! RabbitMQ delivers them in one frame whatever size was negotiated, while lapin
 //! closes the connection on any frame over it. A publisher's connection may send
 //! frames up to the broker's `frame_max` (128 KiB by default), so one job with
-//! 40 KiB of headers would close the worker's connection at every delivery: the
+//! 10 KiB of headers would close the worker's connection at every delivery: the
 //! replica would reconnect, with backoff, until the broker's delivery limit
 //! dead-letters the job, and the intake (which has no delivery limit) would then
 //! fail on it forever. So a connection that fails that way is replaced by one
@@ -22,7 +25,7 @@
 use lapin::protocol::{AMQPErrorKind, AMQPHardError};
 
 /// Frames asked for by default, unless `AMQP_URL` names a `frame_max`.
-pub const FRAME_MAX: u32 = 32 * 1024;
+pub const FRAME_MAX: u32 = 8 * 1024;
 /// Frames asked for after a message did not fit: RabbitMQ's default
 /// `frame_max`, the largest frame a publisher can send it.
 pub const WIDE_FRAME_MAX: u32 = 128 * 1024;

@@ -1,4 +1,4 @@
-//! A message whose headers do not fit the worker's 32 KiB frames (RabbitMQ
+//! A message whose headers do not fit the worker's small frames (8 KiB) (RabbitMQ
 //! delivers properties in one frame whatever was negotiated, and lapin closes
 //! the connection on a larger one) neither wedges the replica nor the intake.
 
@@ -55,13 +55,7 @@ async fn a_job_with_40_kib_of_headers_is_verified_once_with_the_jobs_around_it()
     env.publish_jobs(&helpers::person_jobs("before", 10)).await;
     env.wait_for_rows(10, WITHIN).await;
     let big = serde_json::to_vec(&person_job("traced", 10)).expect("json");
-    publish_with_large_headers(
-        &env,
-        &env.config.jobs_queue,
-        &big,
-        FRAME_MAX as usize + 8192,
-    )
-    .await;
+    publish_with_large_headers(&env, &env.config.jobs_queue, &big, 5 * FRAME_MAX as usize).await;
     env.publish_jobs(&helpers::person_jobs("after", 10)).await;
 
     let rows = env.wait_for_rows(21, WITHIN).await;
@@ -76,7 +70,7 @@ async fn a_broker_dead_letter_with_40_kib_of_headers_is_sealed_by_the_intake() {
     let env = TestEnv::new(MockConfig::default()).await;
     let intake = format!("{}.intake", env.config.dead_letter_queue());
     let body = serde_json::to_vec(&person_job("spent", 3)).expect("json");
-    publish_with_large_headers(&env, &intake, &body, FRAME_MAX as usize + 8192).await;
+    publish_with_large_headers(&env, &intake, &body, 5 * FRAME_MAX as usize).await;
     let worker = env.start_worker().await;
 
     let queue = DeadLetterQueue::from_config(&env.config)
