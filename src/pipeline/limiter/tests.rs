@@ -196,3 +196,41 @@ async fn a_waiter_dropped_while_queued_or_just_served_loses_no_turn() {
     assert!(matches!(waited, Ok(Ok(_))), "the turn passed on");
     assert_eq!(limiter.in_window(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn under_a_steady_backlog_an_interactive_call_waits_at_most_one_spacing() {
+    // A replica's share of 50 QPS over three, with the default 10 ms margin.
+    let limiter = Limiter::new(17, Duration::from_millis(1010));
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let backlog: Vec<_> = (0..4)
+        .map(|_| {
+            let (limiter, calls) = (limiter.clone(), calls.clone());
+            tokio::spawn(async move {
+                loop {
+                    limiter.acquire().await;
+                    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (started, before) = (
+        Instant::now(),
+        calls.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let mut longest = Duration::ZERO;
+    for _ in 0..80 {
+        // Arrivals at every phase of the cadence.
+        tokio::time::sleep(Duration::from_millis(37)).await;
+        longest = longest.max(limiter.acquire_as(Priority::Interactive).await);
+    }
+    let made = calls.load(std::sync::atomic::Ordering::Relaxed) - before + 80;
+    let rate = made as f64 / started.elapsed().as_secs_f64();
+    for task in backlog {
+        task.abort();
+    }
+    // One spacing is 1010.1 ms / 17 = 59.4 ms; bursts with a hole made it ~550.
+    assert!(longest <= Duration::from_millis(61), "{longest:?}");
+    // And the allowance is still used: 17 per 1010.1 ms is 16.83 calls/s.
+    assert!(rate >= 16.7, "{rate:.2} calls/s");
+}
