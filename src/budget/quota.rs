@@ -65,7 +65,7 @@ impl Default for BudgetSettings {
         Self {
             heartbeat: Duration::from_millis(500),
             pause_after: Duration::from_millis(1500),
-            spread: Duration::from_millis(10),
+            spread: Duration::from_millis(5),
             forget_after: Duration::from_secs(60),
         }
     }

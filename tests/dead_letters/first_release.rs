@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use id2meta::mock::MockConfig;
-use id2meta::queue::dead_letters::{headers, DeadLetterQueue, Selection};
+use id2meta::queue::dead_letters::{headers, DeadLetterQueue};
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 
@@ -97,11 +97,7 @@ async fn a_first_release_topology_is_kept_and_its_plaintext_dead_letters_are_sea
             .await
             .expect("restore");
     }
-    let report = queue
-        .replay(&Selection::Ids(vec![swept.id.clone().unwrap()]))
-        .await
-        .expect("replay");
-    assert_eq!(report.done, 1, "{report:?}");
+    replay_one(&queue, swept).await;
     let rows = env.wait_for_rows(1, WITHIN).await;
     assert_eq!(rows[0].job_id, "legacy");
     worker.stop().await;

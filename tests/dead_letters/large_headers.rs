@@ -7,7 +7,7 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::BasicProperties;
 
 use id2meta::mock::MockConfig;
-use id2meta::queue::dead_letters::{DeadLetterQueue, Selection};
+use id2meta::queue::dead_letters::DeadLetterQueue;
 use id2meta::queue::{self, Frames, FRAME_MAX};
 
 use crate::helpers;
@@ -79,12 +79,7 @@ async fn a_broker_dead_letter_with_40_kib_of_headers_is_sealed_by_the_intake() {
     let letters = sealed_letters(&queue, 1).await;
     assert_eq!(letters[0].job_id.as_deref(), Some("spent"));
     // It opens back into the job, and a replay verifies it (the consumer goes wide too).
-    let id = letters[0].id.clone().expect("an id");
-    let report = queue
-        .replay(&Selection::Ids(vec![id]))
-        .await
-        .expect("replay");
-    assert_eq!(report.done, 1, "{report:?}");
+    replay_one(&queue, &letters[0]).await;
     let rows = env.wait_for_rows(1, WITHIN).await;
     worker.stop().await;
     assert_eq!(rows[0].job_id, "spent");

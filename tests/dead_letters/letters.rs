@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use id2meta::mock::population;
-use id2meta::queue::dead_letters::{headers, DeadLetterQueue, Summary};
+use id2meta::queue::dead_letters::{headers, DeadLetterQueue, Selection, Summary};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
 
@@ -76,6 +76,16 @@ pub async fn sealed_letters(queue: &DeadLetterQueue, count: usize) -> Vec<Summar
         (letters.len() == count && letters.iter().all(|l| l.sealed)).then_some(letters)
     })
     .await
+}
+
+/// Replays the one letter `letter` and checks the replay moved it.
+pub async fn replay_one(queue: &DeadLetterQueue, letter: &Summary) {
+    let id = letter.id.clone().expect("a letter with an id");
+    let report = queue
+        .replay(&Selection::Ids(vec![id]))
+        .await
+        .expect("replay");
+    assert_eq!(report.done, 1, "{report:?}");
 }
 
 /// Runs `id2meta dead-letters ARGS` as an operator would, against this test's queues.

@@ -2,7 +2,7 @@
 //! without a second upstream call.
 
 use id2meta::mock::MockConfig;
-use id2meta::queue::dead_letters::{DeadLetterQueue, Selection};
+use id2meta::queue::dead_letters::DeadLetterQueue;
 
 use crate::helpers;
 use crate::helpers::{eventually, person_job, TestEnv};
@@ -64,12 +64,7 @@ async fn a_result_the_database_refuses_rests_sealed_and_its_replay_stores_the_ro
         (!lease_live(&env, "refused").await).then_some(())
     })
     .await;
-    let id = letters[0].id.clone().expect("an id");
-    let report = queue
-        .replay(&Selection::Ids(vec![id]))
-        .await
-        .expect("replay");
-    assert_eq!(report.done, 1, "{report:?}");
+    replay_one(&queue, &letters[0]).await;
     let again = sealed_letters(&queue, 1).await;
     assert_eq!(again[0].reason.as_deref(), Some("unstorable_result"));
     assert_eq!(env.mock.stats().calls, 21, "the replay made no call");
@@ -84,12 +79,7 @@ async fn a_result_the_database_refuses_rests_sealed_and_its_replay_stores_the_ro
         .execute(env.store.pool())
         .await
         .expect("drop constraint");
-    let id = again[0].id.clone().expect("an id");
-    let report = queue
-        .replay(&Selection::Ids(vec![id]))
-        .await
-        .expect("replay");
-    assert_eq!(report.done, 1, "{report:?}");
+    replay_one(&queue, &again[0]).await;
     let rows = env.wait_for_rows(21, WITHIN).await;
     env.completions_until(21, WITHIN).await;
     worker.stop().await;

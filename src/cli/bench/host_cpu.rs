@@ -13,7 +13,7 @@
 //! this user may read are seen (the bench runs as the services' owner or root
 //! in CI); a service that cannot be read counts 0 and the report says so.
 
-use super::process_stats::clock_ticks;
+use super::process_stats::{clock_ticks, stat_times};
 
 /// CPU seconds spent so far by each party.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -42,14 +42,14 @@ impl HostCpu {
             let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
                 continue;
             };
-            let Some((command, own, reaped)) = parse(&stat) else {
+            let Some(times) = stat_times(&stat) else {
                 continue;
             };
-            let seconds = (own + reaped) as f64 / ticks;
-            match command {
+            let seconds = (times.own + times.reaped) as f64 / ticks;
+            match times.command {
                 "beam.smp" => cpu.broker += seconds,
                 "postgres" => cpu.database += seconds,
-                _ if pid == std::process::id().to_string() => cpu.bench += own as f64 / ticks,
+                _ if pid == std::process::id().to_string() => cpu.bench += times.own as f64 / ticks,
                 _ => {}
             }
         }
@@ -80,22 +80,6 @@ impl HostCpu {
     }
 }
 
-/// The command name, utime + stime and cutime + cstime of a `/proc/<pid>/stat`
-/// line. The name (field 2) is in parentheses and may hold spaces.
-fn parse(stat: &str) -> Option<(&str, u64, u64)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let command = stat.get(open + 1..close)?;
-    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
-    // fields[0] is field 3 (state): utime, stime, cutime, cstime are 14 to 17.
-    let number = |i: usize| fields.get(i)?.parse::<u64>().ok();
-    Some((
-        command,
-        number(11)? + number(12)?,
-        number(13)? + number(14)?,
-    ))
-}
-
 /// The number of CPUs this process may run on.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -104,18 +88,6 @@ pub fn cores() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_stat_line_gives_its_own_and_its_reaped_childrens_ticks() {
-        let line = "4242 (postgres) S 1 4242 4242 0 -1 4194560 100 0 0 0 17 5 30 8 20 0 1 0 9 0 0";
-        assert_eq!(parse(line), Some(("postgres", 22, 38)));
-    }
-
-    #[test]
-    fn a_command_name_with_spaces_and_parentheses_is_read_whole() {
-        let line = "7 (beam (smp) x) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 9 0 0";
-        assert_eq!(parse(line), Some(("beam (smp) x", 7, 0)));
-    }
 
     #[test]
     fn since_never_goes_negative_when_a_process_left() {

@@ -23,7 +23,9 @@ pub fn sample(pid: u32, clock_ticks: u64) -> anyhow::Result<Sample> {
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let ticks = cpu_ticks(&stat).context("an unexpected /proc/<pid>/stat")?;
+    let ticks = stat_times(&stat)
+        .context("an unexpected /proc/<pid>/stat")?
+        .own;
     Ok(Sample {
         cpu_seconds: ticks as f64 / clock_ticks.max(1) as f64,
         peak_rss_kib: kib(&status, "VmHWM").context("no VmHWM in /proc/<pid>/status")?,
@@ -44,15 +46,31 @@ pub fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
-/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name
-/// (field 2) is in parentheses and may hold spaces, so fields are counted after it.
-pub fn cpu_ticks(stat: &str) -> Option<u64> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // fields[0] is field 3 (state): utime is field 14, stime field 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+/// The CPU ticks of one `/proc/<pid>/stat` line, and whose they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatTimes<'a> {
+    /// The command name (field 2).
+    pub command: &'a str,
+    /// utime + stime (fields 14 and 15): the process's own.
+    pub own: u64,
+    /// cutime + cstime (fields 16 and 17): its children's that it has reaped.
+    pub reaped: u64,
+}
+
+/// Reads a `/proc/<pid>/stat` line. The command name (field 2) is in parentheses
+/// and may hold spaces and parentheses, so fields are counted after the last `)`.
+pub fn stat_times(stat: &str) -> Option<StatTimes<'_>> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let command = stat.get(open + 1..close)?;
+    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    // fields[0] is field 3 (state): utime, stime, cutime, cstime are 14 to 17.
+    let number = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some(StatTimes {
+        command,
+        own: number(11)? + number(12)?,
+        reaped: number(13)? + number(14)?,
+    })
 }
 
 /// The value in KiB of a `Name:   1234 kB` line of `/proc/<pid>/status`.
@@ -83,12 +101,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_ticks_are_user_plus_system_even_with_a_strange_command_name() {
+    fn own_ticks_are_user_plus_system_even_with_a_strange_command_name() {
         let stat = "4242 (id2 meta) worker) S 1 4242 4242 0 -1 4194560 1234 0 0 0 \
                     700 300 0 0 20 0 9 0 5000 123456789 4000 18446744073709551615";
-        assert_eq!(cpu_ticks(stat), Some(1000));
-        assert_eq!(cpu_ticks("4242 (x) S 1"), None);
-        assert_eq!(cpu_ticks("no parenthesis"), None);
+        let times = stat_times(stat).unwrap();
+        assert_eq!((times.command, times.own), ("id2 meta) worker", 1000));
+        assert_eq!(stat_times("4242 (x) S 1"), None);
+        assert_eq!(stat_times("no parenthesis"), None);
+    }
+
+    #[test]
+    fn a_stat_line_gives_its_own_and_its_reaped_childrens_ticks() {
+        let line = "4242 (postgres) S 1 4242 4242 0 -1 4194560 100 0 0 0 17 5 30 8 20 0 1 0 9 0 0";
+        let times = stat_times(line).unwrap();
+        assert_eq!(
+            (times.command, times.own, times.reaped),
+            ("postgres", 22, 38)
+        );
     }
 
     #[test]

@@ -199,7 +199,7 @@ async fn a_waiter_dropped_while_queued_or_just_served_loses_no_turn() {
 
 #[tokio::test(start_paused = true)]
 async fn under_a_steady_backlog_an_interactive_call_waits_at_most_one_spacing() {
-    // A replica's share of 50 QPS over three, with the default 10 ms margin.
+    // A replica's share of 50 QPS over three, with a 10 ms margin.
     let limiter = Limiter::new(17, Duration::from_millis(1010));
     let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let backlog: Vec<_> = (0..4)
