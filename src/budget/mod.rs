@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::pipeline::limiter::Limiter;
 use membership::Heartbeat;
-pub use quota::{BudgetSettings, Quota};
+pub use quota::{BudgetSettings, Quota, DEFAULT_SPREAD_MS};
 use standing::{Action, Standing};
 
 /// A running budget loop for one replica.

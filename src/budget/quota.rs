@@ -60,12 +60,16 @@ impl BudgetSettings {
     }
 }
 
+/// The default spread (`ID2META_QPS_MARGIN_MS`), in milliseconds: what the even
+/// cadence makes safe on a loaded host (docs/qps-budget.md, "The margin").
+pub const DEFAULT_SPREAD_MS: u64 = 5;
+
 impl Default for BudgetSettings {
     fn default() -> Self {
         Self {
             heartbeat: Duration::from_millis(500),
             pause_after: Duration::from_millis(1500),
-            spread: Duration::from_millis(5),
+            spread: Duration::from_millis(DEFAULT_SPREAD_MS),
             forget_after: Duration::from_secs(60),
         }
     }

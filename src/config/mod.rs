@@ -101,7 +101,11 @@ impl Config {
         if max_attempts == 0 {
             bail!("ID2META_MAX_ATTEMPTS must be a whole number from 1 up, got '0'");
         }
-        let qps_margin = millis(env, "ID2META_QPS_MARGIN_MS", 5)?;
+        let qps_margin = millis(
+            env,
+            "ID2META_QPS_MARGIN_MS",
+            crate::budget::DEFAULT_SPREAD_MS,
+        )?;
         let lease = lease(env, request_timeout)?;
         let shutdown_deadline = shutdown_deadline(env)?;
         for (name, default) in [

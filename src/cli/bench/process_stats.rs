@@ -106,6 +106,11 @@ mod tests {
                     700 300 0 0 20 0 9 0 5000 123456789 4000 18446744073709551615";
         let times = stat_times(stat).unwrap();
         assert_eq!((times.command, times.own), ("id2 meta) worker", 1000));
+        let nested = stat_times("7 (beam (smp) x) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 9 0 0");
+        assert_eq!(
+            nested.map(|t| (t.command, t.own)),
+            Some(("beam (smp) x", 7))
+        );
         assert_eq!(stat_times("4242 (x) S 1"), None);
         assert_eq!(stat_times("no parenthesis"), None);
     }
