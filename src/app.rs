@@ -105,6 +105,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         shutdown.clone(),
     ));
     let gate = AccountGate::new(health.clone());
+    let standby = limiter.standby();
+    tokio::spawn(show_standby(standby.clone(), health.clone()));
     let cancellations = Cancellations::start(store.clone(), shutdown.clone()).await?;
     let processor = Processor::new(Parts {
         store: store.clone(),
@@ -152,6 +154,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         health: health.clone(),
         shutdown: shutdown.clone(),
         shutdown_deadline: config.shutdown_deadline,
+        standby,
     };
     tracing::info!(%owner, qps = config.qps, concurrency = config.concurrency, %http_addr, "worker started");
     let drain = config.shutdown_deadline;
@@ -198,6 +201,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         owner,
         task,
     })
+}
+
+/// Keeps `/readyz` saying whether this replica stands by (no share of the budget).
+async fn show_standby(mut standby: tokio::sync::watch::Receiver<bool>, health: Arc<Health>) {
+    loop {
+        health.set_standby(*standby.borrow_and_update());
+        if standby.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Runs the consumer until it ends by itself, or, once shutdown is asked, for

@@ -11,6 +11,9 @@ pub struct Health {
     database: AtomicBool,
     /// Why consumption is paused (an account or environment error), if it is.
     pause: Mutex<Option<String>>,
+    /// On standby: no share of the QPS budget (more replicas than calls). Still
+    /// ready (spare capacity, not a fault); `/readyz` says so.
+    standby: AtomicBool,
     /// Unix millis of the consumer loop's last turn.
     heartbeat_ms: AtomicI64,
     /// Unix millis until which the credentials held are valid; `0`: valid with no
@@ -33,6 +36,15 @@ impl Health {
 
     pub fn set_broker(&self, up: bool) {
         self.broker.store(up, Ordering::Relaxed);
+    }
+
+    pub fn set_standby(&self, standby: bool) {
+        self.standby.store(standby, Ordering::Relaxed);
+    }
+
+    /// Whether this replica stands by without a share of the budget.
+    pub fn standby(&self) -> bool {
+        self.standby.load(Ordering::Relaxed)
     }
 
     pub fn set_database(&self, up: bool) {

@@ -70,6 +70,11 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.health.not_ready() {
+        None if state.health.standby() => (
+            StatusCode::OK,
+            "ready: standby, no share of the QPS budget (more replicas than calls); taking no jobs\n"
+                .to_string(),
+        ),
         None => (StatusCode::OK, "ready\n".to_string()),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,

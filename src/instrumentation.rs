@@ -13,6 +13,9 @@ pub const ATTEMPTS: &str = "id2meta_job_attempts";
 pub const LIMITER_WAIT: &str = "id2meta_limiter_wait_seconds";
 pub const IN_FLIGHT: &str = "id2meta_jobs_in_flight";
 pub const QPS_SHARE: &str = "id2meta_qps_share";
+pub const QPS_SHARE_TARGET: &str = "id2meta_qps_share_target";
+pub const BUDGET_STANDBY: &str = "id2meta_budget_standby";
+pub const FLEET_QPS: &str = "id2meta_fleet_qps";
 pub const CONSUMER_PAUSED: &str = "id2meta_consumer_paused";
 pub const PAUSE_CAUSE: &str = "id2meta_pause_cause";
 pub const JOBS_RETURNED: &str = "id2meta_jobs_returned_total";
@@ -80,6 +83,18 @@ fn describe() {
     metrics::describe_gauge!(
         QPS_SHARE,
         "This replica's share of the account QPS budget (calls/s)."
+    );
+    metrics::describe_gauge!(
+        QPS_SHARE_TARGET,
+        "The share the fleet's split gives this replica (calls/s); 0 on standby."
+    );
+    metrics::describe_gauge!(
+        BUDGET_STANDBY,
+        "1 while this replica holds no share (more replicas than calls): it takes no jobs."
+    );
+    metrics::describe_gauge!(
+        FLEET_QPS,
+        "The fleet's QPS budget in force: the smallest ID2META_QPS of the replicas sharing it."
     );
     metrics::describe_gauge!(
         CONSUMER_PAUSED,

@@ -58,6 +58,8 @@ impl Budget {
             window,
             standing: Standing::new(settings.pause_after),
             failing: false,
+            standby: false,
+            disagreement: None,
         };
         Self {
             task: tokio::spawn(replica.run(stop)),
@@ -106,6 +108,10 @@ struct Replica {
     standing: Standing,
     /// In a streak of failed heartbeats (logged once per streak).
     failing: bool,
+    /// On standby: the last heartbeat gave no share.
+    standby: bool,
+    /// The smallest and largest `ID2META_QPS` in force, while they differ.
+    disagreement: Option<(f64, f64)>,
 }
 
 impl Replica {
@@ -165,6 +171,7 @@ impl Replica {
                         self.failing = false;
                     }
                     let allotment = seen.allotment;
+                    self.show_share(&seen);
                     let action =
                         self.standing
                             .on_allotment(sent_at, Instant::now(), allotment.allowed);
@@ -200,6 +207,44 @@ impl Replica {
             self.failing = true;
         } else {
             tracing::debug!(%error, "QPS budget heartbeat failed again");
+        }
+    }
+
+    /// Standby (no share: more replicas than calls), the share in `/metrics`, and
+    /// a disagreement on `ID2META_QPS` in the log (once per change).
+    fn show_share(&mut self, seen: &membership::Sighting) {
+        let target = seen.allotment.target;
+        self.limiter.set_standby(target == 0);
+        let period = self.quota.period.as_secs_f64();
+        metrics::gauge!(crate::instrumentation::QPS_SHARE_TARGET).set(f64::from(target) / period);
+        metrics::gauge!(crate::instrumentation::BUDGET_STANDBY)
+            .set(f64::from(u8::from(target == 0)));
+        metrics::gauge!(crate::instrumentation::FLEET_QPS).set(seen.qps_min);
+        let disagreement = seen.disagreement().then_some((seen.qps_min, seen.qps_max));
+        if disagreement != self.disagreement {
+            if let Some((smallest, largest)) = disagreement {
+                tracing::warn!(
+                    own = self.quota.qps,
+                    smallest,
+                    largest,
+                    "replicas disagree on ID2META_QPS; the fleet keeps to the smallest"
+                );
+            } else {
+                tracing::info!(qps = seen.qps_min, "replicas agree on ID2META_QPS again");
+            }
+            self.disagreement = disagreement;
+        }
+        if (target == 0) != self.standby {
+            self.standby = target == 0;
+            if self.standby {
+                tracing::info!(
+                    live = seen.allotment.live,
+                    budget = seen.budget,
+                    "no share of the QPS budget (more replicas than calls): standing by, taking no jobs"
+                );
+            } else {
+                tracing::info!(target, "a share of the QPS budget: taking jobs");
+            }
         }
     }
 

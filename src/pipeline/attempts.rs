@@ -189,10 +189,13 @@ impl Processor {
     async fn paced(&self, job: &Job, token: Uuid) -> Paced {
         let span = (self.lease / 3).max(Duration::from_millis(100));
         let mut pause = self.gate.subscribe();
+        let mut standby = self.limiter.standby();
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return Paced::GiveBack,
                 _ = pause.wait_for(|refused| *refused) => return Paced::GiveBack,
+                // No share here: another replica can call for it.
+                _ = standby.wait_for(|standby| *standby) => return Paced::GiveBack,
                 // Interactive jobs are served first (see the limiter's turn).
                 granted = tokio::time::timeout(span, self.limiter.acquire_as(job.priority)) => {
                     if granted.is_ok() {
@@ -221,10 +224,11 @@ impl Processor {
         }
     }
 
-    /// What a job handed back becomes: during a pause it goes back to its queue
-    /// without spending a delivery; otherwise (shutdown, an outage) it is requeued.
+    /// What a job handed back becomes: during a pause or on standby it goes back
+    /// to its queue without spending a delivery; otherwise (shutdown, an outage)
+    /// it is requeued.
     pub(super) fn returned(&self) -> Disposition {
-        if self.gate.is_refused() {
+        if self.gate.is_refused() || *self.limiter.standby().borrow() {
             Disposition::Return
         } else {
             Disposition::Requeue

@@ -5,7 +5,9 @@ use maud::{html, Markup};
 
 use super::{ago, layout, short_id, when, Viewer};
 use crate::console::reads::backlog::QueueDepth;
-use crate::console::reads::fleet::{Replica, CODES_WINDOW_MINUTES, RATE_WINDOW_SECONDS};
+use crate::console::reads::fleet::{
+    qps_disagreement, Replica, CODES_WINDOW_MINUTES, RATE_WINDOW_SECONDS,
+};
 
 /// What the overview shows.
 pub struct Overview {
@@ -18,18 +20,21 @@ pub struct Overview {
 }
 
 pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
+    let disagreement = qps_disagreement(&o.replicas);
+    // The fleet keeps to the smallest ID2META_QPS in force.
+    let qps = disagreement.first().copied().unwrap_or(o.qps);
     let active = o
         .replicas
         .iter()
         .filter(|r| r.active_since.is_some())
         .count();
-    let share = if o.replicas.is_empty() {
+    let even = if o.replicas.is_empty() {
         0.0
     } else {
-        o.qps / o.replicas.len() as f64
+        qps / o.replicas.len() as f64
     };
-    let used = if o.qps > 0.0 {
-        o.calls_per_second / o.qps * 100.0
+    let used = if qps > 0.0 {
+        o.calls_per_second / qps * 100.0
     } else {
         0.0
     };
@@ -39,13 +44,20 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
             div.tile { span.muted { "Live replicas" } b #replicas { (o.replicas.len()) } span.muted { (active) " calling" } }
             div.tile {
                 span.muted { "Budget in use" }
-                b #budget { (format!("{:.1}", o.calls_per_second)) " / " (o.qps) }
+                b #budget { (format!("{:.1}", o.calls_per_second)) " / " (qps) }
                 span.muted { (format!("{used:.0}% of ID2META_QPS, last {RATE_WINDOW_SECONDS} s")) }
             }
             div.tile { span.muted { "Jobs waiting" } b #backlog { (ready) } span.muted { "ready in the job queues" } }
         }
         section {
             h2 { "Fleet" }
+            @if !disagreement.is_empty() {
+                p.bad #qps-disagreement {
+                    "The replicas disagree on ID2META_QPS ("
+                    (disagreement.iter().map(|q| q.to_string()).collect::<Vec<_>>().join(", "))
+                    "): together they keep to the smallest, " (qps) ". Start them all with the same value."
+                }
+            }
             @if o.replicas.is_empty() {
                 p.muted { "No live replica: no worker has sent a heartbeat in the last seconds." }
             } @else {
@@ -65,7 +77,7 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
                                         span.muted { (readiness) }
                                     }
                                 }
-                                td.num { (format!("{share:.1}")) }
+                                td.num { (r.target.map_or_else(|| format!("{even:.1}"), |t| t.to_string())) }
                                 td { (ago(r.joined_at, o.now)) " ago" }
                                 td.num { (r.heartbeat_age_ms) " ms ago" }
                             }
@@ -73,7 +85,8 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
                     }
                 } }
                 p.muted { "A paused replica (account refused, environment error, no credentials) stops calling; "
-                    "its cause is shown here as on its own " code { "/readyz" } "." }
+                    "its cause is shown here as on its own " code { "/readyz" } ". The share is in calls per second "
+                    "(per period under one a second); a replica on standby holds none (more replicas than calls) and takes no jobs." }
             }
         }
         section {

@@ -24,6 +24,11 @@ pub struct Replica {
     pub ready: Option<bool>,
     /// Why it is not ready (fixed phrases and an upstream code; no secrets).
     pub paused_cause: Option<String>,
+    /// The `ID2META_QPS` it was started with (NULL from a worker older than
+    /// migration 20261206000100).
+    pub qps: Option<f64>,
+    /// Its share in whole calls per window; 0 on standby (more replicas than calls).
+    pub target: Option<i32>,
 }
 
 impl Replica {
@@ -32,6 +37,7 @@ impl Replica {
         match (self.ready, &self.paused_cause) {
             (Some(false), Some(cause)) => format!("paused: {cause}"),
             (Some(false), None) => "paused".into(),
+            (Some(true), _) if self.target == Some(0) => "standby (no share of the budget)".into(),
             (Some(true), _) if self.active_since.is_none() => "joining".into(),
             (Some(true), _) => "ready".into(),
             (None, _) => "unknown (an older worker)".into(),
@@ -44,7 +50,7 @@ pub async fn live_replicas(pool: &PgPool, ttl_ms: i64) -> anyhow::Result<Vec<Rep
     sqlx::query_as(
         "SELECT replica_id, joined_at, active_since,
                 (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS heartbeat_age_ms,
-                ready, paused_cause
+                ready, paused_cause, qps, target
            FROM worker_replicas
           WHERE heartbeat_at > now() - make_interval(secs => $1::double precision / 1000)
           ORDER BY joined_at, replica_id",
@@ -53,6 +59,19 @@ pub async fn live_replicas(pool: &PgPool, ttl_ms: i64) -> anyhow::Result<Vec<Rep
     .fetch_all(pool)
     .await
     .context("reading the replicas")
+}
+
+/// The `ID2META_QPS` values the live replicas disagree on (empty when they agree):
+/// the fleet keeps to the smallest.
+pub fn qps_disagreement(replicas: &[Replica]) -> Vec<f64> {
+    let mut values: Vec<f64> = replicas.iter().filter_map(|r| r.qps).collect();
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    if values.len() > 1 {
+        values
+    } else {
+        Vec::new()
+    }
 }
 
 /// Upstream calls per second that settled a job over the last [`RATE_WINDOW_SECONDS`]
@@ -117,5 +136,36 @@ mod tests {
             replica(None, None, true).readiness(),
             "unknown (an older worker)"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica(qps: Option<f64>) -> Replica {
+        Replica {
+            replica_id: Uuid::new_v4(),
+            joined_at: Utc::now(),
+            active_since: None,
+            heartbeat_age_ms: 0,
+            ready: Some(true),
+            paused_cause: None,
+            qps,
+            target: Some(0),
+        }
+    }
+
+    #[test]
+    fn replicas_that_disagree_on_the_qps_are_named_smallest_first() {
+        let agree = [replica(Some(50.0)), replica(Some(50.0)), replica(None)];
+        assert!(qps_disagreement(&agree).is_empty());
+        let differ = [
+            replica(Some(500.0)),
+            replica(Some(50.0)),
+            replica(Some(50.0)),
+        ];
+        assert_eq!(qps_disagreement(&differ), [50.0, 500.0]);
+        assert_eq!(differ[0].readiness(), "standby (no share of the budget)");
     }
 }

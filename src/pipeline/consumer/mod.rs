@@ -18,6 +18,12 @@
 //! valid there) and returned to its own queue. Both lanes start, go on probation
 //! and stop together, with the session.
 //!
+//! Standby (no share of the budget, more replicas than calls) ends the session
+//! the same way as a pause, without probation: the jobs taken go back without
+//! spending a delivery, the ones waiting for a token hand themselves back, and
+//! nothing is taken until a share comes. No job waits at a replica that cannot
+//! call while others can.
+//!
 //! The connection is supervised here rather than by lapin's auto-recovery
 //! (young, and it does not re-apply the prefetch): any channel or connection
 //! error ends the session, unacked deliveries return to the queue with the
@@ -30,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -74,12 +80,17 @@ pub struct Consumer {
     pub shutdown_deadline: Duration,
     /// Seals what the consumer dead-letters (no plaintext in `<jobs>.dead`).
     pub dead_letters: Arc<DeadLetterSealing>,
+    /// True while this replica holds no share of the budget ([`super::limiter::Limiter::standby`]).
+    pub standby: watch::Receiver<bool>,
 }
 
 /// How a session with the broker ended.
 enum SessionEnd {
     Shutdown,
     Paused,
+    /// No share of the budget: what was taken went back, nothing more is taken
+    /// until a share comes (a job must not wait at a replica that cannot call).
+    Standby,
 }
 
 impl Consumer {
@@ -104,10 +115,13 @@ impl Consumer {
                 }
                 on_probation = true;
             }
+            if !self.wait_for_a_share().await {
+                break;
+            }
             match self.session(&tracker, &mut on_probation, frames).await {
                 // The session drained its jobs before it ended.
                 Ok(SessionEnd::Shutdown) => return Ok(()),
-                Ok(SessionEnd::Paused) => {}
+                Ok(SessionEnd::Paused | SessionEnd::Standby) => {}
                 Err(error) => {
                     self.health.set_broker(false);
                     frames = frames.after(&error, "worker");
@@ -127,6 +141,23 @@ impl Consumer {
         // Shutdown came while no session was open: drain the jobs of the lost one.
         self.drain(&tracker, self.shutdown_deadline).await;
         Ok(())
+    }
+
+    /// Waits while this replica is on standby, beating all the while (a replica
+    /// standing by is alive and ready); `false` if shutdown came first.
+    async fn wait_for_a_share(&self) -> bool {
+        let mut standby = self.standby.clone();
+        let mut beat = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            if !*standby.borrow_and_update() {
+                return true;
+            }
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return false,
+                _ = standby.changed() => {}
+                _ = beat.tick() => self.health.beat(),
+            }
+        }
     }
 
     /// Waits for the jobs in flight to finish or return, up to `deadline`, beating
@@ -160,6 +191,7 @@ impl Consumer {
         // Subscribed before anything else: a pause tripped while connecting is seen
         // by `borrow_and_update` below, a later one by `changed`.
         let mut refused = self.gate.subscribe();
+        let mut standby = self.standby.clone();
         let connection = queue::connect_with(&self.amqp_url, "id2meta worker", frames).await?;
         let channel = connection
             .create_channel()
@@ -176,6 +208,12 @@ impl Consumer {
         if *refused.borrow_and_update() {
             let _ = connection.close(200, "bye".into()).await;
             return Ok(SessionEnd::Paused);
+        }
+        if *standby.borrow_and_update() {
+            // The broker answered and the topology is declared: ready, standing by.
+            self.health.set_broker(true);
+            let _ = connection.close(200, "bye".into()).await;
+            return Ok(SessionEnd::Standby);
         }
         let queue_name: Arc<str> = Arc::from(self.topology.jobs_queue.as_str());
         let acks = Acks::spawn(channel.clone(), self.concurrency);
@@ -205,6 +243,11 @@ impl Consumer {
                 changed = refused.changed() => {
                     if changed.is_ok() && *refused.borrow_and_update() {
                         break SessionEnd::Paused;
+                    }
+                }
+                changed = standby.changed() => {
+                    if changed.is_ok() && *standby.borrow_and_update() {
+                        break SessionEnd::Standby;
                     }
                 }
                 Some(()) = settlements.recv() => {
@@ -254,11 +297,16 @@ impl Consumer {
         };
         // Stop the flow, and hand back what was delivered but not started: a pause
         // puts it back without spending a delivery, a shutdown requeues it.
-        let leftover = if matches!(end, SessionEnd::Paused) {
-            *on_probation = true;
-            Disposition::Return
-        } else {
-            Disposition::Requeue
+        let leftover = match end {
+            SessionEnd::Paused => {
+                *on_probation = true;
+                Disposition::Return
+            }
+            SessionEnd::Standby => {
+                tracing::info!("standing by: jobs held go back to the queue");
+                Disposition::Return
+            }
+            SessionEnd::Shutdown => Disposition::Requeue,
         };
         for delivery in lane.stop().await {
             apply(
@@ -276,7 +324,7 @@ impl Consumer {
         // Jobs in flight keep using this connection to publish and acknowledge.
         let deadline = match end {
             SessionEnd::Shutdown => self.shutdown_deadline,
-            SessionEnd::Paused => PAUSE_DRAIN_DEADLINE,
+            SessionEnd::Paused | SessionEnd::Standby => PAUSE_DRAIN_DEADLINE,
         };
         self.drain(tracker, deadline).await;
         // Every decided ack goes out before the channel closes (a job abandoned at the

@@ -59,6 +59,9 @@ struct Inner {
     changes: watch::Sender<u32>,
     /// One waiter at a time asks the window, interactive ones first.
     turn: Turn,
+    /// This replica holds no share of the fleet's budget (more replicas than
+    /// calls): it takes no jobs and hands back the ones it holds ([`Limiter::standby`]).
+    standby: watch::Sender<bool>,
 }
 
 /// What the limiter's lock guards.
@@ -96,6 +99,7 @@ impl Limiter {
                 }),
                 changes,
                 turn: Turn::default(),
+                standby: watch::channel(false).0,
             }),
         }
     }
@@ -134,6 +138,21 @@ impl Limiter {
     /// Hands out nothing until the next [`Limiter::set_allowance`] above zero.
     pub fn close(&self) {
         self.set_allowance(0);
+    }
+
+    /// Puts this replica on standby (no share of the budget: take no jobs, hand
+    /// back the ones held) or off it. Only the budget says so.
+    pub fn set_standby(&self, standby: bool) {
+        self.inner.standby.send_if_modified(|now| {
+            let changed = *now != standby;
+            *now = standby;
+            changed
+        });
+    }
+
+    /// Whether this replica is on standby now; watch the receiver for changes.
+    pub fn standby(&self) -> watch::Receiver<bool> {
+        self.inner.standby.subscribe()
     }
 
     /// The allowance in force now (0 once its deadline passed).
