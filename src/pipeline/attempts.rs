@@ -92,6 +92,12 @@ impl Processor {
             if self.gate.is_refused() {
                 return self.give_back(job, token, true).await;
             }
+            // A replica frozen between its token and here (SIGSTOP, a paused VM)
+            // finds its share expired: the call would land in windows the others
+            // now use. The token stays counted (the safe side); the job goes back.
+            if !self.limiter.is_open() {
+                return self.give_back(job, token, true).await;
+            }
             // The wait may have been long: a cancel seen meanwhile still spares the call
             // (a check of an in-memory set: nothing is awaited between token and request).
             if self.cancellations.is_cancelled(job.batch_id.as_deref()) {
