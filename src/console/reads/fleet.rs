@@ -115,7 +115,30 @@ mod tests {
             heartbeat_age_ms: 10,
             ready,
             paused_cause: cause.map(str::to_string),
+            qps: None,
+            target: None,
         }
+    }
+
+    fn with_qps(qps: Option<f64>) -> Replica {
+        Replica {
+            qps,
+            target: Some(0),
+            ..replica(Some(true), None, false)
+        }
+    }
+
+    #[test]
+    fn replicas_that_disagree_on_the_qps_are_named_smallest_first() {
+        let agree = [with_qps(Some(50.0)), with_qps(Some(50.0)), with_qps(None)];
+        assert!(qps_disagreement(&agree).is_empty());
+        let differ = [
+            with_qps(Some(500.0)),
+            with_qps(Some(50.0)),
+            with_qps(Some(50.0)),
+        ];
+        assert_eq!(qps_disagreement(&differ), [50.0, 500.0]);
+        assert_eq!(differ[0].readiness(), "standby (no share of the budget)");
     }
 
     #[test]
@@ -136,36 +159,5 @@ mod tests {
             replica(None, None, true).readiness(),
             "unknown (an older worker)"
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn replica(qps: Option<f64>) -> Replica {
-        Replica {
-            replica_id: Uuid::new_v4(),
-            joined_at: Utc::now(),
-            active_since: None,
-            heartbeat_age_ms: 0,
-            ready: Some(true),
-            paused_cause: None,
-            qps,
-            target: Some(0),
-        }
-    }
-
-    #[test]
-    fn replicas_that_disagree_on_the_qps_are_named_smallest_first() {
-        let agree = [replica(Some(50.0)), replica(Some(50.0)), replica(None)];
-        assert!(qps_disagreement(&agree).is_empty());
-        let differ = [
-            replica(Some(500.0)),
-            replica(Some(50.0)),
-            replica(Some(50.0)),
-        ];
-        assert_eq!(qps_disagreement(&differ), [50.0, 500.0]);
-        assert_eq!(differ[0].readiness(), "standby (no share of the budget)");
     }
 }
