@@ -83,7 +83,7 @@ pub async fn start(
     if !loopback && settings.token.is_none() {
         return Err(StartError::OpenWithoutToken(settings.listen));
     }
-    let store = Store::connect(&config.database_url, 8).await?;
+    let store = Store::open(&config.database(), config.db_connections).await?;
     store.migrate().await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

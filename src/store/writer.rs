@@ -107,7 +107,7 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
     let col = |f: fn(&ResultRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
     let job_ids: Vec<String> = rows.iter().map(|r| r.job_id.clone()).collect();
     let mut tx = store
-        .pool()
+        .db()
         .begin()
         .await
         .context("beginning a result transaction")?;
@@ -135,6 +135,7 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
     .bind(rows.iter().map(|r| r.completed_at).collect::<Vec<_>>())
     .bind(col(|r| r.priority.clone()))
     .bind(col(|r| r.reused_from_job_id.clone()))
+    .persistent(store.named())
     .fetch_all(&mut *tx)
     .await
     .context("inserting results")?;
@@ -143,6 +144,7 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
         "UPDATE job_claims SET state = 'done' WHERE job_id = ANY($1) AND state IN ('active', 'unstorable')",
     )
         .bind(&job_ids)
+        .persistent(store.named())
         .execute(&mut *tx)
         .await
         .context("settling claims")?;
@@ -154,6 +156,7 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
             "SELECT {COLUMNS} FROM verification_results WHERE job_id = ANY($1)"
         ))
         .bind(&missing)
+        .persistent(store.named())
         .fetch_all(&mut *tx)
         .await
         .context("reading existing results")?;

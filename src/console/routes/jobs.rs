@@ -26,6 +26,6 @@ pub async fn page(
     Path(job_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let found = jobs::find(state.store.pool(), &job_id).await?;
+    let found = jobs::find(state.store.db(), &job_id).await?;
     Ok(job::render(&job_id, &found, &viewer(&state, &headers)).into_response())
 }
