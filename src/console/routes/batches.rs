@@ -4,11 +4,12 @@ use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use maud::Markup;
 
-use super::{field, form_pairs, now, refused, see_other, viewer, ConsoleState, PageError};
+use super::{see_other, viewer, Acting, Caller, ConsoleState, PageError};
 use crate::console::pages::batches::{self as page, batch_href, BatchView};
 use crate::console::reads::batches::{self as reads, cursor_after, Cursor, PAGE};
 use crate::progress::BatchProgress;
@@ -19,7 +20,7 @@ const EXPORT_PAGE: i64 = 1_000;
 pub async fn list(
     State(state): State<ConsoleState>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Markup, PageError> {
     let after = query.get("after").map_or("", String::as_str);
     let lines = reads::list(state.store.pool(), after).await?;
@@ -29,7 +30,7 @@ pub async fn list(
     Ok(page::list(
         &lines,
         next,
-        &viewer(&state, &headers),
+        &viewer(&state, &caller),
         chrono::Utc::now(),
     ))
 }
@@ -38,7 +39,7 @@ pub async fn detail(
     State(state): State<ConsoleState>,
     Path(batch_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Markup, PageError> {
     let cursor = match (query.get("after_at"), query.get("after_id")) {
         (Some(at), Some(id)) => chrono::DateTime::parse_from_rfc3339(at)
@@ -70,7 +71,7 @@ pub async fn detail(
         next,
         notice: notice.filter(|n| !n.is_empty()),
     };
-    Ok(page::detail(&view, &viewer(&state, &headers)))
+    Ok(page::detail(&view, &viewer(&state, &caller)))
 }
 
 /// The batch's rows as CSV (masks only), streamed page by page: memory stays flat
@@ -148,15 +149,10 @@ fn csv_lines(rows: &[reads::MaskedRow]) -> Result<Bytes, std::io::Error> {
 pub async fn cancel(
     State(state): State<ConsoleState>,
     Path(batch_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    acting: Acting,
 ) -> Result<Response, PageError> {
-    let pairs = form_pairs(&body);
-    if let Err(refusal) = state.auth.may_act(&headers, field(&pairs, "csrf"), now()) {
-        return Ok(refused(refusal, &state, &headers));
-    }
     state.store.cancel_batch(&batch_id, "console").await?;
-    tracing::info!(%batch_id, "batch cancelled from the console");
+    tracing::info!(%batch_id, session = %acting.session.id(), client_addr = %acting.session.client_addr(), "batch cancelled from the console");
     Ok(see_other(&format!(
         "{}?notice=cancelled",
         batch_href(&batch_id)
