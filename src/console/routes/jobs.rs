@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 
-use super::{viewer, Caller, ConsoleState, PageError};
+use super::{no_such, plausible_id, viewer, Caller, ConsoleState, PageError};
 use crate::console::pages::{batches::enc, job};
 use crate::console::reads::jobs;
 
@@ -26,6 +26,9 @@ pub async fn page(
     Path(job_id): Path<String>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Response, PageError> {
+    if !plausible_id(&job_id) {
+        return Ok(no_such("job", &state, &caller));
+    }
     let found = jobs::find(state.store.pool(), &job_id).await?;
     Ok(job::render(&job_id, &found, &viewer(&state, &caller)).into_response())
 }

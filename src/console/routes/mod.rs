@@ -62,6 +62,15 @@ pub struct Caller {
     pub session: Option<Session>,
 }
 
+impl From<&Session> for Caller {
+    fn from(session: &Session) -> Self {
+        Self {
+            client_addr: session.client_addr(),
+            session: Some(session.clone()),
+        }
+    }
+}
+
 /// Looks the request's session up (once per request) and records the [`Caller`].
 /// A session that cannot be read counts as none: actions fail closed.
 async fn identify(State(state): State<ConsoleState>, request: Request, next: Next) -> Response {
@@ -132,14 +141,28 @@ impl From<anyhow::Error> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        tracing::warn!(error = %format!("{:#}", self.0), "a console page failed");
-        let page = pages::problem(
-            "Unavailable",
-            &Viewer::default(),
-            "The console could not read what this page shows (is PostgreSQL reachable?). The console's log says more.",
-        );
+        let shown = "The console could not read what this page shows (is PostgreSQL reachable?). The console's log says more.";
+        tracing::warn!(error = %format!("{:#}", self.0), page_said = shown, "a console page failed (503)");
+        let page = pages::problem("Unavailable", &Viewer::default(), shown);
         (StatusCode::SERVICE_UNAVAILABLE, page).into_response()
     }
+}
+
+/// Whether an id from a URL could name a job or a batch at all: 1 to 128
+/// characters, none of them a control character (the contract's rule for both).
+/// Anything else is answered 404 without a query (PostgreSQL refuses a NUL).
+fn plausible_id(id: &str) -> bool {
+    let chars = id.chars().count();
+    (1..=128).contains(&chars) && !id.chars().any(char::is_control)
+}
+
+/// The answer for an id that cannot exist: 404, said in the log as on the page.
+fn no_such(kind: &str, state: &ConsoleState, caller: &Caller) -> Response {
+    tracing::info!(kind, client_addr = %caller.client_addr, "a console page asked for an id that cannot exist (404)");
+    let message =
+        format!("No {kind} has this id: an id is 1 to 128 characters without control characters.");
+    let page = pages::problem("Not found", &viewer(state, caller), &message);
+    (StatusCode::NOT_FOUND, page).into_response()
 }
 
 /// The answer to a refused action: 403, with a way forward for a person; the
