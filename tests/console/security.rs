@@ -437,3 +437,32 @@ async fn the_sixth_wrong_login_in_a_minute_is_answered_429_with_retry_after_even
     console.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_request_whose_headers_never_finish_is_closed_on_the_console_and_the_worker_port() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let console = Console::start(&env.config, None).await;
+    let worker = env.start_worker().await;
+    let half = |addr: SocketAddr| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n")
+            .await
+            .expect("half a request");
+        let mut seen = Vec::new();
+        // The contract's 10 s, with room for a loaded machine; never forever.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            stream.read_to_end(&mut seen),
+        )
+        .await
+        .expect("the server closed the unfinished request")
+        .expect("read");
+    };
+    tokio::join!(half(console.addr), half(worker.running.http_addr));
+    worker.stop().await;
+    console.stop().await;
+    env.cleanup().await;
+}
