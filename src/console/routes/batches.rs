@@ -90,7 +90,7 @@ pub async fn export(
     if !plausible_id(&batch_id) {
         return Ok(no_such("batch", &state, &caller));
     }
-    let first = reads::rows(state.store.pool(), &batch_id, None, EXPORT_PAGE).await?;
+    let first = reads::rows(state.store.db(), &batch_id, None, EXPORT_PAGE).await?;
     let header_line = Bytes::from_static(
         b"job_id,batch_id,status,biz_code,upstream_code,attempts,name_masked,id_number_masked,received_at,completed_at\n",
     );
