@@ -93,9 +93,9 @@ impl Processor {
 
     /// Processes one delivery body, in the job's span (opened by the consumer's
     /// task: see [`job_span`]). `message_id` is the AMQP property; `queue` is the
-    /// queue it was consumed from; `lane` is the priority that queue imposes
-    /// (`<jobs>.interactive`: the queue wins over the body's field), `None` for
-    /// the main queue (the field decides).
+    /// queue it was consumed from (recorded in its row); `lane` is the priority
+    /// that queue imposes (`<jobs>.interactive`: the queue wins over the body's
+    /// field), `None` for a bulk queue (the field decides).
     pub async fn process(
         &self,
         body: &[u8],
@@ -110,7 +110,8 @@ impl Processor {
             Ok(job) => match lane {
                 Some(priority) => job.with_priority(priority),
                 None => job,
-            },
+            }
+            .consumed_from(queue),
             Err(not_a_job) => {
                 tracing::warn!(
                     queue,

@@ -77,6 +77,7 @@ pub(super) fn row(
         // The effective priority: the queue's when it imposes one, else the field's.
         priority: Some(job.priority.as_str().to_string()),
         reused_from_job_id: None,
+        queue: job.queue.clone(),
     }
 }
 
