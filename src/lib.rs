@@ -21,9 +21,11 @@
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //! - [`console`]: the web console (`id2meta console`): fleet, batches, jobs, dead letters.
 //! - [`progress`]: a batch's done, pending, rate and ETA.
+//! - [`csv_writer`]: every CSV the project writes, formula-safe (OWASP's rule).
 //! - [`cli`]: the user's commands (`worker`, `enqueue`, `results`, `batch`, `demo`, ...).
 //! - [`allocator`]: glibc malloc settings made before the runtime starts (resident memory).
 //! - [`secret`], [`duration`], [`telemetry`], [`shutdown`]: redaction, `14d`-style durations, logging, signals.
+//! - [`tls`]: the one TLS crypto provider (ring) and the one way to build an HTTP client.
 
 pub mod allocator;
 pub mod app;
@@ -32,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod credentials;
+pub mod csv_writer;
 pub mod duration;
 pub mod endpoint;
 pub mod health;
@@ -48,4 +51,5 @@ pub mod shutdown;
 pub mod status;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
