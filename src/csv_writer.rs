@@ -56,9 +56,10 @@ impl<W: Write> CsvWriter<W> {
         self.inner.flush()
     }
 
-    /// The output, flushed.
-    pub fn into_inner(self) -> Result<W, csv::IntoInnerError<csv::Writer<W>>> {
-        self.inner.into_inner()
+    /// The output, flushed. (The csv crate's error hands the writer back; nobody
+    /// here retries a flush, so only its I/O error is kept.)
+    pub fn into_inner(self) -> std::io::Result<W> {
+        self.inner.into_inner().map_err(|e| e.into_error())
     }
 }
 

@@ -161,7 +161,6 @@ fn csv_lines(rows: &[reads::MaskedRow]) -> Result<Bytes, std::io::Error> {
     writer
         .into_inner()
         .map(Bytes::from)
-        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 pub async fn cancel(
