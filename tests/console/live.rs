@@ -14,14 +14,7 @@ const BATCH: u64 = 60;
 
 #[tokio::test]
 async fn a_logged_in_walk_keeps_its_scroll_position_and_selection_while_counts_move() {
-    let Some((chromium, chromedriver)) = browser_installed() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium and chromedriver are missing under CI: scripts/browser.sh installs them"
-        );
-        eprintln!(
-            "\n!!!! SKIPPED tests/console/live.rs: chromium or chromedriver is not installed\n"
-        );
+    let Some((driver, browser)) = chromium("tests/console/live.rs").await else {
         return;
     };
     let env = TestEnv::new(MockConfig::default()).await;
@@ -30,8 +23,6 @@ async fn a_logged_in_walk_keeps_its_scroll_position_and_selection_while_counts_m
     config.concurrency = 4;
     let worker = env.start_worker_with(config.clone()).await;
     let console = Console::start(&config, Some(TOKEN)).await;
-    let driver = start_driver(&chromedriver).await;
-    let browser = open_browser(&driver, &chromium).await;
 
     browser
         .goto(&format!("{}/login?next=/batches/b1", console.base))
