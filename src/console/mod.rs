@@ -114,7 +114,7 @@ pub async fn start(
             return Err(StartError::ShortToken(chars));
         }
     }
-    let store = Store::connect(&config.database_url, 8).await?;
+    let store = Store::open(&config.database(), config.db_connections).await?;
     store.migrate().await?;
     let sessions = settings
         .token

@@ -107,9 +107,10 @@ impl<W: Write> RowWriter<W> {
     }
 }
 
-const TABLE_COLUMNS: [&str; 9] = [
+const TABLE_COLUMNS: [&str; 10] = [
     "job_id",
     "batch_id",
+    "queue",
     "status",
     "biz_code",
     "upstream_code",
@@ -119,7 +120,8 @@ const TABLE_COLUMNS: [&str; 9] = [
     "completed_at",
 ];
 
-const CSV_COLUMNS: [&str; 14] = [
+/// `queue` (revision 3) comes last, so the positions readers already use hold.
+const CSV_COLUMNS: [&str; 15] = [
     "job_id",
     "batch_id",
     "status",
@@ -134,6 +136,7 @@ const CSV_COLUMNS: [&str; 14] = [
     "metadata",
     "received_at",
     "completed_at",
+    "queue",
 ];
 
 fn text(value: &Option<String>) -> String {
@@ -148,6 +151,7 @@ fn table_row(row: &ResultRow) -> Vec<String> {
     vec![
         row.job_id.clone(),
         text(&row.batch_id),
+        text(&row.queue),
         row.status.clone(),
         text(&row.biz_code),
         text(&row.upstream_code),
@@ -177,6 +181,7 @@ fn csv_row(row: &ResultRow) -> Vec<String> {
             .unwrap_or_default(),
         time(&row.received_at),
         time(&row.completed_at),
+        text(&row.queue),
     ]
 }
 
@@ -206,6 +211,7 @@ mod tests {
             completed_at: at,
             priority: None,
             reused_from_job_id: None,
+            queue: Some("id2meta.jobs".into()),
         }
     }
 
@@ -221,7 +227,9 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(
-            lines[0].starts_with("job_id  batch_id  status  biz_code  upstream_code  attempts"),
+            lines[0].starts_with(
+                "job_id  batch_id  queue         status  biz_code  upstream_code  attempts"
+            ),
             "{text}"
         );
         assert!(
@@ -240,6 +248,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
         assert_eq!(value["identity_digest"], "ab12");
         assert_eq!(value["metadata"]["applicant"], "a-77");
+        assert_eq!(value["queue"], "id2meta.jobs");
         assert_eq!(text.lines().count(), 1);
     }
 
@@ -258,6 +267,7 @@ mod tests {
         assert_eq!(&record[5], "OK, fine");
         assert_eq!(&record[11], r#"{"applicant":"a-77"}"#);
         assert_eq!(&record[13], "2026-11-28T13:09:58.000Z");
+        assert_eq!(&record[14], "id2meta.jobs");
     }
 
     #[test]
