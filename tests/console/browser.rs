@@ -125,3 +125,19 @@ pub async fn arrive_at(browser: &Client, path: &str) {
 pub async fn page_source(browser: &Client) -> String {
     browser.source().await.expect("the page source")
 }
+
+/// The driver and a browser session, or `None` (the test skipped, loudly) where
+/// Chromium is not installed; under `CI` a missing browser fails instead.
+pub async fn chromium(test: &str) -> Option<(Driver, Client)> {
+    let Some((chromium, chromedriver)) = browser_installed() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium and chromedriver are missing under CI: scripts/browser.sh installs them"
+        );
+        eprintln!("\n!!!! SKIPPED {test}: chromium or chromedriver is not installed (scripts/browser.sh installs them)\n");
+        return None;
+    };
+    let driver = start_driver(&chromedriver).await;
+    let browser = open_browser(&driver, &chromium).await;
+    Some((driver, browser))
+}

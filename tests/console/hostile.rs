@@ -14,23 +14,6 @@ use crate::browser::*;
 use crate::helpers::{eventually, TestEnv};
 use crate::security::{client, post_form, Console};
 
-/// The browser, or `None` (skipped loudly) where Chromium is not installed.
-async fn chromium() -> Option<(Driver, Client)> {
-    let Some((chromium, chromedriver)) = browser_installed() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium and chromedriver are missing under CI: scripts/browser.sh installs them"
-        );
-        eprintln!(
-            "\n!!!! SKIPPED tests/console/hostile.rs: chromium or chromedriver is not installed\n"
-        );
-        return None;
-    };
-    let driver = start_driver(&chromedriver).await;
-    let browser = open_browser(&driver, &chromium).await;
-    Some((driver, browser))
-}
-
 /// Logs in through the form, with `next` set to `raw` as a page could set it.
 async fn log_in_with_next(browser: &Client, base: &str, raw: &str) {
     browser
@@ -56,7 +39,7 @@ async fn log_in_with_next(browser: &Client, base: &str, raw: &str) {
 
 #[tokio::test]
 async fn a_page_on_another_origin_cannot_frame_the_console() {
-    let Some((driver, browser)) = chromium().await else {
+    let Some((driver, browser)) = chromium("tests/console/hostile.rs").await else {
         return;
     };
     let env = TestEnv::new(MockConfig::default()).await;
@@ -112,7 +95,7 @@ async fn a_page_on_another_origin_cannot_frame_the_console() {
 
 #[tokio::test]
 async fn a_login_never_leads_off_the_console_whatever_next_says() {
-    let Some((driver, browser)) = chromium().await else {
+    let Some((driver, browser)) = chromium("tests/console/hostile.rs").await else {
         return;
     };
     let env = TestEnv::new(MockConfig::default()).await;
@@ -166,7 +149,7 @@ async fn a_login_never_leads_off_the_console_whatever_next_says() {
 
 #[tokio::test]
 async fn a_session_ended_by_logout_cannot_act() {
-    let Some((driver, browser)) = chromium().await else {
+    let Some((driver, browser)) = chromium("tests/console/hostile.rs").await else {
         return;
     };
     let env = TestEnv::new(MockConfig::default()).await;

@@ -11,5 +11,6 @@ mod fleet;
 #[path = "../worker/helpers.rs"]
 mod helpers;
 mod hostile;
+mod live;
 mod security;
 mod walkthrough;

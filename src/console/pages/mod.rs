@@ -1,6 +1,9 @@
 //! The console's HTML, as maud templates: compiled with the binary, and every
-//! interpolated value escaped. Pages work without JavaScript; those that move
-//! refresh themselves with `<meta http-equiv=refresh>`.
+//! interpolated value escaped. Pages work without JavaScript. Those that move
+//! are *live*: `/assets/live.js` fetches the page again every few seconds (not
+//! while the tab is hidden) and replaces only the parts of `<main>` that
+//! changed, so the reader keeps the scroll position, a selection, a half-typed
+//! search; with scripts off, `<noscript><meta http-equiv=refresh>` reloads it.
 
 pub mod batches;
 pub mod dead_letters;
@@ -20,21 +23,22 @@ pub struct Viewer {
     pub actions: bool,
 }
 
-/// The page frame: title, navigation, optional self-refresh, content.
-pub fn layout(title: &str, refresh: Option<u32>, viewer: &Viewer, content: Markup) -> Markup {
+/// The page frame: title, navigation, content; `live` (seconds) for a page that moves.
+pub fn layout(title: &str, live: Option<u32>, viewer: &Viewer, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                @if let Some(seconds) = refresh {
-                    meta http-equiv="refresh" content=(seconds);
-                }
                 title { (title) " · id2meta console" }
                 link rel="stylesheet" href="/assets/console.css";
+                @if let Some(seconds) = live {
+                    script src="/assets/live.js" defer {}
+                    noscript { meta http-equiv="refresh" content=(seconds); }
+                }
             }
-            body {
+            body data-live-every=[live] {
                 header {
                     strong { "id2meta" }
                     a href="/" { "Fleet" }
@@ -53,7 +57,7 @@ pub fn layout(title: &str, refresh: Option<u32>, viewer: &Viewer, content: Marku
                         }
                     }
                 }
-                main {
+                main #main data-live[live.is_some()] {
                     h1 { (title) }
                     (content)
                 }

@@ -120,7 +120,7 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
                 }
             }
         }
-        p.muted { "Updated " (when(o.now)) "; this page refreshes every 5 s." }
+        p.muted { "Updated " (when(o.now)) "; this page updates itself every 5 s." }
     };
     layout("Fleet", Some(5), viewer, content)
 }
