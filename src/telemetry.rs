@@ -118,23 +118,23 @@ where
     W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let layer = fmt::layer().with_writer(writer);
+    // Trace export (`traces`): no layer unless OTEL_EXPORTER_OTLP_ENDPOINT is set, and
+    // its spans never reach the log layers.
+    let registry = tracing_subscriber::registry().with(crate::traces::layer());
+    let logged = filter(default_filter, silenced).and(crate::traces::not_exported());
     let _ = match format {
-        Format::Json => tracing_subscriber::registry()
+        Format::Json => registry
             .with(
                 layer
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_filter(filter(default_filter, silenced)),
+                    .with_filter(logged),
             )
             .try_init(),
-        Format::Pretty => tracing_subscriber::registry()
-            .with(
-                layer
-                    .compact()
-                    .with_filter(filter(default_filter, silenced)),
-            )
+        Format::Pretty => registry
+            .with(layer.compact().with_filter(logged))
             .try_init(),
     };
 }

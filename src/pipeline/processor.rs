@@ -103,6 +103,8 @@ impl Processor {
                 return Disposition::DeadLetter(not_a_job.reason().to_string());
             }
         };
+        // On the job's trace span (`traces::spans::job`), the current one here.
+        crate::traces::spans::record_job_id(&job.job_id);
         let span = tracing::info_span!(
             "job",
             job_id = %job.job_id,

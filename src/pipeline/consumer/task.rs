@@ -7,12 +7,14 @@ use std::sync::Arc;
 use lapin::message::Delivery;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::disposal::apply;
 use crate::job::Priority;
 use crate::pipeline::acks::Acks;
 use crate::pipeline::{Disposition, Processor};
 use crate::queue::Publisher;
+use crate::traces::spans;
 
 /// What a job's task needs from its session.
 pub(super) struct Task {
@@ -33,19 +35,18 @@ impl Task {
     pub(super) fn spawn(self, tracker: &TaskTracker, processor: Processor, delivery: Delivery) {
         let task = self;
         metrics::gauge!(crate::instrumentation::IN_FLIGHT).increment(1.0);
-        tracker.spawn(async move {
+        // The job's span (trace export), a child of the producer's `traceparent`;
+        // its completion carries the job's own (`Publisher::for_trace`).
+        let span = spans::job(&task.queue, &delivery);
+        let publisher = task.publisher.clone().for_trace(spans::headers_of(&span));
+        let job = async move {
             let message_id = delivery
                 .properties
                 .message_id()
                 .as_ref()
                 .map(|id| id.as_str().to_string());
             let disposition = processor
-                .process(
-                    &delivery.data,
-                    message_id.as_deref(),
-                    task.lane,
-                    &task.publisher,
-                )
+                .process(&delivery.data, message_id.as_deref(), task.lane, &publisher)
                 .await;
             let settled = matches!(disposition, Disposition::Ack | Disposition::DeadLetter(_));
             apply(
@@ -60,6 +61,7 @@ impl Task {
                 let _ = task.settled.send(());
             }
             metrics::gauge!(crate::instrumentation::IN_FLIGHT).decrement(1.0);
-        });
+        };
+        tracker.spawn(job.instrument(span));
     }
 }
