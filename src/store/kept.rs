@@ -89,7 +89,7 @@ impl Store {
         )
         .bind(&row.job_id)
         .bind(outcome)
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .context("keeping the outcome of an unstorable result")?;
         Ok(())
@@ -119,6 +119,7 @@ mod tests {
             completed_at: chrono::Utc::now(),
             priority: None,
             reused_from_job_id: None,
+            queue: None,
         };
         let kept = KeptOutcome::of(&row);
         assert_eq!(kept.upstream_message.as_deref(), Some("a\u{FFFD}b"));

@@ -30,6 +30,9 @@ pub struct ResultRow {
     pub priority: Option<String>,
     /// The job whose verdict this row repeats without a call (verdict reuse).
     pub reused_from_job_id: Option<String>,
+    /// The queue the job was consumed from (a bulk queue or `<jobs>.interactive`;
+    /// contract revision 3); NULL on rows from before it.
+    pub queue: Option<String>,
 }
 
 /// What writing a result came to.
@@ -57,7 +60,7 @@ impl StoredOutcome {
 
 pub(super) const COLUMNS: &str = "job_id, batch_id, status, biz_code, upstream_code, upstream_message, \
      request_id, attempts, name_masked, id_number_masked, identity_digest, metadata, received_at, completed_at, \
-     priority, reused_from_job_id";
+     priority, reused_from_job_id, queue";
 
 /// Rows oldest completion first; `LIMIT NULL` is no limit.
 static RESULTS_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -75,7 +78,7 @@ impl Store {
             "SELECT {COLUMNS} FROM verification_results WHERE job_id = $1"
         ))
         .bind(job_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.db())
         .await
         .context("reading a result")
     }
@@ -104,7 +107,7 @@ impl Store {
             .bind(batch_id)
             .bind(limit)
             .bind(offset)
-            .fetch(self.pool())
+            .fetch(self.db())
             .map(|row| row.context("reading results"))
     }
 
@@ -114,20 +117,20 @@ impl Store {
             "SELECT status, count(*) FROM verification_results WHERE batch_id = $1 GROUP BY status ORDER BY status",
         )
         .bind(batch_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.db())
         .await
         .context("counting a batch")?;
         let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
             "SELECT min(received_at), max(completed_at) FROM verification_results WHERE batch_id = $1",
         )
         .bind(batch_id)
-        .fetch_one(self.pool())
+        .fetch_one(self.db())
         .await
         .context("timing a batch")?;
         let enqueued: Option<(i64,)> =
             sqlx::query_as("SELECT enqueued FROM batches WHERE batch_id = $1")
                 .bind(batch_id)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.db())
                 .await
                 .context("reading a batch's size")?;
         Ok(BatchCounts {
@@ -165,7 +168,7 @@ impl Store {
         )
         .bind(batch_id)
         .bind(count)
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .context("recording an enqueued batch")?;
         Ok(())

@@ -8,10 +8,11 @@
 //!
 //! What leaves the process is only the spans this room creates: the exporting
 //! layer is filtered to [`TARGET`], so no dependency span or event, and no log
-//! event, is ever exported (the privacy rule of `telemetry` holds here too), and
-//! the log layers are filtered to everything but [`TARGET`], so these spans add
-//! nothing to the logs. Unset, there is no exporting layer and the spans are
-//! disabled where they are created.
+//! event, is ever exported (the privacy rule of `telemetry` holds here too).
+//! Unset, there is no exporting layer and a global filter disables the spans
+//! where they are created ([`unless_exporting`]): they cost nothing and the logs
+//! are as before. Set, the log lines written inside an upstream call or a
+//! completion's publish show that span as their current one.
 //!
 //! The export runs on the SDK's batch thread with a blocking reqwest client of
 //! its own, on the build's one TLS provider (`tls`).
@@ -89,9 +90,10 @@ where
     )
 }
 
-/// The filter the log layers add: everything but the exported spans.
-pub fn not_exported() -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
-    tracing_subscriber::filter::filter_fn(|meta| meta.target() != TARGET)
+/// A global filter that disables this room's spans when nothing exports them
+/// (`exporting` false), so that they cost nothing and appear in no log.
+pub fn unless_exporting(exporting: bool) -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(move |meta| exporting || meta.target() != TARGET)
 }
 
 /// Sends what is still batched and stops the export (at exit; waits for the

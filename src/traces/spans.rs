@@ -44,9 +44,22 @@ pub fn job(queue: &str, delivery: &Delivery) -> Span {
     span
 }
 
-/// Records the parsed job_id on the current job span (a no-op with export off).
+tokio::task_local! {
+    /// The trace span of the job the current task runs ([`in_job`]).
+    static JOB: Span;
+}
+
+/// Runs `job` with `span` as its job's trace span, for [`record_job_id`].
+pub async fn in_job<F: std::future::Future>(span: Span, job: F) -> F::Output {
+    JOB.scope(span, job).await
+}
+
+/// Records the parsed job_id on the job's trace span (a no-op with export off,
+/// or outside a job's task).
 pub fn record_job_id(job_id: &str) {
-    Span::current().record("id2meta.job_id", job_id);
+    let _ = JOB.try_with(|span| {
+        span.record("id2meta.job_id", job_id);
+    });
 }
 
 /// The span of one upstream call (`attempt` counts from 1); its outcome is

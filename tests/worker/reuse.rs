@@ -81,6 +81,7 @@ async fn a_second_job_for_a_verified_identity_settles_with_its_verdict_and_no_ca
         );
         assert_eq!(r.identity_digest, row(&rows, first).identity_digest);
         assert!(r.name_masked.is_some() && r.id_number_masked.is_some());
+        assert_eq!(r.queue.as_deref(), Some(env.config.jobs_queue.as_str()));
     }
     let original = row(&rows, "first-m");
     assert_eq!(
@@ -92,6 +93,10 @@ async fn a_second_job_for_a_verified_identity_settles_with_its_verdict_and_no_ca
         .find(|c| c.job_id == "again-m")
         .expect("a completion");
     assert_eq!(reused.reused_from_job_id.as_deref(), Some("first-m"));
+    assert_eq!(
+        reused.queue.as_deref(),
+        Some(env.config.jobs_queue.as_str())
+    );
     assert!(completions
         .iter()
         .filter(|c| c.job_id == "first-m")
@@ -152,5 +157,36 @@ async fn a_verdict_older_than_the_window_is_not_reused() {
     worker.stop().await;
     assert_eq!(row(&rows, "old-2").reused_from_job_id, None);
     assert_eq!(env.mock.stats().verdict_calls, 2);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_job_of_a_cancelled_batch_settles_cancelled_even_when_a_verdict_could_be_reused() {
+    let matched = people_with(Verdict::Match).next().expect("a match");
+    let env = TestEnv::new(MockConfig::default()).await;
+    // Cancelled before the worker starts: its first read of the table sees it.
+    env.store
+        .cancel_batch("withdrawn", "test")
+        .await
+        .expect("cancelled");
+    let mut config = env.config.clone();
+    config.reuse_within = Some(Duration::from_secs(3600));
+    let worker = env.start_worker_with(config).await;
+    env.publish_jobs(&[person_job("first-m", matched)]).await;
+    env.wait_for_rows(1, WAIT).await;
+    let mut again = person_job("again-m", matched);
+    again["batch_id"] = "withdrawn".into();
+    env.publish_jobs(&[again]).await;
+    let rows = env.wait_for_rows(2, WAIT).await;
+    worker.stop().await;
+    let r = row(&rows, "again-m");
+    assert_eq!(r.status, "cancelled", "a cancel wins over a reuse");
+    assert_eq!(r.attempts, 0);
+    assert_eq!(r.reused_from_job_id, None);
+    assert_eq!(
+        env.mock.stats().verdict_calls,
+        1,
+        "no call for the cancelled job"
+    );
     env.cleanup().await;
 }

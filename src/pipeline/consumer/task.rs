@@ -35,10 +35,12 @@ impl Task {
     pub(super) fn spawn(self, tracker: &TaskTracker, processor: Processor, delivery: Delivery) {
         let task = self;
         metrics::gauge!(crate::instrumentation::IN_FLIGHT).increment(1.0);
-        // The job's span (trace export), a child of the producer's `traceparent`;
-        // its completion carries the job's own (`Publisher::for_trace`).
-        let span = spans::job(&task.queue, &delivery);
-        let publisher = task.publisher.clone().for_trace(spans::headers_of(&span));
+        // The job's trace span (export), a child of the producer's `traceparent`;
+        // its completion carries the job's own (`Publisher::for_trace`). The log
+        // span is made inside it, so what runs under it exports as the job's child.
+        let trace = spans::job(&task.queue, &delivery);
+        let publisher = task.publisher.clone().for_trace(spans::headers_of(&trace));
+        let span = trace.in_scope(|| crate::pipeline::processor::job_span(&task.queue));
         let job = async move {
             let message_id = delivery
                 .properties
@@ -46,7 +48,13 @@ impl Task {
                 .as_ref()
                 .map(|id| id.as_str().to_string());
             let disposition = processor
-                .process(&delivery.data, message_id.as_deref(), task.lane, &publisher)
+                .process(
+                    &delivery.data,
+                    message_id.as_deref(),
+                    &task.queue,
+                    task.lane,
+                    &publisher,
+                )
                 .await;
             let settled = matches!(disposition, Disposition::Ack | Disposition::DeadLetter(_));
             apply(
@@ -62,6 +70,7 @@ impl Task {
             }
             metrics::gauge!(crate::instrumentation::IN_FLIGHT).decrement(1.0);
         };
-        tracker.spawn(job.instrument(span));
+        // The disposal too runs in the job's span: its warnings name the job.
+        tracker.spawn(spans::in_job(trace.clone(), job.instrument(span)).instrument(trace));
     }
 }

@@ -51,23 +51,50 @@ pub struct Limiter {
 struct Inner {
     epoch: Instant,
     window_len: Duration,
-    sends: Mutex<SendWindow>,
-    /// Calls allowed per window; 0 is closed.
-    allowance: watch::Sender<u32>,
+    /// The sends and the allowance they are checked against, under one lock: a
+    /// check can never pair the window with an allowance already replaced.
+    sends: Mutex<Book>,
+    /// Woken whenever the allowance changes (its value is only a hint: the
+    /// allowance in force is the one in `sends`).
+    changes: watch::Sender<u32>,
     /// One waiter at a time asks the window, interactive ones first.
     turn: Turn,
+}
+
+/// What the limiter's lock guards.
+struct Book {
+    window: SendWindow,
+    /// Calls allowed per window; 0 is closed.
+    allowance: u32,
+    /// The allowance's deadline (the share's lease): from then on the limiter is
+    /// closed until a new share comes, whatever any timer did or did not do.
+    until: Option<Instant>,
+}
+
+impl Book {
+    /// The allowance in force at `now`.
+    fn allowance_at(&self, now: Instant) -> u32 {
+        match self.until {
+            Some(until) if now >= until => 0,
+            _ => self.allowance,
+        }
+    }
 }
 
 impl Limiter {
     /// A limiter allowing `allowance` calls in any window of `window_len`.
     pub fn new(allowance: u32, window_len: Duration) -> Self {
-        let (sender, _) = watch::channel(allowance);
+        let (changes, _) = watch::channel(allowance);
         Self {
             inner: Arc::new(Inner {
                 epoch: Instant::now(),
                 window_len,
-                sends: Mutex::new(SendWindow::new(window_len, TICK)),
-                allowance: sender,
+                sends: Mutex::new(Book {
+                    window: SendWindow::new(window_len, TICK),
+                    allowance,
+                    until: None,
+                }),
+                changes,
                 turn: Turn::default(),
             }),
         }
@@ -86,8 +113,22 @@ impl Limiter {
     /// Allows `calls` per window from now on (0 closes). Calls already made stay
     /// counted, so lowering never lets a window exceed the new allowance once its
     /// last call was made after this.
+    /// Once this returns, no token is handed out under the old allowance.
     pub fn set_allowance(&self, calls: u32) {
-        self.inner.allowance.send_replace(calls);
+        self.set_share(calls, None);
+    }
+
+    /// Allows `calls` per window until `until` (checked under the lock, by the
+    /// monotonic clock, before every token): a replica frozen past its share's
+    /// deadline takes no token when it resumes, whether or not the task that
+    /// would close the limiter has run yet. `None`: until changed.
+    pub fn set_share(&self, calls: u32, until: Option<Instant>) {
+        {
+            let mut book = self.lock_sends();
+            book.allowance = calls;
+            book.until = until;
+        }
+        self.inner.changes.send_replace(calls);
     }
 
     /// Hands out nothing until the next [`Limiter::set_allowance`] above zero.
@@ -95,8 +136,9 @@ impl Limiter {
         self.set_allowance(0);
     }
 
+    /// The allowance in force now (0 once its deadline passed).
     pub fn allowance(&self) -> u32 {
-        *self.inner.allowance.borrow()
+        self.lock_sends().allowance_at(Instant::now())
     }
 
     pub fn is_open(&self) -> bool {
@@ -106,7 +148,7 @@ impl Limiter {
     /// Sends counted in the current window (for tests and the budget's report).
     pub fn in_window(&self) -> u64 {
         let now = self.ticks(Instant::now());
-        self.lock_sends().in_window(now)
+        self.lock_sends().window.in_window(now)
     }
 
     /// [`Limiter::acquire_as`] for a bulk job.
@@ -153,7 +195,7 @@ impl Limiter {
     /// `yield_to`, gives up (false) as soon as an interactive waiter queues
     /// there while no call may be made yet; true once there is room.
     async fn until_free(&self, take: bool, yield_to: Option<&Turn>) -> bool {
-        let mut changes = self.inner.allowance.subscribe();
+        let mut changes = self.inner.changes.subscribe();
         loop {
             // Enabled before the check, so an arrival after it still wakes us.
             let arrival = yield_to.map(|turn| turn.arrivals().notified());
@@ -161,13 +203,16 @@ impl Limiter {
             if let Some(notified) = arrival.as_mut().as_pin_mut() {
                 notified.enable();
             }
-            let allowance = *changes.borrow_and_update();
+            // Marked seen before the lock: a change after the check wakes us.
+            changes.borrow_and_update();
             let verdict = {
-                let now = self.ticks(Instant::now());
-                let mut sends = self.lock_sends();
-                let verdict = sends.check(now, allowance);
+                let mut book = self.lock_sends();
+                let instant = Instant::now();
+                let now = self.ticks(instant);
+                let allowance = book.allowance_at(instant);
+                let verdict = book.window.check(now, allowance);
                 if take && verdict == Verdict::Now {
-                    sends.record(now, allowance);
+                    book.window.record(now, allowance);
                 }
                 verdict
             };
@@ -210,7 +255,7 @@ impl Limiter {
         (since.as_micros() / u128::from(TICK_MICROS)) as u64
     }
 
-    fn lock_sends(&self) -> std::sync::MutexGuard<'_, SendWindow> {
+    fn lock_sends(&self) -> std::sync::MutexGuard<'_, Book> {
         // Counts, not invariants, live behind this lock: keep going after a panic.
         self.inner
             .sends
