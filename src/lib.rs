@@ -26,6 +26,7 @@
 //! - [`allocator`]: glibc malloc settings made before the runtime starts (resident memory).
 //! - [`secret`], [`duration`], [`telemetry`], [`shutdown`]: redaction, `14d`-style durations, logging, signals.
 //! - [`tls`]: the one TLS crypto provider (ring) and the one way to build an HTTP client.
+//! - [`traces`]: OpenTelemetry trace export (off unless configured) and trace context in AMQP headers.
 
 pub mod allocator;
 pub mod app;
@@ -52,4 +53,5 @@ pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod traces;
 pub mod upstream;

@@ -11,7 +11,12 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(run()),
+        Ok(runtime) => {
+            let code = runtime.block_on(run());
+            // What the trace export still holds is sent before exit (off: a no-op).
+            id2meta::traces::shutdown();
+            code
+        }
         Err(error) => {
             eprintln!("error: starting the async runtime: {error}");
             std::process::ExitCode::FAILURE

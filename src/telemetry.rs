@@ -152,7 +152,13 @@ where
             .boxed(),
         Format::Pretty => layer.compact().with_ansi(colours()).boxed(),
     };
+    // Trace export (`traces`): no layer unless OTEL_EXPORTER_OTLP_ENDPOINT is set,
+    // and then its spans are the only ones it exports; unset, they are disabled.
+    let traces = crate::traces::layer();
+    let exporting = traces.is_some();
     tracing_subscriber::registry()
+        .with(traces)
+        .with(crate::traces::unless_exporting(exporting))
         .with(wanted)
         .with(dependency_cap())
         .with(silencing(silenced))

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::processor::Returned;
@@ -13,6 +14,7 @@ use super::{Disposition, Processor};
 use crate::identity::Identity;
 use crate::job::Job;
 use crate::status::Status;
+use crate::traces::spans;
 use crate::upstream::{Failure, FailureClass, Outcome};
 
 /// The longest a job waits for a forced credentials refresh (bounded below by the
@@ -110,9 +112,11 @@ impl Processor {
                 metrics::counter!(crate::instrumentation::RETRIES).increment(1);
             }
             let started = Instant::now();
-            let outcome = self.client.verify(identity).await;
+            let call = spans::upstream_call(self.client.host(), attempt);
+            let outcome = self.client.verify(identity).instrument(call.clone()).await;
             crate::instrumentation::upstream_call(outcome.code(), started.elapsed());
             span.record("upstream_code", outcome.code());
+            spans::record_call(&call, &outcome);
             let f = match outcome {
                 Outcome::Verdict {
                     verdict,

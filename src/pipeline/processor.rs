@@ -126,6 +126,8 @@ impl Processor {
         span.record("job_id", job.job_id.as_str());
         span.record("batch_id", job.batch_id.as_deref().unwrap_or(""));
         span.record("priority", job.priority.as_str());
+        // And on the job's trace span (`traces::spans::job`), with export on.
+        crate::traces::spans::record_job_id(&job.job_id);
         let job_id = job.job_id.clone();
         let disposition = self.process_job(job, queue, received_at, publisher).await;
         match &disposition {

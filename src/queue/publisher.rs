@@ -10,9 +10,12 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 
+use tracing::Instrument;
+
 use super::dead_letters::{Sealed, Sealer};
 use super::Completion;
 use crate::store::ResultRow;
+use crate::traces::spans;
 
 /// The header a quorum queue adds to a redelivered message.
 const DELIVERY_COUNT_HEADER: &str = "x-delivery-count";
@@ -29,6 +32,9 @@ pub struct Publisher {
     /// Seals dead letters; without it [`Publisher::dead_letter`] refuses, as a
     /// plaintext dead letter must never be published.
     sealer: Option<Arc<DeadLetterSealing>>,
+    /// The trace context (`traceparent`) of the job this clone publishes for,
+    /// put in its completion's headers; `None` with trace export off.
+    trace_headers: Option<Arc<FieldTable>>,
 }
 
 /// What the publisher needs to seal the worker's own dead letters.
@@ -57,7 +63,16 @@ impl Publisher {
             results_exchange: results_exchange.to_string(),
             dead_letter_queue: dead_letter_queue.to_string(),
             sealer: None,
+            trace_headers: None,
         })
+    }
+
+    /// This clone publishes for one job whose trace context is `headers` (see
+    /// `traces::spans::headers_of`): its completion carries them. Empty headers
+    /// (export off) change nothing.
+    pub fn for_trace(mut self, headers: FieldTable) -> Self {
+        self.trace_headers = (!headers.inner().is_empty()).then(|| Arc::new(headers));
+        self
     }
 
     /// This publisher seals the dead letters it publishes (the worker's does).
@@ -74,18 +89,19 @@ impl Publisher {
     pub async fn publish_completion(&self, row: &ResultRow) -> anyhow::Result<()> {
         let completion = Completion::from(row);
         let body = serde_json::to_vec(&completion).context("serialising a completion")?;
-        let properties = BasicProperties::default()
+        let mut properties = BasicProperties::default()
             .with_message_id(short_string(&row.job_id, "the job_id (message_id)")?)
             .with_content_type("application/json".into())
             .with_delivery_mode(PERSISTENT);
-        self.publish(
-            &self.results_exchange,
-            &completion.routing_key(),
-            &body,
-            properties,
-        )
-        .await
-        .context("publishing a completion")
+        if let Some(headers) = &self.trace_headers {
+            properties = properties.with_headers(FieldTable::clone(headers));
+        }
+        let routing_key = completion.routing_key();
+        let span = spans::publish(&self.results_exchange, &routing_key, &row.job_id);
+        self.publish(&self.results_exchange, &routing_key, &body, properties)
+            .instrument(span)
+            .await
+            .context("publishing a completion")
     }
 
     /// Seals a message the worker refused (not a job, a job_id conflict) into

@@ -79,6 +79,11 @@ impl Client {
         })
     }
 
+    /// The endpoint's host (and port, if not the scheme's), as sent in `Host`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// One attempt to verify one identity (fresh nonce and timestamp each call).
     pub async fn verify(&self, identity: &Identity) -> Outcome {
         self.call(&[

@@ -14,6 +14,7 @@ use crate::job::Priority;
 use crate::pipeline::acks::Acks;
 use crate::pipeline::{Disposition, Processor};
 use crate::queue::Publisher;
+use crate::traces::spans;
 
 /// What a job's task needs from its session.
 pub(super) struct Task {
@@ -34,7 +35,12 @@ impl Task {
     pub(super) fn spawn(self, tracker: &TaskTracker, processor: Processor, delivery: Delivery) {
         let task = self;
         metrics::gauge!(crate::instrumentation::IN_FLIGHT).increment(1.0);
-        let span = crate::pipeline::processor::job_span(&task.queue);
+        // The job's trace span (export), a child of the producer's `traceparent`;
+        // its completion carries the job's own (`Publisher::for_trace`). The log
+        // span is made inside it, so what runs under it exports as the job's child.
+        let trace = spans::job(&task.queue, &delivery);
+        let publisher = task.publisher.clone().for_trace(spans::headers_of(&trace));
+        let span = trace.in_scope(|| crate::pipeline::processor::job_span(&task.queue));
         let job = async move {
             let message_id = delivery
                 .properties
@@ -47,7 +53,7 @@ impl Task {
                     message_id.as_deref(),
                     &task.queue,
                     task.lane,
-                    &task.publisher,
+                    &publisher,
                 )
                 .await;
             let settled = matches!(disposition, Disposition::Ack | Disposition::DeadLetter(_));
@@ -65,6 +71,6 @@ impl Task {
             metrics::gauge!(crate::instrumentation::IN_FLIGHT).decrement(1.0);
         };
         // The disposal too runs in the job's span: its warnings name the job.
-        tracker.spawn(job.instrument(span));
+        tracker.spawn(spans::in_job(trace.clone(), job.instrument(span)).instrument(trace));
     }
 }
