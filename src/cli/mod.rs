@@ -1,5 +1,6 @@
 //! The `id2meta` command line: one binary, one subcommand per user task.
 
+pub mod audit;
 pub mod batch;
 pub mod bench;
 pub mod console;
@@ -44,6 +45,7 @@ pub enum Command {
     Batch(batch::BatchArgs),
     DeadLetters(dead_letters::DeadLettersArgs),
     Console(console::ConsoleArgs),
+    Audit(audit::AuditArgs),
 }
 
 /// Runs the parsed command.
@@ -59,5 +61,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::DeadLetters(args) => dead_letters::run(args).await,
         Command::Console(args) => console::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
     }
 }

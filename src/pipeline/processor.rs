@@ -170,7 +170,7 @@ impl Processor {
                 Err(Returned) => return Disposition::Requeue,
             };
             match claim {
-                Claim::Done(row) if row.identity_digest == digest => {
+                Claim::Done(row) if row.may_be_of(&digest) => {
                     metrics::counter!(crate::instrumentation::REPUBLISHED).increment(1);
                     return self.publish(&row, publisher).await;
                 }

@@ -5,6 +5,7 @@
 //! a keyed digest only.
 
 mod batcher;
+mod billing;
 mod cancellations;
 mod claims;
 mod kept;
@@ -13,6 +14,7 @@ mod retention;
 mod reuse;
 mod writer;
 
+pub use billing::day_and_month_start;
 pub use claims::{Claim, ClaimRequest, Claimer};
 pub use kept::KeptOutcome;
 pub use results::{BatchCounts, ResultRow, StoredOutcome};

@@ -60,8 +60,10 @@ pub async fn detail(
         "cancelled" => "Batch cancelled: every replica stops calling for it within a second.",
         _ => "",
     });
+    let spend = state.config.pricing.spend(progress.billed);
     let view = BatchView {
         batch_id: &batch_id,
+        spend: &spend,
         progress: &progress,
         started: counts.first_received,
         last_completed: counts.last_completed,
@@ -155,7 +157,11 @@ pub async fn cancel(
     if let Err(refusal) = state.auth.may_act(&headers, field(&pairs, "csrf"), now()) {
         return Ok(refused(refusal, &state, &headers));
     }
-    state.store.cancel_batch(&batch_id, "console").await?;
+    let actor = crate::audit::Actor {
+        name: "console".into(),
+        origin: crate::audit::Origin::Console,
+    };
+    state.store.cancel_batch(&batch_id, &actor).await?;
     tracing::info!(%batch_id, "batch cancelled from the console");
     Ok(see_other(&format!(
         "{}?notice=cancelled",

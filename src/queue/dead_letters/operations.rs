@@ -32,6 +32,17 @@ pub enum Selection {
     All,
 }
 
+impl Selection {
+    /// The selection as the audit log's `target`: `ids a,b`, `reason not_json`, `all`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ids(ids) => format!("ids {}", ids.join(",")),
+            Self::Reason(reason) => format!("reason {reason}"),
+            Self::All => "all".into(),
+        }
+    }
+}
+
 /// What an operator sees of a letter: masks and metadata, never the body.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Summary {
@@ -63,6 +74,17 @@ pub struct Report {
     pub done: usize,
     /// Of those, left in the queue, with why (masked: ids and reasons only).
     pub failed: Vec<Failure>,
+}
+
+impl Report {
+    /// The audit log's `detail`: counts and the ids of the letters left behind.
+    pub fn audit_detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "selected": self.selected,
+            "done": self.done,
+            "failed": self.failed.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
