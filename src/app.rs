@@ -104,6 +104,17 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         config.dead_letter_ttl,
         shutdown.clone(),
     ));
+    // Retention (off unless ID2META_RESULTS_RETENTION is set): scrubs old rows in
+    // the background, one replica at a time, never on a job's path.
+    if let Some(retention) = config.results_retention {
+        tokio::spawn(crate::lifecycle::retention::sweep_until(
+            store.clone(),
+            retention,
+            crate::audit::Actor::worker(owner),
+            config.clone(),
+            shutdown.clone(),
+        ));
+    }
     let gate = AccountGate::new(health.clone());
     let cancellations = Cancellations::start(store.clone(), shutdown.clone()).await?;
     let processor = Processor::new(Parts {

@@ -2,3 +2,5 @@
 //! answers for what is kept.
 //!
 //! - [`retention`]: `ID2META_RESULTS_RETENTION`, the worker's background sweep.
+
+pub mod retention;

@@ -7,4 +7,6 @@ mod audit_log;
 mod commands;
 #[path = "../worker/helpers.rs"]
 mod helpers;
+mod retention;
+mod rows;
 mod spend;

@@ -10,6 +10,8 @@
 //! Returned letters go back to the head of a quorum queue (RabbitMQ 3.x) and
 //! count a delivery each, so the dead-letter queue has no delivery limit.
 
+use std::collections::BTreeSet;
+
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use lapin::message::Delivery;
@@ -30,6 +32,10 @@ pub enum Selection {
     Reason(String),
     /// Every letter.
     All,
+    /// Letters of these job_ids (`x-id2meta-job-id`): retention's scrubbed jobs.
+    JobIds(BTreeSet<String>),
+    /// Letters of these identities (`x-id2meta-identity-digest`): `forget`.
+    Digests(BTreeSet<String>),
 }
 
 impl Selection {
@@ -39,6 +45,8 @@ impl Selection {
             Self::Ids(ids) => format!("ids {}", ids.join(",")),
             Self::Reason(reason) => format!("reason {reason}"),
             Self::All => "all".into(),
+            Self::JobIds(ids) => format!("{} job ids", ids.len()),
+            Self::Digests(digests) => format!("{} identities", digests.len()),
         }
     }
 }
@@ -247,6 +255,12 @@ fn selected(selection: &Selection, delivery: &Delivery) -> bool {
         Selection::All => true,
         Selection::Ids(ids) => letter_id(delivery).is_some_and(|id| ids.contains(&id)),
         Selection::Reason(reason) => header(delivery, headers::REASON).as_ref() == Some(reason),
+        Selection::JobIds(ids) => {
+            header(delivery, headers::JOB_ID).is_some_and(|id| ids.contains(&id))
+        }
+        Selection::Digests(digests) => {
+            header(delivery, headers::IDENTITY_DIGEST).is_some_and(|d| digests.contains(&d))
+        }
     }
 }
 
