@@ -67,8 +67,14 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     // The endpoints outlive the drain (so /metrics can be scraped while jobs
     // finish): they stop when the worker task ends, not at SIGTERM.
     let http_stop = CancellationToken::new();
-    let http_addr =
-        crate::http::serve(config.http_addr, health.clone(), metrics, http_stop.clone()).await?;
+    let http_addr = crate::http::serve(
+        config.http_addr,
+        &config.allowed_hosts,
+        health.clone(),
+        metrics,
+        http_stop.clone(),
+    )
+    .await?;
     let owner = Uuid::new_v4();
     // QPS budget: the limiter stays closed until the budget opens it at this
     // replica's share; `budget_stop` is cancelled once the consumer made its last call.

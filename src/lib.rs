@@ -24,6 +24,7 @@
 //! - [`spend`]: billed calls (BizCode 1 and 2) and what they cost.
 //! - [`audit`]: the audit log of operator actions (`operator_actions`).
 //! - [`lifecycle`]: retention, `forget`, `lookup` and the monthly report.
+//! - [`csv_writer`]: every CSV the project writes, formula-safe (OWASP's rule).
 //! - [`cli`]: the user's commands (`worker`, `enqueue`, `results`, `batch`, `demo`, ...).
 //! - [`allocator`]: glibc malloc settings made before the runtime starts (resident memory).
 //! - [`secret`], [`duration`], [`telemetry`], [`shutdown`]: redaction, `14d`-style durations, logging, signals.
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod credentials;
+pub mod csv_writer;
 pub mod duration;
 pub mod endpoint;
 pub mod health;

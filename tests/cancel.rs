@@ -144,6 +144,8 @@ async fn a_cancelled_batch_makes_no_further_call_on_either_replica_and_every_job
             row.job_id,
             row.status
         );
+        // Every row names the queue its job came from, cancelled ones included.
+        assert_eq!(row.queue.as_deref(), Some(world.config.jobs_queue.as_str()));
         // No call was made for a cancelled job (the mock injects no failures, so a
         // cancelled job's earlier calls would show as attempts).
         if row.status == "cancelled" {

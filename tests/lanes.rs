@@ -80,6 +80,7 @@ async fn interactive_jobs_complete_while_a_bulk_backlog_still_waits() {
         let job_id = job["job_id"].as_str().unwrap_or_default();
         let r = row(&rows, job_id);
         assert_eq!(r.priority.as_deref(), Some("interactive"), "{job_id}");
+        assert_eq!(r.queue, Some(env.config.interactive_queue()), "{job_id}");
         let unsettled = BULK - bulk_done_before(r.completed_at);
         // At 20 calls a second the backlog takes 15 s; an interactive job that
         // queued behind it would find fewer than 150 left.
@@ -94,12 +95,16 @@ async fn interactive_jobs_complete_while_a_bulk_backlog_still_waits() {
         .collect();
     assert!(bulk_rows
         .iter()
-        .all(|r| r.priority.as_deref() == Some("bulk")));
+        .all(|r| r.priority.as_deref() == Some("bulk")
+            && r.queue.as_deref() == Some(env.config.jobs_queue.as_str())));
     let completions = env.completions().await;
     let interactive_completions = completions
         .iter()
         .filter(|c| c.job_id.starts_with("interactive-"))
-        .inspect(|c| assert_eq!(c.priority.as_deref(), Some("interactive")))
+        .inspect(|c| {
+            assert_eq!(c.priority.as_deref(), Some("interactive"));
+            assert_eq!(c.queue, Some(env.config.interactive_queue()));
+        })
         .count();
     assert!(interactive_completions >= interactive.len());
     assert_eq!(env.mock.stats().throttled, 0, "the budget was kept");

@@ -35,6 +35,7 @@ fn row(job_id: &str) -> ResultRow {
         priority: None,
         reused_from_job_id: None,
         scrubbed_at: None,
+        queue: Some("id2meta.jobs".into()),
     }
 }
 
@@ -80,6 +81,14 @@ async fn rows_the_database_refuses_are_isolated_and_the_rest_of_their_batch_comm
         .await
         .expect("a count");
     assert_eq!(stored, 200);
+    // The batch writer stores every column, the queue (revision 3) included.
+    let read = world
+        .store
+        .result("good-042")
+        .await
+        .expect("a read")
+        .expect("the row");
+    assert_eq!(read.queue.as_deref(), Some("id2meta.jobs"));
 
     // The writer is not wedged: a row after them commits.
     let later = tokio::time::timeout(WITHIN, writer.write(row("later")))

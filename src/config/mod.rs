@@ -46,6 +46,11 @@ pub struct Config {
     pub jobs_queue: String,
     pub results_exchange: String,
     pub http_addr: SocketAddr,
+    /// `ID2META_CONSOLE_ALLOWED_HOSTS`: host names the console and the worker's
+    /// HTTP port answer to besides their own (see `http::hosts`).
+    pub allowed_hosts: Vec<String>,
+    /// `ID2META_CONSOLE_SECURE_COOKIE`: the console's cookie only over HTTPS (behind TLS).
+    pub console_secure_cookie: bool,
     pub pii_key: Option<Secret>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -152,6 +157,11 @@ impl Config {
                 "0.0.0.0:9464",
                 "a socket address like 0.0.0.0:9464",
             )?,
+            allowed_hosts: limits::host_names(
+                "ID2META_CONSOLE_ALLOWED_HOSTS",
+                &text("ID2META_CONSOLE_ALLOWED_HOSTS", ""),
+            )?,
+            console_secure_cookie: flag(env, "ID2META_CONSOLE_SECURE_COOKIE")?,
             pii_key: env.get("ID2META_PII_KEY").map(Secret::new),
             connect_timeout: millis(env, "ID2META_CONNECT_TIMEOUT_MS", 5_000)?,
             request_timeout,

@@ -52,6 +52,9 @@ pub struct Job {
     pub metadata: Option<Value>,
     /// `bulk` unless the body says `interactive`.
     pub priority: Priority,
+    /// The queue the worker consumed the job from (its row's and completion's
+    /// `queue`); `None` for a job not consumed (one `enqueue` publishes).
+    pub queue: Option<String>,
     /// A problem with a non-identity field (metadata too large, batch_id too long):
     /// the job is `invalid` for this reason, without an upstream call.
     pub field_problem: Option<String>,
@@ -112,6 +115,7 @@ impl Job {
             id_number,
             metadata,
             priority: Priority::Bulk,
+            queue: None,
             field_problem: None,
         }
     }
@@ -119,6 +123,12 @@ impl Job {
     /// The same job with another priority.
     pub fn with_priority(mut self, priority: Priority) -> Job {
         self.priority = priority;
+        self
+    }
+
+    /// The same job, consumed from `queue`.
+    pub fn consumed_from(mut self, queue: &str) -> Job {
+        self.queue = Some(queue.to_string());
         self
     }
 
@@ -149,6 +159,7 @@ impl Job {
             id_number,
             metadata: metadata.filter(|_| field_problem.is_none()),
             priority,
+            queue: None,
             field_problem: field_problem.map(str::to_owned),
         })
     }

@@ -77,13 +77,15 @@ impl Processor {
         }
     }
 
-    /// Processes one delivery body. `message_id` is the AMQP property; `lane`
-    /// is the priority its queue imposes (`<jobs>.interactive`: the queue wins
-    /// over the body's field), `None` for the main queue (the field decides).
+    /// Processes one delivery body. `message_id` is the AMQP property; `queue`
+    /// the queue it was consumed from (recorded in its row); `lane` is the
+    /// priority that queue imposes (`<jobs>.interactive`: the queue wins over
+    /// the body's field), `None` for a bulk queue (the field decides).
     pub async fn process(
         &self,
         body: &[u8],
         message_id: Option<&str>,
+        queue: &str,
         lane: Option<Priority>,
         publisher: &Publisher,
     ) -> Disposition {
@@ -93,7 +95,8 @@ impl Processor {
             Ok(job) => match lane {
                 Some(priority) => job.with_priority(priority),
                 None => job,
-            },
+            }
+            .consumed_from(queue),
             Err(not_a_job) => {
                 tracing::warn!(
                     reason = not_a_job.reason(),

@@ -78,6 +78,7 @@ pub(super) fn row(
         priority: Some(job.priority.as_str().to_string()),
         reused_from_job_id: None,
         scrubbed_at: None,
+        queue: job.queue.clone(),
     }
 }
 

@@ -24,6 +24,10 @@ pub struct Completion {
     /// absent for rows stored before lanes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
+    /// The queue the job was consumed from (contract revision 3); absent for
+    /// rows stored before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
 }
 
 impl From<&ResultRow> for Completion {
@@ -40,6 +44,7 @@ impl From<&ResultRow> for Completion {
             metadata: row.metadata.clone(),
             reused_from_job_id: row.reused_from_job_id.clone(),
             priority: row.priority.clone(),
+            queue: row.queue.clone(),
         }
     }
 }

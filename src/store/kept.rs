@@ -120,6 +120,7 @@ mod tests {
             priority: None,
             reused_from_job_id: None,
             scrubbed_at: None,
+            queue: None,
         };
         let kept = KeptOutcome::of(&row);
         assert_eq!(kept.upstream_message.as_deref(), Some("a\u{FFFD}b"));

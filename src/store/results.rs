@@ -31,6 +31,9 @@ pub struct ResultRow {
     pub priority: Option<String>,
     /// The job whose verdict this row repeats without a call (verdict reuse).
     pub reused_from_job_id: Option<String>,
+    /// The queue the job was consumed from (a bulk queue or `<jobs>.interactive`;
+    /// contract revision 3); NULL on rows from before it.
+    pub queue: Option<String>,
     /// When retention or `forget` scrubbed the masks, digest and metadata (rev 3);
     /// read where a user sees rows (`SELECT {COLUMNS}, scrubbed_at`), absent (None)
     /// from the writer's own reads.
@@ -72,7 +75,7 @@ impl StoredOutcome {
 
 pub(super) const COLUMNS: &str = "job_id, batch_id, status, biz_code, upstream_code, upstream_message, \
      request_id, attempts, name_masked, id_number_masked, identity_digest, metadata, received_at, completed_at, \
-     priority, reused_from_job_id";
+     priority, reused_from_job_id, queue";
 
 /// Rows oldest completion first; `LIMIT NULL` is no limit.
 static RESULTS_SQL: LazyLock<String> = LazyLock::new(|| {

@@ -115,7 +115,8 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
         "INSERT INTO verification_results ({COLUMNS})
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                               $7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::jsonb[],
-                              $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[])
+                              $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[],
+                              $17::text[])
          ON CONFLICT (job_id) DO NOTHING
          RETURNING job_id"
     ))
@@ -135,6 +136,7 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
     .bind(rows.iter().map(|r| r.completed_at).collect::<Vec<_>>())
     .bind(col(|r| r.priority.clone()))
     .bind(col(|r| r.reused_from_job_id.clone()))
+    .bind(col(|r| r.queue.clone()))
     .fetch_all(&mut *tx)
     .await
     .context("inserting results")?;

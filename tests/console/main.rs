@@ -10,4 +10,5 @@ mod browser;
 mod fleet;
 #[path = "../worker/helpers.rs"]
 mod helpers;
+mod security;
 mod walkthrough;

@@ -81,6 +81,7 @@ async fn a_second_job_for_a_verified_identity_settles_with_its_verdict_and_no_ca
         );
         assert_eq!(r.identity_digest, row(&rows, first).identity_digest);
         assert!(r.name_masked.is_some() && r.id_number_masked.is_some());
+        assert_eq!(r.queue.as_deref(), Some(env.config.jobs_queue.as_str()));
     }
     let original = row(&rows, "first-m");
     assert_eq!(
@@ -92,6 +93,10 @@ async fn a_second_job_for_a_verified_identity_settles_with_its_verdict_and_no_ca
         .find(|c| c.job_id == "again-m")
         .expect("a completion");
     assert_eq!(reused.reused_from_job_id.as_deref(), Some("first-m"));
+    assert_eq!(
+        reused.queue.as_deref(),
+        Some(env.config.jobs_queue.as_str())
+    );
     assert!(completions
         .iter()
         .filter(|c| c.job_id == "first-m")

@@ -63,6 +63,9 @@ async fn every_status_ends_in_one_row_and_one_matching_completion_without_plaint
         assert_eq!(c.status, row.status);
         assert_eq!(c.attempts, row.attempts);
         assert_eq!(c.metadata, row.metadata);
+        // Every status, `invalid` included, records and announces its queue.
+        assert_eq!(row.queue.as_deref(), Some(env.config.jobs_queue.as_str()));
+        assert_eq!(c.queue, row.queue);
     }
     // Upstream calls: 3 verdicts + 1 rejected + 3 failed attempts; none for the invalid job.
     assert_eq!(env.mock.stats().calls, 7);

@@ -168,6 +168,7 @@ mod tests {
             metadata: published.map(|p| serde_json::json!({ PUBLISHED_KEY: p })),
             reused_from_job_id: None,
             priority: None,
+            queue: None,
         }
     }
 

@@ -7,6 +7,7 @@ use chrono::SecondsFormat;
 
 use super::OutputFormat;
 use crate::cli::table;
+use crate::csv_writer::CsvWriter;
 use crate::store::ResultRow;
 
 /// Rows a table page holds (and the table's default `--limit`).
@@ -40,7 +41,7 @@ enum Output<W: Write> {
     },
     Json(W),
     // Boxed: csv's writer holds its buffer state inline (hundreds of bytes).
-    Csv(Box<csv::Writer<W>>),
+    Csv(Box<CsvWriter<W>>),
 }
 
 impl<W: Write> RowWriter<W> {
@@ -54,7 +55,7 @@ impl<W: Write> RowWriter<W> {
             },
             OutputFormat::Json => Output::Json(out),
             OutputFormat::Csv => {
-                let mut writer = csv::Writer::from_writer(out);
+                let mut writer = CsvWriter::new(out);
                 writer.write_record(CSV_COLUMNS)?;
                 Output::Csv(Box::new(writer))
             }
@@ -106,9 +107,10 @@ impl<W: Write> RowWriter<W> {
     }
 }
 
-const TABLE_COLUMNS: [&str; 9] = [
+const TABLE_COLUMNS: [&str; 10] = [
     "job_id",
     "batch_id",
+    "queue",
     "status",
     "biz_code",
     "upstream_code",
@@ -118,7 +120,8 @@ const TABLE_COLUMNS: [&str; 9] = [
     "completed_at",
 ];
 
-const CSV_COLUMNS: [&str; 14] = [
+/// `queue` (revision 3) comes last, so the positions readers already use hold.
+const CSV_COLUMNS: [&str; 15] = [
     "job_id",
     "batch_id",
     "status",
@@ -133,6 +136,7 @@ const CSV_COLUMNS: [&str; 14] = [
     "metadata",
     "received_at",
     "completed_at",
+    "queue",
 ];
 
 fn text(value: &Option<String>) -> String {
@@ -147,6 +151,7 @@ fn table_row(row: &ResultRow) -> Vec<String> {
     vec![
         row.job_id.clone(),
         text(&row.batch_id),
+        text(&row.queue),
         row.status.clone(),
         text(&row.biz_code),
         text(&row.upstream_code),
@@ -176,6 +181,7 @@ fn csv_row(row: &ResultRow) -> Vec<String> {
             .unwrap_or_default(),
         time(&row.received_at),
         time(&row.completed_at),
+        text(&row.queue),
     ]
 }
 
@@ -206,6 +212,7 @@ mod tests {
             priority: None,
             reused_from_job_id: None,
             scrubbed_at: None,
+            queue: Some("id2meta.jobs".into()),
         }
     }
 
@@ -221,7 +228,9 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(
-            lines[0].starts_with("job_id  batch_id  status  biz_code  upstream_code  attempts"),
+            lines[0].starts_with(
+                "job_id  batch_id  queue         status  biz_code  upstream_code  attempts"
+            ),
             "{text}"
         );
         assert!(
@@ -240,6 +249,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
         assert_eq!(value["identity_digest"], "ab12");
         assert_eq!(value["metadata"]["applicant"], "a-77");
+        assert_eq!(value["queue"], "id2meta.jobs");
         assert_eq!(text.lines().count(), 1);
     }
 
@@ -258,6 +268,23 @@ mod tests {
         assert_eq!(&record[5], "OK, fine");
         assert_eq!(&record[11], r#"{"applicant":"a-77"}"#);
         assert_eq!(&record[13], "2026-11-28T13:09:58.000Z");
+        assert_eq!(&record[14], "id2meta.jobs");
+    }
+
+    #[test]
+    fn csv_cells_that_start_like_a_formula_are_written_as_text() {
+        let mut hostile = row();
+        hostile.job_id = "=HYPERLINK(\"http://evil.example\",\"x\")".into();
+        hostile.batch_id = Some("@SUM(1+1)*cmd|' /C calc'!A0".into());
+        hostile.name_masked = Some("=*".into());
+        let mut out = Vec::new();
+        write_rows(&mut out, &[hostile], OutputFormat::Csv).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let record = reader.records().next().unwrap().unwrap();
+        assert_eq!(&record[0], "'=HYPERLINK(\"http://evil.example\",\"x\")");
+        assert_eq!(&record[1], "'@SUM(1+1)*cmd|' /C calc'!A0");
+        assert_eq!(&record[8], "'=*");
     }
 
     #[test]

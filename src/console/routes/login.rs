@@ -1,57 +1,74 @@
-//! `GET/POST /login`, `POST /logout`: the token in, a session cookie out.
+//! `GET/POST /login`, `POST /logout`: the token in, a server-side session out,
+//! and the session ended.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use maud::Markup;
 
-use super::{field, form_pairs, now, see_other, viewer, ConsoleState};
-use crate::console::auth::Auth;
+use super::{field, form_pairs, see_other, viewer, Acting, Caller, ConsoleState, PageError};
 use crate::console::pages::login;
 
 pub async fn form(
     State(state): State<ConsoleState>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Markup {
     let next = local(query.get("next").map(String::as_str));
-    login::render(&viewer(&state, &headers), false, next)
+    login::render(&viewer(&state, &caller), false, next)
 }
 
 pub async fn submit(
     State(state): State<ConsoleState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
-) -> Response {
+) -> Result<Response, PageError> {
     let pairs = form_pairs(&body);
     let next = local(field(&pairs, "next"));
     let given = field(&pairs, "token").unwrap_or("");
-    match state.auth.new_session(now()) {
-        Some(session) if state.auth.token_matches(given) => {
-            tracing::info!("console login");
-            let mut response = see_other(next);
-            if let Ok(value) = Auth::cookie(Some(&session)).parse() {
-                response.headers_mut().insert(header::SET_COOKIE, value);
+    let client_addr = caller.client_addr;
+    match &state.sessions {
+        Some(sessions) if state.auth.token_matches(given) => {
+            let (session, secret) = sessions.begin(client_addr).await?;
+            if let Err(error) = sessions.sweep().await {
+                tracing::warn!(error = %format!("{error:#}"), "sweeping console sessions failed");
             }
-            response
+            tracing::info!(session = %session.id(), %client_addr, "console login");
+            let mut response = see_other(next);
+            set_cookie(&mut response, &sessions.cookie(Some(&secret)));
+            Ok(response)
         }
         _ => {
-            tracing::warn!("console login refused");
-            let page = login::render(&viewer(&state, &headers), true, next);
-            (StatusCode::FORBIDDEN, page).into_response()
+            tracing::warn!(%client_addr, "console login refused");
+            let page = login::render(&viewer(&state, &caller), true, next);
+            Ok((StatusCode::FORBIDDEN, page).into_response())
         }
     }
 }
 
-pub async fn logout() -> Response {
+/// Ends the session for good (its row is deleted): an action like any other,
+/// so it needs the CSRF field.
+pub async fn logout(
+    State(state): State<ConsoleState>,
+    acting: Acting,
+) -> Result<Response, PageError> {
     let mut response = see_other("/");
-    if let Ok(value) = Auth::cookie(None).parse() {
+    if let Some(sessions) = &state.sessions {
+        sessions.end(&acting.session).await?;
+        tracing::info!(session = %acting.session.id(), client_addr = %acting.session.client_addr(), "console logout");
+        set_cookie(&mut response, &sessions.cookie(None));
+    }
+    Ok(response)
+}
+
+fn set_cookie(response: &mut Response, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    response
 }
 
 /// Where to go after logging in: a path on this console only (no open redirect).

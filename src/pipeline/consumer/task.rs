@@ -43,6 +43,7 @@ impl Task {
                 .process(
                     &delivery.data,
                     message_id.as_deref(),
+                    &task.queue,
                     task.lane,
                     &task.publisher,
                 )
