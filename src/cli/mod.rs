@@ -10,6 +10,7 @@ mod demo_oidc;
 pub mod enqueue;
 pub mod input;
 pub mod mock_upstream;
+pub mod people;
 pub mod results;
 mod table;
 pub mod worker;
@@ -46,6 +47,8 @@ pub enum Command {
     DeadLetters(dead_letters::DeadLettersArgs),
     Console(console::ConsoleArgs),
     Audit(audit::AuditArgs),
+    Forget(people::ForgetArgs),
+    Lookup(people::LookupArgs),
 }
 
 /// Runs the parsed command.
@@ -62,5 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DeadLetters(args) => dead_letters::run(args).await,
         Command::Console(args) => console::run(args).await,
         Command::Audit(args) => audit::run(args).await,
+        Command::Forget(args) => people::run_forget(args).await,
+        Command::Lookup(args) => people::run_lookup(args).await,
     }
 }

@@ -2,5 +2,11 @@
 //! answers for what is kept.
 //!
 //! - [`retention`]: `ID2META_RESULTS_RETENTION`, the worker's background sweep.
+//! - [`forget`]: a person's deletion request, by the identity digest.
+//! - [`lookup`]: a person's masked rows, audited.
+//! - [`people`]: reading `name,id_number` from standard input (CSV, JSON Lines).
 
+pub mod forget;
+pub mod lookup;
+pub mod people;
 pub mod retention;

@@ -1,13 +1,10 @@
 //! The audit log: each CLI action leaves one row naming `user@host`, and the
 //! database refuses to change or delete it, for the worker's role as for any.
 
-use std::time::Duration;
-
 use id2meta::mock::MockConfig;
-use id2meta::queue::dead_letters::DeadLetterQueue;
 
-use crate::commands::{audited, id2meta, succeeded};
-use crate::helpers::{eventually, TestEnv};
+use crate::commands::{audited, id2meta, letters_resting, succeeded};
+use crate::helpers::TestEnv;
 
 #[tokio::test]
 async fn cancels_and_dead_letter_purges_from_the_cli_are_each_recorded_with_who_did_them() {
@@ -15,13 +12,7 @@ async fn cancels_and_dead_letter_purges_from_the_cli_are_each_recorded_with_who_
     // A dead letter to purge: a message that is not a job.
     let worker = env.start_worker().await;
     env.publish_raw(b"not json").await;
-    let letters = DeadLetterQueue::from_config(&env.config)
-        .await
-        .expect("the dead-letter tools connect");
-    eventually("the dead letter rests", Duration::from_secs(30), || async {
-        (letters.list(10).await.ok()?.len() == 1).then_some(())
-    })
-    .await;
+    let _letters = letters_resting(&env.config, 1).await;
     worker.stop().await;
 
     succeeded(&id2meta(&env.config, &["batch", "b7", "--cancel"], "", &[]));

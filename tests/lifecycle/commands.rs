@@ -3,12 +3,14 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use id2meta::audit::Recorded;
 use id2meta::config::Config;
+use id2meta::queue::dead_letters::DeadLetterQueue;
 use id2meta::store::Store;
 
-use crate::helpers::PII_KEY;
+use crate::helpers::{eventually, PII_KEY};
 
 /// Runs `id2meta ARGS` with `stdin` as its input; `extra` adds variables.
 pub fn id2meta(config: &Config, args: &[&str], stdin: &str, extra: &[(&str, &str)]) -> Output {
@@ -65,4 +67,16 @@ pub async fn audited(store: &Store, action: &str) -> Vec<Recorded> {
         .into_iter()
         .filter(|r| r.action == action)
         .collect()
+}
+
+/// The dead-letter tools on the test's queues, once `count` letters rest there.
+pub async fn letters_resting(config: &Config, count: usize) -> DeadLetterQueue {
+    let letters = DeadLetterQueue::from_config(config)
+        .await
+        .expect("the dead-letter tools connect");
+    eventually("the dead letters rest", Duration::from_secs(30), || async {
+        (letters.list(10).await.ok()?.len() == count).then_some(())
+    })
+    .await;
+    letters
 }

@@ -5,6 +5,7 @@
 
 mod audit_log;
 mod commands;
+mod forget;
 #[path = "../worker/helpers.rs"]
 mod helpers;
 mod retention;

@@ -7,11 +7,10 @@ use std::time::Duration;
 use id2meta::audit::Actor;
 use id2meta::lifecycle::retention::{self, SWEEP_LOCK};
 use id2meta::mock::MockConfig;
-use id2meta::queue::dead_letters::DeadLetterQueue;
 use id2meta::upstream::Verdict;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::audited;
+use crate::commands::{audited, letters_resting};
 use crate::helpers::{eventually, people_with, person_job, TestEnv};
 use crate::rows::{claimed, insert_settled, scrub_states};
 
@@ -33,13 +32,7 @@ async fn retention_scrubs_exactly_the_older_rows_with_their_claims_and_dead_lett
     let other = people_with(Verdict::Mismatch).next().expect("a mismatch");
     let worker = env.start_worker().await;
     env.publish_jobs(&[person_job("old-0", other)]).await;
-    let letters = DeadLetterQueue::from_config(&env.config)
-        .await
-        .expect("the dead-letter tools connect");
-    eventually("the conflict is dead-lettered", WAIT, || async {
-        (letters.list(10).await.ok()?.len() == 1).then_some(())
-    })
-    .await;
+    let letters = letters_resting(&env.config, 1).await;
     worker.stop().await;
 
     let mut config = env.config.clone();

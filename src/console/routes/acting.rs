@@ -31,10 +31,7 @@ impl Acting {
 
     /// Who the audit log names for this action: the session and its client address.
     pub fn actor(&self) -> crate::audit::Actor {
-        crate::audit::Actor::console(
-            self.session.id(),
-            &self.session.client_addr().to_string(),
-        )
+        crate::audit::Actor::console(self.session.id(), &self.session.client_addr().to_string())
     }
 }
 
