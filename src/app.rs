@@ -58,10 +58,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let client = Client::new(config.upstream_with(credentials.handle))
         .context("building the upstream client")?;
     let metrics = crate::instrumentation::install();
-    // Claims and results go through two batching tasks (one statement each at a time);
-    // the rest (retries, releases) is rare: a few connections suffice at any concurrency.
-    let connections = (u32::from(config.concurrency) / 16).clamp(4, 8);
-    let store = Store::connect(&config.database_url, connections).await?;
+    // `ID2META_DB_CONNECTIONS` in all: one for the budget's heartbeats, the rest for
+    // jobs. Claims and results go through two batching tasks (one statement each at
+    // a time); the rest (retries, releases, readiness) is rare: a few suffice at any
+    // concurrency.
+    let store = Store::open(&config.database(), config.db_connections - 1).await?;
     store.migrate().await?;
     health.set_database(true);
     // The endpoints outlive the drain (so /metrics can be scraped while jobs

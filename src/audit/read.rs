@@ -1,8 +1,8 @@
 //! Reading the audit log: newest first, paged by id (keyset), from a moment on.
+//! Any executor: the store's `db()` (which PgBouncer's transaction pooling needs).
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
 /// The console's page size.
 pub const AUDIT_PAGE: i64 = 50;
@@ -22,8 +22,8 @@ pub struct Recorded {
 /// Rows recorded at or after `since` (all when `None`) with an id below
 /// `before` (the previous page's last id; `None` for the first page), newest
 /// first, at most `limit`.
-pub async fn newest_first(
-    pool: &PgPool,
+pub async fn newest_first<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     since: Option<DateTime<Utc>>,
     before: Option<i64>,
     limit: i64,
@@ -38,14 +38,14 @@ pub async fn newest_first(
     .bind(since)
     .bind(before)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
     .context("reading the audit log")
 }
 
 /// Rows by action in `[from, to)`, for the monthly report.
-pub async fn counts_by_action(
-    pool: &PgPool,
+pub async fn counts_by_action<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(String, i64)>> {
@@ -55,7 +55,7 @@ pub async fn counts_by_action(
     )
     .bind(from)
     .bind(to)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
     .context("counting the audit log")
 }

@@ -28,6 +28,8 @@ where
     .bind(target)
     .bind(detail)
     .bind(actor.origin.as_str())
+    // Unnamed: it may run in a transaction behind PgBouncer's transaction pooling.
+    .persistent(false)
     .fetch_one(executor)
     .await
     .with_context(|| format!("recording the {action} in the audit log"))

@@ -45,7 +45,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
         .map(|d| chrono::Duration::from_std(d).map(|d| Utc::now() - d))
         .transpose()
         .context("--since is too long")?;
-    let rows = read::newest_first(store.pool(), since, None, i64::from(args.limit)).await?;
+    let rows = read::newest_first(store.db(), since, None, i64::from(args.limit)).await?;
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
     } else {

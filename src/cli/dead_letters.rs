@@ -136,7 +136,7 @@ async fn audited(
 ) -> anyhow::Result<()> {
     let target = selection.describe();
     let detail = report.audit_detail();
-    audit::record(store.pool(), &Actor::cli(), action, Some(&target), &detail).await?;
+    audit::record(store.db(), &Actor::cli(), action, Some(&target), &detail).await?;
     Ok(())
 }
 

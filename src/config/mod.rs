@@ -73,6 +73,10 @@ pub struct Config {
     /// `ID2META_RESULTS_RETENTION`: rows completed longer ago are scrubbed (`None`
     /// is off, the default).
     pub results_retention: Option<Duration>,
+    /// `ID2META_DB_CONNECTIONS`: PostgreSQL connections per replica, every pool included.
+    pub db_connections: u32,
+    /// `ID2META_DB_POOLER`: `transaction` behind PgBouncer's transaction pooling.
+    pub db_pooler: crate::store::Pooler,
 }
 
 impl Config {
@@ -136,7 +140,19 @@ impl Config {
                 .parse()
                 .map_err(|_| anyhow::anyhow!("ID2META_SIGNATURE must be v3 or v2, got '{raw}'"))?,
         };
+        let db_connections: u32 = parse(
+            env,
+            "ID2META_DB_CONNECTIONS",
+            "6",
+            "a whole number from 2 up",
+        )?;
+        if db_connections < 2 {
+            bail!("ID2META_DB_CONNECTIONS must be a whole number from 2 up (the budget's connection and at least one for jobs), got '{db_connections}'");
+        }
+        let db_pooler = text("ID2META_DB_POOLER", "").parse()?;
         Ok(Self {
+            db_connections,
+            db_pooler,
             database_url: text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/id2meta"),
             amqp_url: text("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             access_key_id: env.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
@@ -215,6 +231,15 @@ impl Config {
     /// The durable queue that keeps completions until someone reads them.
     pub fn results_queue(&self) -> String {
         self.results_exchange.clone()
+    }
+
+    /// Where PostgreSQL is and how to reach it (the pooler, the server-side bounds).
+    pub fn database(&self) -> crate::store::Database {
+        crate::store::Database {
+            url: self.database_url.clone(),
+            pooler: self.db_pooler,
+            bounds: crate::store::Bounds::default(),
+        }
     }
 
     /// The PII key, required by anything that stores results.

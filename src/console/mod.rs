@@ -5,6 +5,7 @@
 //!
 //! - [`auth`]: the token, CSRF and origin checks.
 //! - [`sessions`]: login sessions in PostgreSQL, and the [`sessions::Session`] that acts.
+//! - [`throttle`]: wrong logins throttled per client address.
 //! - [`headers`]: the security headers of every response; [`assets`]: the
 //!   stylesheet and the live-update script.
 //! - [`reads`]: the bounded, indexed queries behind the pages.
@@ -19,6 +20,7 @@ pub mod pages;
 pub mod reads;
 pub mod routes;
 pub mod sessions;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,6 +73,8 @@ pub struct ConsoleState {
     pub auth: Auth,
     /// Login sessions; `None` without a token (nobody can log in).
     pub sessions: Option<Sessions>,
+    /// Wrong logins per client address.
+    pub throttle: Arc<throttle::LoginThrottle>,
     /// Listening on loopback: reading needs no login.
     pub loopback: bool,
     pub management_url: Option<String>,
@@ -110,7 +114,7 @@ pub async fn start(
             return Err(StartError::ShortToken(chars));
         }
     }
-    let store = Store::connect(&config.database_url, 8).await?;
+    let store = Store::open(&config.database(), config.db_connections).await?;
     store.migrate().await?;
     let sessions = settings
         .token
@@ -134,6 +138,7 @@ pub async fn start(
         store,
         auth: Auth::new(settings.token),
         sessions,
+        throttle: Arc::default(),
         loopback,
         management_url: settings.management_url,
         broker: Arc::default(),

@@ -119,3 +119,83 @@ pub fn client_addr(request: &axum::http::request::Parts) -> Option<SocketAddr> {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    async fn serving(limits: Limits) -> (SocketAddr, CancellationToken) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let addr = listener.local_addr().expect("its address");
+        let app = Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let shutdown = CancellationToken::new();
+        spawn(listener, app, limits, shutdown.clone(), "test");
+        (addr, shutdown)
+    }
+
+    /// Reads until the server closes the connection (bounded, so a server that
+    /// never closes fails the test instead of hanging it).
+    async fn until_closed(stream: &mut TcpStream) -> Vec<u8> {
+        let mut seen = Vec::new();
+        tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut seen))
+            .await
+            .expect("the server closed the connection")
+            .expect("read");
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_closed() {
+        let limits = Limits {
+            header_read_timeout: Duration::from_millis(300),
+            connections: 4,
+        };
+        let (addr, shutdown) = serving(limits).await;
+        let mut silent = TcpStream::connect(addr).await.expect("connects");
+        let mut slow = TcpStream::connect(addr).await.expect("connects");
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("half a request");
+        let seen = until_closed(&mut slow).await;
+        assert!(
+            !String::from_utf8_lossy(&seen).contains("ok"),
+            "never served"
+        );
+        until_closed(&mut silent).await;
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_bound_wait_until_one_closes() {
+        let limits = Limits {
+            header_read_timeout: Duration::from_millis(500),
+            connections: 2,
+        };
+        let (addr, shutdown) = serving(limits).await;
+        let first = TcpStream::connect(addr).await.expect("connects");
+        let _second = TcpStream::connect(addr).await.expect("connects");
+        let mut third = TcpStream::connect(addr).await.expect("connects");
+        third
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("a request");
+        let answer = until_closed(&mut third).await;
+        assert!(String::from_utf8_lossy(&answer).ends_with("ok"));
+        // The third was served only once a held connection was let go: by now
+        // the first (idle) one has been closed by the server.
+        let mut byte = [0u8; 1];
+        assert!(
+            matches!(first.try_read(&mut byte), Ok(0)),
+            "the third connection was served while both held ones were open"
+        );
+        shutdown.cancel();
+    }
+
+    #[test]
+    fn both_servers_close_unfinished_headers_after_ten_seconds() {
+        assert_eq!(Limits::new(8).header_read_timeout, Duration::from_secs(10));
+        assert_eq!(Limits::new(0).connections, 1);
+    }
+}

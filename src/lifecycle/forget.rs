@@ -43,7 +43,7 @@ pub async fn forget(
         .context("deleting the identities' dead letters")?
         .done;
     let digests: Vec<&str> = digests.iter().map(String::as_str).collect();
-    let mut tx = store.pool().begin().await.context("beginning a forget")?;
+    let mut tx = store.db().begin().await.context("beginning a forget")?;
     let rows = sqlx::query(
         "UPDATE verification_results
             SET name_masked = NULL, id_number_masked = NULL, identity_digest = NULL,
@@ -51,6 +51,7 @@ pub async fn forget(
           WHERE identity_digest = ANY($1) AND scrubbed_at IS NULL",
     )
     .bind(&digests)
+    .persistent(store.named())
     .execute(&mut *tx)
     .await
     .context("scrubbing the identities' rows")?
@@ -58,6 +59,7 @@ pub async fn forget(
     let claims =
         sqlx::query("DELETE FROM job_claims WHERE identity_digest = ANY($1) AND state <> 'active'")
             .bind(&digests)
+            .persistent(store.named())
             .execute(&mut *tx)
             .await
             .context("deleting the identities' claims")?

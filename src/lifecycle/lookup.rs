@@ -30,7 +30,7 @@ pub const MAX_FOUND: i64 = 1_000;
 /// The rows of the identity `who` names, oldest first, and the audit row
 /// naming `actor`, in one transaction.
 pub async fn lookup(store: &Store, who: &Pseudonyms, actor: &Actor) -> anyhow::Result<Vec<Found>> {
-    let mut tx = store.pool().begin().await.context("beginning a lookup")?;
+    let mut tx = store.db().begin().await.context("beginning a lookup")?;
     let found: Vec<Found> = sqlx::query_as(
         "SELECT job_id, batch_id, queue, status, completed_at, reused_from_job_id
            FROM verification_results
@@ -40,6 +40,7 @@ pub async fn lookup(store: &Store, who: &Pseudonyms, actor: &Actor) -> anyhow::R
     )
     .bind(&who.digest)
     .bind(MAX_FOUND)
+    .persistent(store.named())
     .fetch_all(&mut *tx)
     .await
     .context("looking an identity up")?;

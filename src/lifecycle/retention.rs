@@ -95,7 +95,7 @@ pub async fn sweep(
     if swept.rows > 0 {
         // Cut short after scrubbing something: the record of what was done.
         let detail = detail(swept, retention, false);
-        audit::record(store.pool(), actor, Action::Retention, None, &detail).await?;
+        audit::record(store.db(), actor, Action::Retention, None, &detail).await?;
     }
     outcome.map(|()| swept)
 }
@@ -110,19 +110,22 @@ async fn scrub_batch(
     actor: &Actor,
     before: Swept,
 ) -> anyhow::Result<Option<Batch>> {
-    let mut tx = store.pool().begin().await.context("beginning a scrub")?;
+    let mut tx = store.db().begin().await.context("beginning a scrub")?;
     sqlx::query(&format!(
         "SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"
     ))
+    .persistent(store.named())
     .execute(&mut *tx)
     .await
     .context("bounding a scrub")?;
     sqlx::query(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        .persistent(store.named())
         .execute(&mut *tx)
         .await
         .context("bounding a scrub's locks")?;
     let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
         .bind(SWEEP_LOCK)
+        .persistent(store.named())
         .fetch_one(&mut *tx)
         .await
         .context("taking the retention sweep")?;
@@ -144,11 +147,13 @@ async fn scrub_batch(
     )
     .bind(retention.as_secs_f64())
     .bind(limit)
+    .persistent(store.named())
     .fetch_all(&mut *tx)
     .await
     .context("scrubbing rows past the retention")?;
     let claims = sqlx::query("DELETE FROM job_claims WHERE job_id = ANY($1)")
         .bind(&job_ids)
+        .persistent(store.named())
         .execute(&mut *tx)
         .await
         .context("deleting the claims of scrubbed rows")?
@@ -199,7 +204,7 @@ pub async fn purge_scrubbed_letters(
         "SELECT job_id FROM verification_results WHERE job_id = ANY($1) AND scrubbed_at IS NOT NULL",
     )
     .bind(&held)
-    .fetch_all(store.pool())
+    .fetch_all(store.db())
     .await
     .context("finding the dead letters of scrubbed jobs")?
     .into_iter()

@@ -30,7 +30,7 @@ impl Store {
         sqlx::query_scalar(&BILLED_SQL)
             .bind(from)
             .bind(to)
-            .fetch_one(self.pool())
+            .fetch_one(self.db())
             .await
             .context("counting billed calls")
     }

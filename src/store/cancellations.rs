@@ -19,7 +19,7 @@ impl Store {
         batch_id: &str,
         actor: &Actor,
     ) -> anyhow::Result<DateTime<Utc>> {
-        let mut tx = self.pool().begin().await.context("beginning a cancel")?;
+        let mut tx = self.db().begin().await.context("beginning a cancel")?;
         // `xmax = 0` on a row the INSERT wrote; an updated (existing) row has it set.
         let (at, first): (DateTime<Utc>, bool) = sqlx::query_as(
             "INSERT INTO batch_cancellations (batch_id, cancelled_by) VALUES ($1, $2)
@@ -28,6 +28,7 @@ impl Store {
         )
         .bind(batch_id)
         .bind(&actor.name)
+        .persistent(self.named())
         .fetch_one(&mut *tx)
         .await
         .context("recording a batch cancellation")?;
@@ -44,7 +45,7 @@ impl Store {
     ) -> anyhow::Result<Option<DateTime<Utc>>> {
         sqlx::query_scalar("SELECT cancelled_at FROM batch_cancellations WHERE batch_id = $1")
             .bind(batch_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.db())
             .await
             .context("reading a batch cancellation")
     }
@@ -52,7 +53,7 @@ impl Store {
     /// Every cancelled batch_id (a small table: one row per cancelled batch).
     pub async fn cancelled_batches(&self) -> anyhow::Result<Vec<String>> {
         sqlx::query_scalar("SELECT batch_id FROM batch_cancellations")
-            .fetch_all(self.pool())
+            .fetch_all(self.db())
             .await
             .context("reading the cancelled batches")
     }

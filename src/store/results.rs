@@ -102,7 +102,7 @@ impl Store {
             "SELECT {COLUMNS}, scrubbed_at FROM verification_results WHERE job_id = $1"
         ))
         .bind(job_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.db())
         .await
         .context("reading a result")
     }
@@ -131,7 +131,7 @@ impl Store {
             .bind(batch_id)
             .bind(limit)
             .bind(offset)
-            .fetch(self.pool())
+            .fetch(self.db())
             .map(|row| row.context("reading results"))
     }
 
@@ -141,19 +141,19 @@ impl Store {
             "SELECT status, count(*) FROM verification_results WHERE batch_id = $1 GROUP BY status ORDER BY status",
         )
         .bind(batch_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.db())
         .await
         .context("counting a batch")?;
         let (first, last, billed): (Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64) =
             sqlx::query_as(&BATCH_TIMES_SQL)
                 .bind(batch_id)
-                .fetch_one(self.pool())
+                .fetch_one(self.db())
                 .await
                 .context("timing a batch")?;
         let enqueued: Option<(i64,)> =
             sqlx::query_as("SELECT enqueued FROM batches WHERE batch_id = $1")
                 .bind(batch_id)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.db())
                 .await
                 .context("reading a batch's size")?;
         Ok(BatchCounts {
@@ -194,7 +194,7 @@ impl Store {
         )
         .bind(batch_id)
         .bind(count)
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .context("recording an enqueued batch")?;
         Ok(())

@@ -407,3 +407,62 @@ async fn the_export_writes_formula_cells_as_text_and_impossible_ids_get_a_status
     console.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_sixth_wrong_login_in_a_minute_is_answered_429_with_retry_after_even_with_the_right_token(
+) {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let console = Console::start(&env.config, Some(TOKEN)).await;
+    let login = |token: &'static str| {
+        client()
+            .post(format!("{}/login", console.base))
+            .form(&[("token", token), ("next", "/")])
+            .send()
+    };
+    for _ in 0..5 {
+        let answer = login("not-the-token").await.expect("answers");
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    }
+    for token in ["not-the-token", TOKEN] {
+        let answer = login(token).await.expect("answers");
+        assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS, "throttled");
+        let wait: u64 = answer.headers()["retry-after"]
+            .to_str()
+            .expect("text")
+            .parse()
+            .expect("whole seconds");
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+        assert!(answer.headers().get(SET_COOKIE).is_none(), "no session");
+    }
+    console.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_request_whose_headers_never_finish_is_closed_on_the_console_and_the_worker_port() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let console = Console::start(&env.config, None).await;
+    let worker = env.start_worker().await;
+    let half = |addr: SocketAddr| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n")
+            .await
+            .expect("half a request");
+        let mut seen = Vec::new();
+        // The contract's 10 s, with room for a loaded machine; never forever.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            stream.read_to_end(&mut seen),
+        )
+        .await
+        .expect("the server closed the unfinished request")
+        .expect("read");
+    };
+    tokio::join!(half(console.addr), half(worker.running.http_addr));
+    worker.stop().await;
+    console.stop().await;
+    env.cleanup().await;
+}

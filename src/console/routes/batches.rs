@@ -24,7 +24,7 @@ pub async fn list(
     Extension(caller): Extension<Caller>,
 ) -> Result<Markup, PageError> {
     let after = query.get("after").map_or("", String::as_str);
-    let lines = reads::list(state.store.pool(), after).await?;
+    let lines = reads::list(state.store.db(), after).await?;
     let next = (lines.len() as i64 == PAGE)
         .then(|| lines.last().map(|l| l.batch_id.as_str()))
         .flatten();
@@ -56,7 +56,7 @@ pub async fn detail(
     };
     let counts = state.store.batch_counts(&batch_id).await?;
     let cancelled_at = state.store.batch_cancelled_at(&batch_id).await?;
-    let rows = reads::rows(state.store.pool(), &batch_id, cursor.as_ref(), PAGE).await?;
+    let rows = reads::rows(state.store.db(), &batch_id, cursor.as_ref(), PAGE).await?;
     let next = (rows.len() as i64 == PAGE)
         .then(|| rows.last().map(cursor_after))
         .flatten();
@@ -92,12 +92,12 @@ pub async fn export(
     if !plausible_id(&batch_id) {
         return Ok(no_such("batch", &state, &caller));
     }
-    let first = reads::rows(state.store.pool(), &batch_id, None, EXPORT_PAGE).await?;
+    let first = reads::rows(state.store.db(), &batch_id, None, EXPORT_PAGE).await?;
     // Recorded as it starts: the batch's rows at this moment, and who took them.
     let rows = state.store.batch_counts(&batch_id).await?.total();
     let detail = serde_json::json!({ "rows": rows, "format": "csv" });
     crate::audit::record(
-        state.store.pool(),
+        state.store.db(),
         &caller.actor(),
         crate::audit::Action::Export,
         Some(&batch_id),
@@ -114,7 +114,7 @@ pub async fn export(
         let (state, batch_id) = (state.clone(), batch_id.clone());
         async move {
             let cursor = next?;
-            match reads::rows(state.store.pool(), &batch_id, Some(&cursor), EXPORT_PAGE).await {
+            match reads::rows(state.store.db(), &batch_id, Some(&cursor), EXPORT_PAGE).await {
                 Ok(rows) if rows.is_empty() => None,
                 Ok(rows) => Some((csv_lines(&rows), next_cursor(&rows))),
                 Err(error) => {

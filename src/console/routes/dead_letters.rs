@@ -90,7 +90,7 @@ async fn act(
     let target = selection.describe();
     let detail = report.audit_detail();
     audit::record(
-        state.store.pool(),
+        state.store.db(),
         &acting.actor(),
         kind,
         Some(&target),

@@ -29,6 +29,6 @@ pub async fn page(
     if !plausible_id(&job_id) {
         return Ok(no_such("job", &state, &caller));
     }
-    let found = jobs::find(state.store.pool(), &job_id).await?;
+    let found = jobs::find(state.store.db(), &job_id).await?;
     Ok(job::render(&job_id, &found, &viewer(&state, &caller)).into_response())
 }

@@ -13,7 +13,7 @@ pub async fn page(
     State(state): State<ConsoleState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Markup, PageError> {
-    let pool = state.store.pool();
+    let pool = state.store.db();
     let ttl_ms = i64::try_from(BudgetSettings::default().ttl().as_millis()).unwrap_or(2_000);
     let queues = [
         state.config.jobs_queue.clone(),
