@@ -11,6 +11,7 @@ pub mod enqueue;
 pub mod input;
 pub mod mock_upstream;
 pub mod people;
+pub mod report;
 pub mod results;
 mod table;
 pub mod worker;
@@ -49,6 +50,7 @@ pub enum Command {
     Audit(audit::AuditArgs),
     Forget(people::ForgetArgs),
     Lookup(people::LookupArgs),
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command.
@@ -67,5 +69,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(args).await,
         Command::Forget(args) => people::run_forget(args).await,
         Command::Lookup(args) => people::run_lookup(args).await,
+        Command::Report(args) => report::run(args).await,
     }
 }

@@ -9,4 +9,5 @@
 pub mod forget;
 pub mod lookup;
 pub mod people;
+pub mod report;
 pub mod retention;

@@ -6,8 +6,10 @@
 mod audit_log;
 mod commands;
 mod forget;
+
 #[path = "../worker/helpers.rs"]
 mod helpers;
+mod report;
 mod retention;
 mod rows;
 mod spend;
