@@ -21,7 +21,9 @@
 //! The connection is supervised here rather than by lapin's auto-recovery
 //! (young, and it does not re-apply the prefetch): any channel or connection
 //! error ends the session, unacked deliveries return to the queue with the
-//! connection, and a new session re-declares everything after a backoff.
+//! connection, and a new session re-declares everything after a backoff. A
+//! consumer the broker cancels (RabbitMQ 4.x's consumer timeout, a deleted
+//! queue) is not an error: it is consumed again within the session.
 
 mod disposal;
 mod task;
@@ -150,6 +152,28 @@ impl Consumer {
         }
     }
 
+    /// The broker cancelled a consumer (`basic.cancel`): RabbitMQ 4.x does so when
+    /// a delivery outlives the consumer timeout (3.x closed the channel), and every
+    /// version when the queue is deleted. The session goes on: the queue is
+    /// declared again (it may be gone; same arguments, idempotent) and consumed
+    /// again on the same channel, so the other lane, the jobs in flight and
+    /// readiness are untouched. Failing that, the session ends as on any error.
+    async fn consume_again(
+        &self,
+        connection: &lapin::Connection,
+        subscription: &mut Subscription,
+        queue: &str,
+    ) -> anyhow::Result<()> {
+        tracing::warn!(queue, "the broker cancelled the consumer; consuming again");
+        queue::declare_job_queue(connection, queue, &self.topology)
+            .await
+            .with_context(|| format!("declaring {queue} again after a consumer cancel"))?;
+        subscription
+            .resume()
+            .await
+            .with_context(|| format!("consuming {queue} again after a consumer cancel"))
+    }
+
     /// One connection: consume until shutdown, a pause or a broker error.
     async fn session(
         &self,
@@ -234,7 +258,7 @@ impl Consumer {
                         task.spawn(tracker, self.processor.clone(), delivery);
                     }
                     Some(Err(error)) => return Err(error).context("consuming the interactive queue"),
-                    None => return Err(anyhow!("the broker cancelled the interactive consumer")),
+                    None => self.consume_again(&connection, &mut lane, &lane_name).await?,
                 },
                 next = subscription.next() => match next {
                     Some(Ok(delivery)) => {
@@ -248,7 +272,7 @@ impl Consumer {
                         task.spawn(tracker, self.processor.clone(), delivery);
                     }
                     Some(Err(error)) => return Err(error).context("consuming"),
-                    None => return Err(anyhow!("the broker cancelled the consumer")),
+                    None => self.consume_again(&connection, &mut subscription, &queue_name).await?,
                 },
             }
         };
