@@ -111,6 +111,17 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         config.dead_letter_ttl,
         shutdown.clone(),
     ));
+    // Retention (off unless ID2META_RESULTS_RETENTION is set): scrubs old rows in
+    // the background, one replica at a time, never on a job's path.
+    if let Some(retention) = config.results_retention {
+        tokio::spawn(crate::lifecycle::retention::sweep_until(
+            store.clone(),
+            retention,
+            crate::audit::Actor::worker(owner),
+            config.clone(),
+            shutdown.clone(),
+        ));
+    }
     let gate = AccountGate::new(health.clone());
     let standby = limiter.standby();
     tokio::spawn(show_standby(standby.clone(), health.clone()));

@@ -25,6 +25,7 @@ pub const STORE_RETRIES: &str = "id2meta_store_retries_total";
 pub const CREDENTIAL_REFRESHES: &str = "id2meta_credential_refreshes_total";
 pub const CREDENTIAL_EXPIRY: &str = "id2meta_credential_expiry_seconds";
 pub const REUSED: &str = "id2meta_jobs_reused_total";
+pub const BILLED_CALLS: &str = "id2meta_billed_calls_total";
 
 /// Installs the process-wide recorder once and returns its handle (later calls
 /// return the same handle, so tests and the demo can start several workers).
@@ -58,6 +59,10 @@ pub fn install() -> PrometheusHandle {
 }
 
 fn describe() {
+    metrics::describe_counter!(
+        BILLED_CALLS,
+        "Upstream calls Alibaba bills: answered BizCode 1 or 2 (3, no record, is free; reused verdicts made no call)."
+    );
     metrics::describe_counter!(
         REUSED,
         "Jobs settled with a recent verdict for the same identity, without a call."
@@ -134,6 +139,14 @@ fn describe() {
 pub fn job_settled(status: &str, attempts: i32) {
     metrics::counter!(JOBS, "status" => status.to_string()).increment(1);
     metrics::histogram!(ATTEMPTS).record(attempts as f64);
+}
+
+/// A verdict answered by the upstream (never a reused one): counted as billed
+/// when its BizCode is 1 or 2.
+pub fn verdict_answered(verdict: crate::upstream::Verdict) {
+    if verdict.is_billed() {
+        metrics::counter!(BILLED_CALLS).increment(1);
+    }
 }
 
 pub fn upstream_call(code: &str, latency: Duration) {

@@ -21,6 +21,9 @@
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //! - [`console`]: the web console (`id2meta console`): fleet, batches, jobs, dead letters.
 //! - [`progress`]: a batch's done, pending, rate and ETA.
+//! - [`spend`]: billed calls (BizCode 1 and 2) and what they cost.
+//! - [`audit`]: the audit log of operator actions (`operator_actions`).
+//! - [`lifecycle`]: retention, `forget`, `lookup` and the monthly report.
 //! - [`csv_writer`]: every CSV the project writes, formula-safe (OWASP's rule).
 //! - [`cli`]: the user's commands (`worker`, `enqueue`, `results`, `batch`, `demo`, ...).
 //! - [`allocator`]: glibc malloc settings made before the runtime starts (resident memory).
@@ -30,6 +33,7 @@
 
 pub mod allocator;
 pub mod app;
+pub mod audit;
 pub mod budget;
 pub mod cli;
 pub mod config;
@@ -43,12 +47,14 @@ pub mod http;
 pub mod identity;
 pub mod instrumentation;
 pub mod job;
+pub mod lifecycle;
 pub mod mock;
 pub mod pipeline;
 pub mod progress;
 pub mod queue;
 pub mod secret;
 pub mod shutdown;
+pub mod spend;
 pub mod status;
 pub mod store;
 pub mod telemetry;

@@ -16,6 +16,8 @@ pub struct BatchProgress {
     /// Every status, zeros included, in the contract's order.
     pub by_status: Vec<(Status, i64)>,
     pub done: i64,
+    /// Billed calls (BizCode 1 or 2 from the upstream, not reused).
+    pub billed: i64,
     pub enqueued: Option<i64>,
     pub pending: Option<i64>,
     /// Settled jobs per second, when at least a moment has passed.
@@ -55,6 +57,7 @@ impl BatchProgress {
         BatchProgress {
             by_status,
             done,
+            billed: counts.billed,
             enqueued: counts.enqueued,
             pending,
             rate,

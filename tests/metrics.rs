@@ -137,6 +137,20 @@ async fn metrics_parse_as_prometheus_text_and_agree_with_the_rows() {
         1.0
     );
     assert_eq!(sum(&samples, "id2meta_retries_total", None), 1.0);
+    // Billed as Alibaba bills: BizCode 1 and 2; the 30 people include `not_found`s.
+    let billed = rows
+        .iter()
+        .filter(|r| r.status == "match" || r.status == "mismatch")
+        .count();
+    assert!(
+        rows.iter().any(|r| r.status == "not_found"),
+        "a free verdict"
+    );
+    assert_eq!(
+        sum(&samples, "id2meta_billed_calls_total", None),
+        billed as f64
+    );
+    assert_eq!(stats.billed_calls, billed as u64);
     let attempts: i32 = rows.iter().map(|r| r.attempts).sum();
     assert_eq!(
         sum(&samples, "id2meta_job_attempts_sum", None),

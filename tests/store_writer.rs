@@ -28,12 +28,13 @@ fn row(job_id: &str) -> ResultRow {
         attempts: 1,
         name_masked: Some("张*".into()),
         id_number_masked: Some("110***********002X".into()),
-        identity_digest: format!("digest-{job_id}"),
+        identity_digest: Some(format!("digest-{job_id}")),
         metadata: Some(json!({"k": job_id})),
         received_at: Utc::now(),
         completed_at: Utc::now(),
         priority: None,
         reused_from_job_id: None,
+        scrubbed_at: None,
         queue: Some("id2meta.jobs".into()),
     }
 }

@@ -12,9 +12,11 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::table;
+use crate::audit::Actor;
 use crate::config::Config;
 use crate::progress::human;
 pub use crate::progress::BatchProgress;
+use crate::spend::Pricing;
 use crate::store::Store;
 
 /// Show a batch's progress: counts by status, pending, rate, ETA
@@ -23,12 +25,15 @@ use crate::store::Store;
 /// not_found, invalid, rejected, failed, cancelled), the total done, the number
 /// enqueued (as recorded by `id2meta enqueue`), pending = enqueued - done,
 /// the rate (done jobs per second between the first job received and the
-/// last completed) and an ETA = pending / rate. Reads DATABASE_URL.
+/// last completed) and an ETA = pending / rate; the billed calls (BizCode 1
+/// or 2 from the upstream, not reused; `not_found` is free) and their spend at
+/// ID2META_PRICE_PER_CALL in ID2META_CURRENCY. Reads DATABASE_URL.
 ///
 /// With --cancel, cancels the batch instead: every replica sees it within a
 /// second, and each job of the batch not yet called (including jobs that
 /// arrive later) settles as `cancelled` with a row and a completion, without
-/// an upstream call. Calls already in flight finish normally. Idempotent.
+/// an upstream call. Calls already in flight finish normally. Idempotent;
+/// each cancel is recorded in the audit log (`id2meta audit`).
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct BatchArgs {
@@ -44,8 +49,8 @@ pub struct BatchArgs {
 }
 
 impl BatchProgress {
-    /// The report `id2meta batch` prints.
-    pub fn render(&self, batch_id: &str) -> String {
+    /// The report `id2meta batch` prints, spend at `pricing`.
+    pub fn render(&self, batch_id: &str, pricing: &Pricing) -> String {
         let unknown = || "unknown".to_string();
         let mut rows: Vec<Vec<String>> = self
             .by_status
@@ -53,6 +58,8 @@ impl BatchProgress {
             .map(|(s, n)| vec![s.to_string(), n.to_string()])
             .collect();
         rows.push(vec!["done".into(), self.done.to_string()]);
+        rows.push(vec!["billed".into(), self.billed.to_string()]);
+        rows.push(vec!["spend".into(), pricing.spend(self.billed)]);
         rows.push(vec![
             "enqueued".into(),
             self.enqueued.map_or_else(
@@ -96,7 +103,7 @@ pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
             // Clear the screen and go home, so the report redraws in place.
             print!("\x1b[2J\x1b[H");
         }
-        print!("{}", progress.render(&args.batch_id));
+        print!("{}", progress.render(&args.batch_id, &config.pricing));
         if let Some(at) = store.batch_cancelled_at(&args.batch_id).await? {
             println!("cancelled at {}", at.format("%Y-%m-%dT%H:%M:%SZ"));
         }
@@ -116,12 +123,11 @@ pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Records the cancellation; the replicas' refresh does the rest.
+/// Records the cancellation (and its audit row); the replicas' refresh does the rest.
 async fn cancel(store: &Store, batch_id: &str) -> anyhow::Result<()> {
     // Tables first: a cancel against a database no worker has migrated yet still holds.
     store.migrate().await?;
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown-host".into());
-    let at = store.cancel_batch(batch_id, &format!("cli@{host}")).await?;
+    let at = store.cancel_batch(batch_id, &Actor::cli()).await?;
     println!(
         "batch {batch_id} cancelled at {}: its jobs not yet called settle as cancelled",
         at.format("%Y-%m-%dT%H:%M:%SZ")
@@ -144,6 +150,7 @@ mod tests {
             by_status: vec![("match".into(), 30), ("invalid".into(), 10)],
             first_received: Some(first),
             last_completed: Some(first + chrono::Duration::seconds(20)),
+            billed: 25,
             enqueued,
         }
     }
@@ -160,9 +167,11 @@ mod tests {
         assert_eq!(progress.rate, Some(2.0));
         assert_eq!(progress.eta, Some(Duration::from_secs(30)));
         assert!(!progress.is_finished());
-        let text = progress.render("b1");
+        let text = progress.render("b1", &Pricing::default());
         for expected in [
             "batch b1",
+            "billed     25",
+            "spend      USD 0.75",
             "not_found",
             "pending    60",
             "2.0 jobs/s",
@@ -177,7 +186,9 @@ mod tests {
         let progress = BatchProgress::from_counts(&counts(None));
         assert_eq!((progress.pending, progress.eta), (None, None));
         assert!(!progress.is_finished());
-        assert!(progress.render("b1").contains("unknown (not recorded"));
+        assert!(progress
+            .render("b1", &Pricing::default())
+            .contains("unknown (not recorded"));
     }
 
     #[test]

@@ -8,8 +8,10 @@ use anyhow::{bail, Context};
 use chrono::SecondsFormat;
 
 use super::table;
+use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::queue::dead_letters::{DeadLetterQueue, Report, Selection, Summary};
+use crate::store::Store;
 
 /// Look at, replay or purge dead letters (masked output only)
 ///
@@ -21,8 +23,10 @@ use crate::queue::dead_letters::{DeadLetterQueue, Report, Selection, Summary};
 /// `list` and `show` print masks and metadata; `replay` restores the selected
 /// letters, unsealed, to the queue they came from (needs ID2META_PII_KEY) and
 /// removes each only after the broker confirmed it; `purge` deletes them.
-/// Select by id (as `list` prints it), by --reason, or --all.
-/// Reads AMQP_URL, ID2META_JOBS_QUEUE, ID2META_PII_KEY.
+/// Select by id (as `list` prints it), by --reason, or --all. Each replay and
+/// purge is recorded in the audit log (`id2meta audit`) with its counts.
+/// Reads AMQP_URL, ID2META_JOBS_QUEUE, ID2META_PII_KEY (and DATABASE_URL for
+/// the audit log).
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct DeadLettersArgs {
@@ -97,15 +101,43 @@ pub async fn run(args: DeadLettersArgs) -> anyhow::Result<()> {
             None => bail!("no dead letter with id {id:?} in the queue"),
         },
         Action::Replay(selection) => {
-            let report = queue.replay(&selection.selection()).await?;
+            let store = audit_store(&config).await?;
+            let selection = selection.selection();
+            let report = queue.replay(&selection).await?;
+            audited(&store, audit::Action::Replay, &selection, &report).await?;
             finish(&mut out, "replayed", &report)?;
         }
         Action::Purge(selection) => {
-            let report = queue.purge(&selection.selection()).await?;
+            let store = audit_store(&config).await?;
+            let selection = selection.selection();
+            let report = queue.purge(&selection).await?;
+            audited(&store, audit::Action::Purge, &selection, &report).await?;
             finish(&mut out, "purged", &report)?;
         }
     }
     out.flush().context("writing dead letters")
+}
+
+/// The database the audit log is in, reached before anything is done: an action
+/// that could not be recorded is not taken.
+async fn audit_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url, 1).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Records what a replay or purge did (the broker has no transaction with the
+/// log: the row says what was done, failures included).
+async fn audited(
+    store: &Store,
+    action: audit::Action,
+    selection: &Selection,
+    report: &Report,
+) -> anyhow::Result<()> {
+    let target = selection.describe();
+    let detail = report.audit_detail();
+    audit::record(store.db(), &Actor::cli(), action, Some(&target), &detail).await?;
+    Ok(())
 }
 
 fn chosen(format: Option<Format>) -> Format {

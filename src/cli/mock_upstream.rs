@@ -35,7 +35,7 @@ Control endpoints (JSON):
                   \"accept_signatures\": [\"v3\"], \"clock_offset_secs\": 1200}
   GET  /__stats   calls, by_code, by_signature, max_calls_in_one_second,
                   max_calls_in_sliding_second, throttled,
-                  verdict_calls, sts_calls, credential_calls, expired_credential_calls,
+                  verdict_calls, billed_calls (BizCode 1 and 2), sts_calls, credential_calls, expired_credential_calls,
                   oidc_tokens_seen
   POST /__reset   zeroes the counts and forgets the scripts
   (/__config also takes \"sts_ttl_secs\": 20 and \"sts_only\": true)
@@ -139,7 +139,7 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
     handle.shutdown().await?;
     println!(
         "mock upstream stopped after {} calls ({} billed, {} throttled)",
-        stats.calls, stats.verdict_calls, stats.throttled
+        stats.calls, stats.billed_calls, stats.throttled
     );
     Ok(())
 }

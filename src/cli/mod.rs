@@ -1,5 +1,6 @@
 //! The `id2meta` command line: one binary, one subcommand per user task.
 
+pub mod audit;
 pub mod batch;
 pub mod bench;
 pub mod console;
@@ -9,6 +10,8 @@ mod demo_oidc;
 pub mod enqueue;
 pub mod input;
 pub mod mock_upstream;
+pub mod people;
+pub mod report;
 pub mod results;
 mod table;
 pub mod worker;
@@ -44,6 +47,10 @@ pub enum Command {
     Batch(batch::BatchArgs),
     DeadLetters(dead_letters::DeadLettersArgs),
     Console(console::ConsoleArgs),
+    Audit(audit::AuditArgs),
+    Forget(people::ForgetArgs),
+    Lookup(people::LookupArgs),
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command.
@@ -59,5 +66,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::DeadLetters(args) => dead_letters::run(args).await,
         Command::Console(args) => console::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
+        Command::Forget(args) => people::run_forget(args).await,
+        Command::Lookup(args) => people::run_lookup(args).await,
+        Command::Report(args) => report::run(args).await,
     }
 }

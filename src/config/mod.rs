@@ -68,6 +68,11 @@ pub struct Config {
     /// Verdict reuse: a `match`/`mismatch` for the same identity this recent is
     /// repeated without a call (`ID2META_REUSE_WITHIN`; `None` is off, the default).
     pub reuse_within: Option<Duration>,
+    /// `ID2META_PRICE_PER_CALL` and `ID2META_CURRENCY`: what a billed call costs.
+    pub pricing: crate::spend::Pricing,
+    /// `ID2META_RESULTS_RETENTION`: rows completed longer ago are scrubbed (`None`
+    /// is off, the default).
+    pub results_retention: Option<Duration>,
     /// `ID2META_DB_CONNECTIONS`: PostgreSQL connections per replica, every pool included.
     pub db_connections: u32,
     /// `ID2META_DB_POOLER`: `transaction` behind PgBouncer's transaction pooling.
@@ -194,6 +199,20 @@ impl Config {
                 .map(|raw| crate::duration::parse(&raw))
                 .transpose()
                 .context("ID2META_REUSE_WITHIN")?,
+            pricing: crate::spend::Pricing {
+                per_call: parse(
+                    env,
+                    "ID2META_PRICE_PER_CALL",
+                    "0.03",
+                    "a decimal price like 0.03 (at most 6 decimals)",
+                )?,
+                currency: currency(env)?,
+            },
+            results_retention: env
+                .get("ID2META_RESULTS_RETENTION")
+                .map(|raw| crate::duration::parse(&raw))
+                .transpose()
+                .context("ID2META_RESULTS_RETENTION")?,
         })
     }
 
@@ -268,6 +287,16 @@ impl Config {
             request_timeout: self.request_timeout,
         })
     }
+}
+
+/// `ID2META_CURRENCY`: a currency code of 1 to 8 letters (`USD` by default).
+fn currency(env: &dyn Source) -> anyhow::Result<String> {
+    let raw = env.get("ID2META_CURRENCY").unwrap_or_else(|| "USD".into());
+    let code = raw.trim();
+    if code.is_empty() || code.len() > 8 || !code.chars().all(|c| c.is_ascii_alphabetic()) {
+        bail!("ID2META_CURRENCY must be a currency code like USD, got '{raw}'");
+    }
+    Ok(code.to_ascii_uppercase())
 }
 
 /// Enough jobs in flight to keep the QPS budget busy through ~1 s of upstream

@@ -166,6 +166,33 @@ fn verdict_reuse_is_off_by_default_and_takes_a_duration_with_a_unit() {
 }
 
 #[test]
+fn spend_is_priced_at_three_cents_in_dollars_unless_told_and_retention_is_off() {
+    let c = Config::from_source(&HashMap::new()).expect("defaults are valid");
+    assert_eq!(c.pricing, crate::spend::Pricing::default());
+    assert_eq!(c.pricing.spend(100), "USD 3.00");
+    assert_eq!(c.results_retention, None);
+    let env = HashMap::from([
+        ("ID2META_PRICE_PER_CALL", "0.25"),
+        ("ID2META_CURRENCY", "cny"),
+        ("ID2META_RESULTS_RETENTION", "180d"),
+    ]);
+    let c = Config::from_source(&env).expect("valid");
+    assert_eq!(c.pricing.spend(4), "CNY 1.00");
+    assert_eq!(c.results_retention, Some(Duration::from_secs(180 * 86_400)));
+    for (name, bad) in [
+        ("ID2META_PRICE_PER_CALL", "-1"),
+        ("ID2META_PRICE_PER_CALL", "3 cents"),
+        ("ID2META_CURRENCY", "US$"),
+        ("ID2META_RESULTS_RETENTION", "180"),
+    ] {
+        let err = Config::from_source(&HashMap::from([(name, bad)]))
+            .expect_err(bad)
+            .to_string();
+        assert!(err.contains(name), "{err}");
+    }
+}
+
+#[test]
 fn database_connections_default_to_six_and_the_pooler_to_direct() {
     let config = Config::from_source(&HashMap::new()).expect("defaults");
     assert_eq!(config.db_connections, 6);

@@ -107,9 +107,49 @@ impl Identity {
     }
 }
 
+/// What the results table and dead letters hold for an input: its masks and
+/// its digest (never the plaintext). `forget` and `lookup` find a person by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pseudonyms {
+    pub digest: String,
+    pub name_masked: String,
+    pub id_number_masked: String,
+}
+
+impl Pseudonyms {
+    /// As a worker computes them: normalised values for a valid identity, the
+    /// trimmed raw ones for an invalid one (whose row is `invalid`).
+    pub fn of(key: &Secret, name: &str, id_number: &str) -> Self {
+        match Identity::parse(name, id_number) {
+            Ok(identity) => Self {
+                digest: identity.digest(key),
+                name_masked: identity.name.masked(),
+                id_number_masked: identity.id_number.masked(),
+            },
+            Err(_) => Self {
+                digest: identity_digest(key, id_number.trim(), name.trim()),
+                name_masked: mask_name(name),
+                id_number_masked: mask_id_number(id_number),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pseudonyms_are_those_a_worker_stores_for_valid_and_invalid_input() {
+        let key = Secret::new("k");
+        let valid = Pseudonyms::of(&key, " 张三 ", "11010519491231002x ");
+        let identity = Identity::parse("张三", "11010519491231002X").unwrap();
+        assert_eq!(valid.digest, identity.digest(&key));
+        assert_eq!(valid.id_number_masked, "110***********002X");
+        let invalid = Pseudonyms::of(&key, "张三", " 123 ");
+        assert_eq!(invalid.digest, identity_digest(&key, "123", "张三"));
+        assert!(!format!("{valid:?}{invalid:?}").contains("1101051949"));
+    }
 
     #[test]
     fn an_identity_needs_both_a_valid_name_and_a_valid_number() {

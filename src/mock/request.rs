@@ -116,7 +116,12 @@ impl Answer {
         }
     }
 
-    /// A billed answer: HTTP 200, `Code` `Success`, `Result.BizCode`.
+    /// Whether Alibaba bills this answer: a `Success` whose BizCode is `1` or `2`.
+    pub fn is_billed(&self) -> bool {
+        self.code == "Success" && matches!(self.body["Result"]["BizCode"].as_str(), Some("1" | "2"))
+    }
+
+    /// A verdict: HTTP 200, `Code` `Success`, `Result.BizCode` (billed for 1 and 2).
     pub fn verdict(biz_code: &str) -> Self {
         Self {
             status: 200,
@@ -185,7 +190,10 @@ mod tests {
 
     #[test]
     fn a_verdict_is_a_success_with_its_biz_code() {
+        assert!(Answer::verdict("1").is_billed());
+        assert!(!Answer::verdict("3").is_billed(), "no record is free");
         let a = Answer::verdict("2");
+        assert!(a.is_billed());
         assert_eq!((a.status, a.code.as_str()), (200, "Success"));
         assert_eq!(a.body["Result"]["BizCode"], "2");
     }

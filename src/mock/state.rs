@@ -98,6 +98,7 @@ impl Shared {
         };
         state.counters.record(
             &decision.answer.code,
+            decision.answer.is_billed(),
             throttled,
             gate::scheme_of(call),
             unix_second(),

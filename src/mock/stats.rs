@@ -1,8 +1,10 @@
 //! What the mock has answered (`GET /__stats`).
 //!
 //! These counts are how a test or a load run proves the claims that matter most
-//! to the owner: no call billed twice (`verdict_calls`) and the QPS budget never
-//! exceeded (`max_calls_in_one_second`). Nothing per person is kept.
+//! to the owner: no call billed twice (`billed_calls`, as Alibaba bills: BizCode
+//! 1 and 2; `verdict_calls` counts every answered verdict, `not_found` included)
+//! and the QPS budget never exceeded (`max_calls_in_one_second`). Nothing per
+//! person is kept.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -27,8 +29,12 @@ pub struct Stats {
     pub max_calls_in_sliding_second: u64,
     /// Calls refused by the QPS limit.
     pub throttled: u64,
-    /// `Success` answers: the calls Alibaba would bill.
+    /// `Success` answers: every verdict, BizCode 3 (`not_found`) included.
     pub verdict_calls: u64,
+    /// The calls Alibaba bills: `Success` with BizCode `1` or `2` (rev 3); `3`
+    /// (no record) is free.
+    #[serde(default)]
+    pub billed_calls: u64,
     /// Calls by the signature scheme they claimed (`v2`, `v3`), refused ones included.
     #[serde(default)]
     pub by_signature: BTreeMap<String, u64>,
@@ -57,11 +63,13 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Counts one answered call with `code` signed by `scheme`, at unix second
-    /// `now_second` (and monotonic instant `now`, for the sliding second).
+    /// Counts one answered call with `code` (`billed` when Alibaba would bill it)
+    /// signed by `scheme`, at unix second `now_second` (and monotonic instant
+    /// `now`, for the sliding second).
     pub fn record(
         &mut self,
         code: &str,
+        billed: bool,
         throttled: bool,
         scheme: Scheme,
         now_second: u64,
@@ -85,6 +93,9 @@ impl Counters {
         }
         if code == "Success" {
             self.stats.verdict_calls += 1;
+        }
+        if billed {
+            self.stats.billed_calls += 1;
         }
         if now_second != self.second {
             self.second = now_second;
@@ -112,13 +123,15 @@ mod tests {
         let mut c = Counters::default();
         let t = Instant::now();
         let ms = |n| t + std::time::Duration::from_millis(n);
-        c.record("Success", false, Scheme::V3, 100, ms(0));
-        c.record("Success", false, Scheme::V3, 100, ms(600));
-        c.record("Throttling.User", true, Scheme::V2, 100, ms(700));
-        c.record("InternalError", false, Scheme::V3, 101, ms(1100));
+        c.record("Success", true, false, Scheme::V3, 100, ms(0));
+        // A `not_found` verdict: answered, not billed.
+        c.record("Success", false, false, Scheme::V3, 100, ms(600));
+        c.record("Throttling.User", false, true, Scheme::V2, 100, ms(700));
+        c.record("InternalError", false, false, Scheme::V3, 101, ms(1100));
         let s = c.snapshot();
         assert_eq!(s.calls, 4);
         assert_eq!(s.verdict_calls, 2);
+        assert_eq!(s.billed_calls, 1);
         assert_eq!(s.throttled, 1);
         assert_eq!(s.by_code["Success"], 2);
         assert_eq!(s.max_calls_in_one_second, 3);

@@ -123,6 +123,7 @@ impl Processor {
                     request_id,
                 } => {
                     span.record("request_id", request_id.as_str());
+                    crate::instrumentation::verdict_answered(verdict);
                     return Ok(Some(Settlement {
                         status: verdict.into(),
                         biz_code: Some(verdict.biz_code().to_string()),

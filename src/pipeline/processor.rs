@@ -204,7 +204,7 @@ impl Processor {
                 Err(Returned) => return Disposition::Requeue,
             };
             match claim {
-                Claim::Done(row) if row.identity_digest == digest => {
+                Claim::Done(row) if row.may_be_of(&digest) => {
                     return self.republish(&row, queue, publisher).await;
                 }
                 Claim::Done(_) | Claim::Conflict => {

@@ -70,13 +70,14 @@ pub(super) fn row(
         attempts: s.attempts,
         name_masked: Some(name_masked),
         id_number_masked: Some(id_number_masked),
-        identity_digest,
+        identity_digest: Some(identity_digest),
         metadata: job.metadata.clone(),
         received_at,
         completed_at: Utc::now(),
         // The effective priority: the queue's when it imposes one, else the field's.
         priority: Some(job.priority.as_str().to_string()),
         reused_from_job_id: None,
+        scrubbed_at: None,
         queue: job.queue.clone(),
     }
 }
@@ -124,7 +125,7 @@ impl Processor {
                     "job settled"
                 );
             }
-            StoredOutcome::Existing(r) if r.identity_digest != digest => {
+            StoredOutcome::Existing(r) if !digest.as_deref().is_some_and(|d| r.may_be_of(d)) => {
                 tracing::warn!("job_id already settled for another identity");
                 return Disposition::DeadLetter(CONFLICT.into());
             }

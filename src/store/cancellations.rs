@@ -1,27 +1,41 @@
 //! The `batch_cancellations` table: which batches an operator has cancelled.
 //!
-//! Written by `id2meta batch ID --cancel` and the console; read by every replica's
+//! Written by `id2meta batch ID --cancel` and the console (with its audit row);
+//! read by every replica's
 //! [`crate::pipeline::cancellations::Cancellations`] a few times a second.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::Store;
+use crate::audit::{self, Action, Actor};
 
 impl Store {
-    /// Records the cancellation of `batch_id` (idempotent: a second cancel keeps the
-    /// first time and author). Returns when the batch was cancelled.
-    pub async fn cancel_batch(&self, batch_id: &str, by: &str) -> anyhow::Result<DateTime<Utc>> {
-        sqlx::query_scalar(
+    /// Records the cancellation of `batch_id` by `actor`, and its audit row in the
+    /// same transaction (idempotent: a second cancel keeps the first time and
+    /// author, and is audited as a repeat). Returns when the batch was cancelled.
+    pub async fn cancel_batch(
+        &self,
+        batch_id: &str,
+        actor: &Actor,
+    ) -> anyhow::Result<DateTime<Utc>> {
+        let mut tx = self.db().begin().await.context("beginning a cancel")?;
+        // `xmax = 0` on a row the INSERT wrote; an updated (existing) row has it set.
+        let (at, first): (DateTime<Utc>, bool) = sqlx::query_as(
             "INSERT INTO batch_cancellations (batch_id, cancelled_by) VALUES ($1, $2)
              ON CONFLICT (batch_id) DO UPDATE SET batch_id = EXCLUDED.batch_id
-             RETURNING cancelled_at",
+             RETURNING cancelled_at, (xmax = 0)",
         )
         .bind(batch_id)
-        .bind(by)
-        .fetch_one(self.db())
+        .bind(&actor.name)
+        .persistent(self.named())
+        .fetch_one(&mut *tx)
         .await
-        .context("recording a batch cancellation")
+        .context("recording a batch cancellation")?;
+        let detail = serde_json::json!({ "cancelled_at": at, "first": first });
+        audit::record(&mut *tx, actor, Action::Cancel, Some(batch_id), &detail).await?;
+        tx.commit().await.context("committing a cancel")?;
+        Ok(at)
     }
 
     /// When `batch_id` was cancelled, if it was.

@@ -113,12 +113,13 @@ mod tests {
             attempts: 2,
             name_masked: Some("张*".into()),
             id_number_masked: Some("1101**********0011".into()),
-            identity_digest: "d".into(),
+            identity_digest: Some("d".into()),
             metadata: Some(serde_json::json!({"k": "v"})),
             received_at: chrono::Utc::now(),
             completed_at: chrono::Utc::now(),
             priority: None,
             reused_from_job_id: None,
+            scrubbed_at: None,
             queue: None,
         };
         let kept = KeptOutcome::of(&row);

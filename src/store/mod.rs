@@ -5,6 +5,7 @@
 //! a keyed digest only.
 
 mod batcher;
+mod billing;
 mod cancellations;
 mod claims;
 mod database;
@@ -15,6 +16,7 @@ mod retention;
 mod reuse;
 mod writer;
 
+pub use billing::day_and_month_start;
 pub use claims::{Claim, ClaimRequest, Claimer};
 pub use database::{Bounds, Database, Pooler};
 pub use kept::KeptOutcome;

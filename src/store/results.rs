@@ -22,7 +22,8 @@ pub struct ResultRow {
     pub attempts: i32,
     pub name_masked: Option<String>,
     pub id_number_masked: Option<String>,
-    pub identity_digest: String,
+    /// NULL once the row was scrubbed (retention or `forget`).
+    pub identity_digest: Option<String>,
     pub metadata: Option<serde_json::Value>,
     pub received_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
@@ -33,6 +34,20 @@ pub struct ResultRow {
     /// The queue the job was consumed from (a bulk queue or `<jobs>.interactive`;
     /// contract revision 3); NULL on rows from before it.
     pub queue: Option<String>,
+    /// When retention or `forget` scrubbed the masks, digest and metadata (rev 3);
+    /// read where a user sees rows (`SELECT {COLUMNS}, scrubbed_at`), absent (None)
+    /// from the writer's own reads.
+    #[sqlx(default)]
+    pub scrubbed_at: Option<DateTime<Utc>>,
+}
+
+impl ResultRow {
+    /// Whether this settled row can be the job that another copy with `digest` is:
+    /// the same identity, or a scrubbed row, whose identity can no longer be told
+    /// (its job_id stays settled: a copy gets the stored completion, never a call).
+    pub fn may_be_of(&self, digest: &str) -> bool {
+        self.identity_digest.as_deref().is_none_or(|d| d == digest)
+    }
 }
 
 /// What writing a result came to.
@@ -65,9 +80,18 @@ pub(super) const COLUMNS: &str = "job_id, batch_id, status, biz_code, upstream_c
 /// Rows oldest completion first; `LIMIT NULL` is no limit.
 static RESULTS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {COLUMNS} FROM verification_results
+        "SELECT {COLUMNS}, scrubbed_at FROM verification_results
           WHERE ($1::text IS NULL OR batch_id = $1)
           ORDER BY completed_at, job_id LIMIT $2 OFFSET $3"
+    )
+});
+
+/// A batch's first job received, last completed, and billed calls.
+static BATCH_TIMES_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT min(received_at), max(completed_at), count(*) FILTER (WHERE {})
+           FROM verification_results WHERE batch_id = $1",
+        crate::spend::BILLED_ROWS
     )
 });
 
@@ -75,7 +99,7 @@ impl Store {
     /// The row of one job, if it is settled.
     pub async fn result(&self, job_id: &str) -> anyhow::Result<Option<ResultRow>> {
         sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM verification_results WHERE job_id = $1"
+            "SELECT {COLUMNS}, scrubbed_at FROM verification_results WHERE job_id = $1"
         ))
         .bind(job_id)
         .fetch_optional(self.db())
@@ -120,13 +144,12 @@ impl Store {
         .fetch_all(self.db())
         .await
         .context("counting a batch")?;
-        let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
-            "SELECT min(received_at), max(completed_at) FROM verification_results WHERE batch_id = $1",
-        )
-        .bind(batch_id)
-        .fetch_one(self.db())
-        .await
-        .context("timing a batch")?;
+        let (first, last, billed): (Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64) =
+            sqlx::query_as(&BATCH_TIMES_SQL)
+                .bind(batch_id)
+                .fetch_one(self.db())
+                .await
+                .context("timing a batch")?;
         let enqueued: Option<(i64,)> =
             sqlx::query_as("SELECT enqueued FROM batches WHERE batch_id = $1")
                 .bind(batch_id)
@@ -137,6 +160,7 @@ impl Store {
             by_status,
             first_received: first,
             last_completed: last,
+            billed,
             enqueued: enqueued.map(|(n,)| n),
         })
     }
@@ -148,6 +172,8 @@ pub struct BatchCounts {
     pub by_status: Vec<(String, i64)>,
     pub first_received: Option<DateTime<Utc>>,
     pub last_completed: Option<DateTime<Utc>>,
+    /// Billed calls of the batch (BizCode 1 or 2 from the upstream, not reused).
+    pub billed: i64,
     /// Jobs `enqueue` published for the batch, when it could record them.
     pub enqueued: Option<i64>,
 }

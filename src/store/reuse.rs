@@ -6,7 +6,9 @@
 //! reused: a reuse never chains on a reuse, so the verdict's age is its call's age),
 //! and only one completed before the new job was received, within the window.
 //! `not_found` is never reused: a number without a record today may have one
-//! tomorrow. The index `(identity_digest, completed_at)` serves the lookup.
+//! tomorrow. A scrubbed row (retention, `forget`) is never a source: its digest is
+//! gone, and `scrubbed_at IS NULL` says so again should a digest ever be kept.
+//! The index `(identity_digest, completed_at)` serves the lookup.
 
 use std::time::Duration;
 
@@ -40,6 +42,7 @@ impl Store {
                 AND status IN ('match', 'mismatch')
                 AND attempts > 0
                 AND reused_from_job_id IS NULL
+                AND scrubbed_at IS NULL
               ORDER BY completed_at DESC
               LIMIT 1",
         )

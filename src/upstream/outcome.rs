@@ -24,6 +24,12 @@ impl Verdict {
         }
     }
 
+    /// Whether Alibaba bills the call that answered this (rev 3): BizCode 1 and
+    /// 2 are billed, 3 (no record) is not.
+    pub fn is_billed(self) -> bool {
+        matches!(self, Self::Match | Self::Mismatch)
+    }
+
     pub fn biz_code(self) -> &'static str {
         match self {
             Self::Match => "1",

@@ -166,7 +166,7 @@ async fn a_job_of_a_cancelled_batch_settles_cancelled_even_when_a_verdict_could_
     let env = TestEnv::new(MockConfig::default()).await;
     // Cancelled before the worker starts: its first read of the table sees it.
     env.store
-        .cancel_batch("withdrawn", "test")
+        .cancel_batch("withdrawn", &id2meta::audit::Actor::cli())
         .await
         .expect("cancelled");
     let mut config = env.config.clone();

@@ -185,7 +185,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         total,
         (elapsed, bulk_elapsed.unwrap_or((elapsed, 0))),
         &mock,
-        args.qps,
+        (args.qps, &config.pricing),
     );
     if oidc.is_some() {
         OidcDemo::summary(&mock.stats(), args.sts_ttl);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::batch::SCRIPTED_FAILED;
 use crate::mock::MockHandle;
+use crate::spend::Pricing;
 use crate::status::Status;
 
 /// Jobs settled with `status`.
@@ -52,7 +53,7 @@ pub(super) fn summary(
     total: i64,
     elapsed: (Duration, (Duration, u64)),
     mock: &MockHandle,
-    qps: f64,
+    (qps, pricing): (f64, &Pricing),
 ) {
     let stats = mock.stats();
     let secs = elapsed.0.as_secs_f64().max(0.001);
@@ -72,7 +73,12 @@ pub(super) fn summary(
     println!("  {:<28} {:>10}", "upstream calls", stats.calls);
     println!(
         "  {:<28} {:>10}",
-        "  billed (verdicts)", stats.verdict_calls
+        "  billed (BizCode 1 and 2)", stats.billed_calls
+    );
+    println!(
+        "  {:<28} {:>10}",
+        "  spend",
+        pricing.spend(i64::try_from(stats.billed_calls).unwrap_or(i64::MAX))
     );
     println!(
         "  {:<28} {:>10}",

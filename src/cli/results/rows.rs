@@ -174,7 +174,7 @@ fn csv_row(row: &ResultRow) -> Vec<String> {
         row.attempts.to_string(),
         text(&row.name_masked),
         text(&row.id_number_masked),
-        row.identity_digest.clone(),
+        text(&row.identity_digest),
         row.metadata
             .as_ref()
             .map(ToString::to_string)
@@ -205,12 +205,13 @@ mod tests {
             attempts: 1,
             name_masked: Some("张*".into()),
             id_number_masked: Some("110***********002X".into()),
-            identity_digest: "ab12".into(),
+            identity_digest: Some("ab12".into()),
             metadata: Some(serde_json::json!({"applicant": "a-77"})),
             received_at: at,
             completed_at: at,
             priority: None,
             reused_from_job_id: None,
+            scrubbed_at: None,
             queue: Some("id2meta.jobs".into()),
         }
     }

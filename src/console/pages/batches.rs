@@ -47,6 +47,8 @@ pub struct BatchView<'a> {
     pub started: Option<DateTime<Utc>>,
     pub last_completed: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The batch's billed calls priced: `USD 7.71`.
+    pub spend: &'a str,
     pub rows: &'a [MaskedRow],
     pub next: Option<Cursor>,
     pub notice: Option<&'a str>,
@@ -71,6 +73,9 @@ pub fn detail(v: &BatchView<'_>, viewer: &Viewer) -> Markup {
                 "Started " (v.started.map_or_else(|| "–".to_string(), when))
                 @if p.is_finished() { " · finished " (v.last_completed.map_or_else(|| "–".to_string(), when)) }
                 @if let Some(at) = v.cancelled_at { " · " span.bad { "cancelled " (when(at)) } }
+            }
+            p #spend {
+                b { (p.billed) } " billed calls (BizCode 1 and 2; no record is free) · " b { (v.spend) }
             }
             table #counts {
                 thead { tr { @for (status, _) in &p.by_status { th.num { (status.as_str()) } } } }

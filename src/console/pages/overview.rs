@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
+use crate::spend::Pricing;
+
 use super::{ago, layout, short_id, when, Viewer};
 use crate::console::reads::backlog::QueueDepth;
 use crate::console::reads::fleet::{
@@ -16,6 +18,9 @@ pub struct Overview {
     pub calls_per_second: f64,
     pub depths: Vec<QueueDepth>,
     pub codes: Vec<(String, i64)>,
+    /// Billed calls today and this month (UTC).
+    pub billed: (i64, i64),
+    pub pricing: Pricing,
     pub now: DateTime<Utc>,
 }
 
@@ -48,6 +53,16 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
                 span.muted { (format!("{used:.0}% of ID2META_QPS, last {RATE_WINDOW_SECONDS} s")) }
             }
             div.tile { span.muted { "Jobs waiting" } b #backlog { (ready) } span.muted { "ready in the job queues" } }
+            div.tile {
+                span.muted { "Spend today" }
+                b #spend-today { (o.pricing.spend(o.billed.0)) }
+                span.muted { (o.billed.0) " billed calls (UTC day)" }
+            }
+            div.tile {
+                span.muted { "Spend this month" }
+                b #spend-month { (o.pricing.spend(o.billed.1)) }
+                span.muted { (o.billed.1) " billed calls; no record is free" }
+            }
         }
         section {
             h2 { "Fleet" }

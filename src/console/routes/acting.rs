@@ -28,6 +28,11 @@ impl Acting {
     pub fn field(&self, name: &str) -> Option<&str> {
         field(&self.form, name)
     }
+
+    /// Who the audit log names for this action: the session and its client address.
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor::console(self.session.id(), &self.session.client_addr().to_string())
+    }
 }
 
 impl FromRequest<ConsoleState> for Acting {

@@ -65,8 +65,10 @@ pub async fn detail(
         "cancelled" => "Batch cancelled: every replica stops calling for it within a second.",
         _ => "",
     });
+    let spend = state.config.pricing.spend(progress.billed);
     let view = BatchView {
         batch_id: &batch_id,
+        spend: &spend,
         progress: &progress,
         started: counts.first_received,
         last_completed: counts.last_completed,
@@ -91,6 +93,17 @@ pub async fn export(
         return Ok(no_such("batch", &state, &caller));
     }
     let first = reads::rows(state.store.db(), &batch_id, None, EXPORT_PAGE).await?;
+    // Recorded as it starts: the batch's rows at this moment, and who took them.
+    let rows = state.store.batch_counts(&batch_id).await?.total();
+    let detail = serde_json::json!({ "rows": rows, "format": "csv" });
+    crate::audit::record(
+        state.store.db(),
+        &caller.actor(),
+        crate::audit::Action::Export,
+        Some(&batch_id),
+        &detail,
+    )
+    .await?;
     let header_line = Bytes::from_static(
         b"job_id,batch_id,status,biz_code,upstream_code,attempts,name_masked,id_number_masked,received_at,completed_at\n",
     );
@@ -171,7 +184,7 @@ pub async fn cancel(
     if !plausible_id(&batch_id) {
         return Ok(no_such("batch", &state, &Caller::from(&acting.session)));
     }
-    state.store.cancel_batch(&batch_id, "console").await?;
+    state.store.cancel_batch(&batch_id, &acting.actor()).await?;
     tracing::info!(%batch_id, session = %acting.session.id(), client_addr = %acting.session.client_addr(), "batch cancelled from the console");
     Ok(see_other(&format!(
         "{}?notice=cancelled",

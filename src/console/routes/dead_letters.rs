@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
 use super::{viewer, Acting, Caller, ConsoleState, PageError};
+use crate::audit;
 use crate::console::pages::dead_letters as page;
 use crate::queue::dead_letters::{DeadLetterQueue, Report, Selection};
 
@@ -82,6 +83,20 @@ async fn act(
         client_addr = %acting.session.client_addr(),
         "dead letters acted on from the console"
     );
+    let kind = match action {
+        Action::Replay => audit::Action::Replay,
+        Action::Purge => audit::Action::Purge,
+    };
+    let target = selection.describe();
+    let detail = report.audit_detail();
+    audit::record(
+        state.store.db(),
+        &acting.actor(),
+        kind,
+        Some(&target),
+        &detail,
+    )
+    .await?;
     render(&state, &caller, Some(summary(action, &report))).await
 }
 

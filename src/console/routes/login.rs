@@ -12,7 +12,9 @@ use axum::Extension;
 use maud::Markup;
 
 use super::{field, form_pairs, see_other, viewer, Acting, Caller, ConsoleState, PageError};
+use crate::audit::{self, Actor};
 use crate::console::pages::{self, login};
+use serde_json::json;
 
 pub async fn form(
     State(state): State<ConsoleState>,
@@ -44,6 +46,15 @@ pub async fn submit(
                 tracing::warn!(error = %format!("{error:#}"), "sweeping console sessions failed");
             }
             tracing::info!(session = %session.id(), %client_addr, "console login");
+            let actor = Actor::console(session.id(), &client_addr.to_string());
+            audit::record(
+                state.store.db(),
+                &actor,
+                audit::Action::Login,
+                None,
+                &json!({}),
+            )
+            .await?;
             let mut response = see_other(next);
             set_cookie(&mut response, &sessions.cookie(Some(&secret)));
             Ok(response)
@@ -53,6 +64,17 @@ pub async fn submit(
             if let Some(refused) = state.throttle.to_log(client_addr, now) {
                 tracing::warn!(%client_addr, refused, "console login refused (wrong token; logged once a minute per address)");
             }
+            // Who tried, never what they typed.
+            let actor = Actor::console("none", &client_addr.to_string());
+            let detail = json!({ "token_given": !given.is_empty() });
+            audit::record(
+                state.store.db(),
+                &actor,
+                audit::Action::LoginRefused,
+                None,
+                &detail,
+            )
+            .await?;
             let page = login::render(&viewer(&state, &caller), true, next);
             Ok((StatusCode::FORBIDDEN, page).into_response())
         }
@@ -69,6 +91,14 @@ pub async fn logout(
     if let Some(sessions) = &state.sessions {
         sessions.end(&acting.session).await?;
         tracing::info!(session = %acting.session.id(), client_addr = %acting.session.client_addr(), "console logout");
+        audit::record(
+            state.store.db(),
+            &acting.actor(),
+            audit::Action::Logout,
+            None,
+            &json!({}),
+        )
+        .await?;
         set_cookie(&mut response, &sessions.cookie(None));
     }
     Ok(response)

@@ -62,6 +62,15 @@ pub struct Caller {
     pub session: Option<Session>,
 }
 
+impl Caller {
+    /// Who the audit log names for what this request does: its session (or
+    /// `none` on a loopback console read without login) and its address.
+    pub fn actor(&self) -> crate::audit::Actor {
+        let session = self.session.as_ref().map_or("none", Session::id);
+        crate::audit::Actor::console(session, &self.client_addr.to_string())
+    }
+}
+
 impl From<&Session> for Caller {
     fn from(session: &Session) -> Self {
         Self {

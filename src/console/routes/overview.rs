@@ -19,7 +19,9 @@ pub async fn page(
         state.config.jobs_queue.clone(),
         state.config.interactive_queue(),
     ];
-    let (replicas, calls_per_second, codes, depths) = tokio::join!(
+    let now = chrono::Utc::now();
+    let (day, month) = crate::store::day_and_month_start(now);
+    let (replicas, calls_per_second, codes, depths, billed_today, billed_month) = tokio::join!(
         fleet::live_replicas(pool, ttl_ms),
         fleet::calls_per_second(pool),
         fleet::recent_codes(pool),
@@ -29,6 +31,8 @@ pub async fn page(
             state.management_url.as_deref(),
             &queues
         ),
+        state.store.billed_calls(day, now),
+        state.store.billed_calls(month, now),
     );
     let view = Overview {
         replicas: replicas?,
@@ -36,7 +40,9 @@ pub async fn page(
         calls_per_second: calls_per_second?,
         depths,
         codes: codes?,
-        now: chrono::Utc::now(),
+        billed: (billed_today?, billed_month?),
+        pricing: state.config.pricing.clone(),
+        now,
     };
     Ok(overview::render(&view, &viewer(&state, &caller)))
 }

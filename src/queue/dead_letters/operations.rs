@@ -10,6 +10,8 @@
 //! Returned letters go back to the head of a quorum queue (RabbitMQ 3.x) and
 //! count a delivery each, so the dead-letter queue has no delivery limit.
 
+use std::collections::BTreeSet;
+
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use lapin::message::Delivery;
@@ -30,6 +32,23 @@ pub enum Selection {
     Reason(String),
     /// Every letter.
     All,
+    /// Letters of these job_ids (`x-id2meta-job-id`): retention's scrubbed jobs.
+    JobIds(BTreeSet<String>),
+    /// Letters of these identities (`x-id2meta-identity-digest`): `forget`.
+    Digests(BTreeSet<String>),
+}
+
+impl Selection {
+    /// The selection as the audit log's `target`: `ids a,b`, `reason not_json`, `all`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ids(ids) => format!("ids {}", ids.join(",")),
+            Self::Reason(reason) => format!("reason {reason}"),
+            Self::All => "all".into(),
+            Self::JobIds(ids) => format!("{} job ids", ids.len()),
+            Self::Digests(digests) => format!("{} identities", digests.len()),
+        }
+    }
 }
 
 /// What an operator sees of a letter: masks and metadata, never the body.
@@ -63,6 +82,17 @@ pub struct Report {
     pub done: usize,
     /// Of those, left in the queue, with why (masked: ids and reasons only).
     pub failed: Vec<Failure>,
+}
+
+impl Report {
+    /// The audit log's `detail`: counts and the ids of the letters left behind.
+    pub fn audit_detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "selected": self.selected,
+            "done": self.done,
+            "failed": self.failed.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -229,6 +259,12 @@ fn selected(selection: &Selection, delivery: &Delivery) -> bool {
         Selection::All => true,
         Selection::Ids(ids) => letter_id(delivery).is_some_and(|id| ids.contains(&id)),
         Selection::Reason(reason) => header(delivery, headers::REASON).as_ref() == Some(reason),
+        Selection::JobIds(ids) => {
+            header(delivery, headers::JOB_ID).is_some_and(|id| ids.contains(&id))
+        }
+        Selection::Digests(digests) => {
+            header(delivery, headers::IDENTITY_DIGEST).is_some_and(|d| digests.contains(&d))
+        }
     }
 }
 
