@@ -127,7 +127,7 @@ async fn without_scripts_a_live_page_refreshes_itself_and_a_settled_one_does_not
     let page = |path: &'static str| {
         let url = format!("{}{path}", console.base);
         async move {
-            reqwest::get(url)
+            id2meta::tls::get(url)
                 .await
                 .expect("a page")
                 .text()

@@ -52,7 +52,7 @@ impl Console {
 
 /// A client that shows redirects instead of following them, and keeps no cookies.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    id2meta::tls::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client")

@@ -171,9 +171,7 @@ fn csv_lines(rows: &[reads::MaskedRow]) -> Result<Bytes, std::io::Error> {
             ])
             .map_err(std::io::Error::other)?;
     }
-    writer
-        .into_inner()
-        .map(Bytes::from)
+    writer.into_inner().map(Bytes::from)
 }
 
 pub async fn cancel(
