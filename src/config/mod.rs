@@ -4,6 +4,7 @@
 //! Names and defaults are the contract's; see `.env.example`.
 
 mod limits;
+mod queues;
 #[cfg(test)]
 mod tests;
 mod variables;
@@ -19,6 +20,7 @@ use crate::upstream::signing::Scheme;
 use crate::upstream::UpstreamConfig;
 
 use limits::{lease, queue_name, shutdown_deadline};
+pub use queues::{QueueCap, QueueWeight, MAX_WEIGHT};
 use variables::{flag, millis, parse};
 pub use variables::{Environment, Source};
 
@@ -63,6 +65,11 @@ pub struct Config {
     /// Verdict reuse: a `match`/`mismatch` for the same identity this recent is
     /// repeated without a call (`ID2META_REUSE_WITHIN`; `None` is off, the default).
     pub reuse_within: Option<Duration>,
+    /// `ID2META_QUEUE_WEIGHTS`: the bulk queues and their weights; empty is the
+    /// jobs queue alone (read it through [`Config::bulk_queues`]).
+    pub queue_weights: Vec<QueueWeight>,
+    /// `ID2META_QUEUE_CAPS`: fleet-wide calls per second of some bulk queues.
+    pub queue_caps: Vec<QueueCap>,
 }
 
 impl Config {
@@ -120,6 +127,13 @@ impl Config {
         );
         let allow_http = flag(env, "ID2META_ALLOW_HTTP")?;
         crate::endpoint::check("ID2META_ENDPOINT", &endpoint, allow_http)?;
+        let jobs_queue = text("ID2META_JOBS_QUEUE", "id2meta.jobs");
+        let queue_weights =
+            queues::weights(env.get("ID2META_QUEUE_WEIGHTS").as_deref(), &jobs_queue)?;
+        let queue_caps = queues::caps(
+            env.get("ID2META_QUEUE_CAPS").as_deref(),
+            &bulk_queues(&queue_weights, &jobs_queue),
+        )?;
         let signature = match env.get("ID2META_SIGNATURE") {
             None => Scheme::default(),
             Some(raw) => raw
@@ -139,7 +153,7 @@ impl Config {
             qps_margin,
             concurrency,
             max_attempts,
-            jobs_queue: text("ID2META_JOBS_QUEUE", "id2meta.jobs"),
+            jobs_queue,
             results_exchange: text("ID2META_RESULTS_EXCHANGE", "id2meta.results"),
             http_addr: parse(
                 env,
@@ -168,7 +182,15 @@ impl Config {
                 .map(|raw| crate::duration::parse(&raw))
                 .transpose()
                 .context("ID2META_REUSE_WITHIN")?,
+            queue_weights,
+            queue_caps,
         })
+    }
+
+    /// The bulk queues the worker consumes, in the order named, with their
+    /// weights: `ID2META_QUEUE_WEIGHTS`, or the jobs queue alone at weight 1.
+    pub fn bulk_queues(&self) -> Vec<QueueWeight> {
+        bulk_queues(&self.queue_weights, &self.jobs_queue)
     }
 
     /// The interactive lane, `<jobs>.interactive`: a job queue whose jobs are
@@ -232,6 +254,17 @@ impl Config {
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
         })
+    }
+}
+
+fn bulk_queues(weights: &[QueueWeight], jobs_queue: &str) -> Vec<QueueWeight> {
+    if weights.is_empty() {
+        vec![QueueWeight {
+            queue: jobs_queue.to_string(),
+            weight: 1,
+        }]
+    } else {
+        weights.to_vec()
     }
 }
 

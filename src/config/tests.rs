@@ -164,3 +164,28 @@ fn verdict_reuse_is_off_by_default_and_takes_a_duration_with_a_unit() {
         assert!(Config::from_source(&env).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn without_queue_weights_the_jobs_queue_is_the_one_bulk_queue_at_weight_1() {
+    let env = HashMap::from([("ID2META_JOBS_QUEUE", "pipeline.jobs")]);
+    let c = Config::from_source(&env).unwrap();
+    assert_eq!(
+        c.bulk_queues(),
+        [QueueWeight {
+            queue: "pipeline.jobs".into(),
+            weight: 1
+        }]
+    );
+    assert!(c.queue_caps.is_empty());
+    let env = HashMap::from([
+        ("ID2META_QUEUE_WEIGHTS", "id2meta.jobs=1,id2meta.jobs.web=3"),
+        ("ID2META_QUEUE_CAPS", "id2meta.jobs.web=20"),
+    ]);
+    let c = Config::from_source(&env).unwrap();
+    assert_eq!(c.bulk_queues().len(), 2);
+    assert_eq!(c.queue_caps[0].calls_per_second, 20.0);
+    // A cap on a queue the worker does not consume is a typo, refused.
+    let env = HashMap::from([("ID2META_QUEUE_CAPS", "id2meta.jobs.web=20")]);
+    let err = Config::from_source(&env).unwrap_err().to_string();
+    assert!(err.contains("ID2META_QUEUE_CAPS"), "{err}");
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::processor::Returned;
+use super::scheduler::Class;
 use super::settle::Settlement;
 use super::{Disposition, Processor};
 use crate::identity::Identity;
@@ -103,6 +104,11 @@ impl Processor {
             if attempt > 1 {
                 metrics::counter!(crate::instrumentation::RETRIES).increment(1);
             }
+            metrics::counter!(
+                crate::instrumentation::QUEUE_CALLS,
+                "queue" => job.queue.clone().unwrap_or_default()
+            )
+            .increment(1);
             let started = Instant::now();
             let outcome = self.client.verify(identity).await;
             crate::instrumentation::upstream_call(outcome.code(), started.elapsed());
@@ -188,13 +194,15 @@ impl Processor {
     /// token. Gives up at shutdown or a pause (the token never taken).
     async fn paced(&self, job: &Job, token: Uuid) -> Paced {
         let span = (self.lease / 3).max(Duration::from_millis(100));
+        let class = Class::of(job.priority, self.queues.index(job.queue.as_deref()));
         let mut pause = self.gate.subscribe();
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return Paced::GiveBack,
                 _ = pause.wait_for(|refused| *refused) => return Paced::GiveBack,
-                // Interactive jobs are served first (see the limiter's turn).
-                granted = tokio::time::timeout(span, self.limiter.acquire_as(job.priority)) => {
+                // Interactive jobs are served first, bulk queues by weight
+                // (see the limiter's turn and the scheduler).
+                granted = tokio::time::timeout(span, self.limiter.acquire_for(class)) => {
                     if granted.is_ok() {
                         return Paced::Granted;
                     }

@@ -68,12 +68,18 @@ impl World {
             mock,
             store,
         };
-        let connection = world.connect().await;
-        queue::declare(&connection, &Topology::from_config(&world.config))
+        world.declare().await;
+        world
+    }
+
+    /// Declares the topology of this world's configuration (again, after a test
+    /// changed it: more bulk queues, say).
+    pub async fn declare(&self) {
+        let connection = self.connect().await;
+        queue::declare(&connection, &Topology::from_config(&self.config))
             .await
             .expect("topology");
         let _ = connection.close(200, "done".into()).await;
-        world
     }
 
     async fn connect(&self) -> lapin::Connection {
@@ -84,6 +90,18 @@ impl World {
 
     /// Publishes `count` jobs for synthetic people (with confirms); returns their job_ids.
     pub async fn publish_people(&self, count: u64) -> Vec<String> {
+        self.publish_people_to(&self.config.jobs_queue, "job-", 0..count)
+            .await
+    }
+
+    /// Publishes a job for each synthetic person of `people` to `queue` (with
+    /// confirms), job_ids `{prefix}{i:04}`; returns them.
+    pub async fn publish_people_to(
+        &self,
+        queue: &str,
+        prefix: &str,
+        people: std::ops::Range<u64>,
+    ) -> Vec<String> {
         let connection = self.connect().await;
         let publisher = Publisher::open(
             &connection,
@@ -92,15 +110,15 @@ impl World {
         )
         .await
         .expect("publisher");
-        let job_ids: Vec<String> = (0..count).map(|i| format!("job-{i:04}")).collect();
-        let publishes = job_ids.iter().enumerate().map(|(i, job_id)| {
-            let (name, id_number, _) = mock::population::person(i as u64);
+        let job_ids: Vec<String> = people.clone().map(|i| format!("{prefix}{i:04}")).collect();
+        let publishes = job_ids.iter().zip(people).map(|(job_id, i)| {
+            let (name, id_number, _) = mock::population::person(i);
             let job = serde_json::json!({
                 "job_id": job_id, "name": name, "id_number": id_number, "batch_id": "b1"
             });
             let body = serde_json::to_vec(&job).expect("json");
             let publisher = publisher.clone();
-            let queue = self.config.jobs_queue.clone();
+            let queue = queue.to_string();
             async move {
                 publisher
                     .publish_job(&queue, job_id, &body)
@@ -204,13 +222,17 @@ impl World {
     pub async fn cleanup(self) {
         let connection = self.connect().await;
         let channel = connection.create_channel().await.expect("channel");
+        let bulk = self.config.bulk_queues().into_iter().map(|w| w.queue);
         for queue in [
             self.config.jobs_queue.clone(),
             self.config.interactive_queue(),
             self.config.dead_letter_queue(),
             format!("{}.intake", self.config.dead_letter_queue()),
             self.config.results_queue(),
-        ] {
+        ]
+        .into_iter()
+        .chain(bulk)
+        {
             let _ = channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await;
