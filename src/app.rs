@@ -59,17 +59,24 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let client = Client::new(config.upstream_with(credentials.handle))
         .context("building the upstream client")?;
     let metrics = crate::instrumentation::install();
-    // Claims and results go through two batching tasks (one statement each at a time);
-    // the rest (retries, releases) is rare: a few connections suffice at any concurrency.
-    let connections = (u32::from(config.concurrency) / 16).clamp(4, 8);
-    let store = Store::connect(&config.database_url, connections).await?;
+    // `ID2META_DB_CONNECTIONS` in all: one for the budget's heartbeats, the rest for
+    // jobs. Claims and results go through two batching tasks (one statement each at
+    // a time); the rest (retries, releases, readiness) is rare: a few suffice at any
+    // concurrency.
+    let store = Store::open(&config.database(), config.db_connections - 1).await?;
     store.migrate().await?;
     health.set_database(true);
     // The endpoints outlive the drain (so /metrics can be scraped while jobs
     // finish): they stop when the worker task ends, not at SIGTERM.
     let http_stop = CancellationToken::new();
-    let http_addr =
-        crate::http::serve(config.http_addr, health.clone(), metrics, http_stop.clone()).await?;
+    let http_addr = crate::http::serve(
+        config.http_addr,
+        &config.allowed_hosts,
+        health.clone(),
+        metrics,
+        http_stop.clone(),
+    )
+    .await?;
     let owner = Uuid::new_v4();
     // QPS budget: the limiter stays closed until the budget opens it at this
     // replica's share; `budget_stop` is cancelled once the consumer made its last call.

@@ -21,6 +21,7 @@
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //! - [`console`]: the web console (`id2meta console`): fleet, batches, jobs, dead letters.
 //! - [`progress`]: a batch's done, pending, rate and ETA.
+//! - [`csv_writer`]: every CSV the project writes, formula-safe (OWASP's rule).
 //! - [`cli`]: the user's commands (`worker`, `enqueue`, `results`, `batch`, `demo`, ...).
 //! - [`allocator`]: glibc malloc settings made before the runtime starts (resident memory).
 //! - [`secret`], [`duration`], [`telemetry`], [`shutdown`]: redaction, `14d`-style durations, logging, signals.
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod credentials;
+pub mod csv_writer;
 pub mod duration;
 pub mod endpoint;
 pub mod health;

@@ -5,8 +5,9 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
-use tracing_subscriber::layer::{Filter, Layer, SubscriberExt};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -71,14 +72,8 @@ pub const CONSOLE_QUIET: &[&str] = &["lapin::channel"];
 /// What is logged: what `RUST_LOG` (or `default_filter`) enables, and for the
 /// dependencies no more than the cap. Both must agree, so no directive, however
 /// specific (`lapin::channels=trace`), lifts a dependency above `info`.
-/// `silenced` targets log nothing.
-pub fn filter<S>(default_filter: &str, silenced: &[&str]) -> impl Filter<S>
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    let wanted =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    wanted.and(dependency_cap()).and(silencing(silenced))
+pub fn wanted(default_filter: &str) -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter))
 }
 
 /// Drops the events of exactly the `silenced` targets (not their prefixes:
@@ -117,26 +112,51 @@ fn install<W>(format: LogFormat, default_filter: &str, silenced: &[&str], writer
 where
     W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
+    let _ = subscriber(format, wanted(default_filter), silenced, writer).try_init();
+}
+
+/// Colours only for a person at a terminal, never into a file or a pipe.
+fn colours() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// The whole stack: the filters, then one output in `format`.
+///
+/// The filters are *global* layers, ahead of the output, never a per-layer
+/// filter (`Layer::with_filter`) on it. A per-layer filter hands its verdict
+/// from `enabled` to `on_event` through a thread-local that only `enabled`
+/// writes, and a callsite whose interest is cached as `always` (every one of
+/// ours at `info`) skips `enabled`. Any `enabled` call not followed by its own
+/// event (each `log` record of reqwest, rustls or sqlx asks through the
+/// `log` bridge, which `try_init` installs) leaves "disabled" in that
+/// thread-local, and the next event of ours on that thread was dropped:
+/// a worker that settled 60 jobs wrote 4 lines (tokio-rs/tracing#2519).
+/// With one output there is nothing a per-layer filter would add.
+pub fn subscriber<W>(
+    format: LogFormat,
+    wanted: EnvFilter,
+    silenced: &[&str],
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + for<'a> LookupSpan<'a>
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let layer = fmt::layer().with_writer(writer);
-    let _ = match format {
-        Format::Json => tracing_subscriber::registry()
-            .with(
-                layer
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .with_filter(filter(default_filter, silenced)),
-            )
-            .try_init(),
-        Format::Pretty => tracing_subscriber::registry()
-            .with(
-                layer
-                    .compact()
-                    .with_filter(filter(default_filter, silenced)),
-            )
-            .try_init(),
+    let output = match format {
+        Format::Json => layer
+            .with_ansi(false)
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        Format::Pretty => layer.compact().with_ansi(colours()).boxed(),
     };
+    tracing_subscriber::registry()
+        .with(wanted)
+        .with(dependency_cap())
+        .with(silencing(silenced))
+        .with(output)
 }
 
 use LogFormat as Format;
@@ -162,16 +182,33 @@ mod tests {
         }
     }
 
-    /// Logs one event per (target, level) under `directives`; returns what came out.
-    fn logged_under(directives: &str) -> String {
+    impl Captured {
+        fn text(&self) -> String {
+            let kept = self.0.lock().map(|k| k.clone()).unwrap_or_default();
+            String::from_utf8_lossy(&kept).into_owned()
+        }
+    }
+
+    /// Runs `emit` under the production stack ([`subscriber`]) with these
+    /// directives; returns what came out.
+    fn logged_with(
+        format: LogFormat,
+        directives: &str,
+        silenced: &[&str],
+        emit: impl FnOnce(),
+    ) -> String {
         let captured = Captured::default();
         let writer = captured.clone();
-        let subscriber = tracing_subscriber::registry().with(
-            fmt::layer()
-                .with_writer(move || writer.clone())
-                .with_filter(EnvFilter::new(directives).and(dependency_cap())),
-        );
-        tracing::subscriber::with_default(subscriber, || {
+        let stack = subscriber(format, EnvFilter::new(directives), silenced, move || {
+            writer.clone()
+        });
+        tracing::subscriber::with_default(stack, emit);
+        captured.text()
+    }
+
+    /// Logs one event per (target, level) under `directives`; returns what came out.
+    fn logged_under(directives: &str) -> String {
+        logged_with(Format::Pretty, directives, &[], || {
             tracing::trace!(target: "lapin::channel", "lapin-trace-frame");
             tracing::debug!(target: "lapin", "lapin-debug");
             tracing::info!(target: "lapin::connection", "lapin-info");
@@ -180,31 +217,56 @@ mod tests {
             tracing::trace!(target: "hyper_util::client", "hyper-util-trace");
             tracing::debug!(target: "sqlx::query", "sqlx-debug");
             tracing::trace!(target: "id2meta::pipeline", "own-trace");
-        });
-        let kept = captured.0.lock().map(|k| k.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&kept).into_owned()
+        })
+    }
+
+    /// What the `log` bridge asks for a dependency's `log::trace!` record: metadata
+    /// made at run time, checked with `enabled` outside any callsite's cache.
+    struct LogRecordCallsite;
+    impl tracing::callsite::Callsite for LogRecordCallsite {
+        fn set_interest(&self, _: tracing::subscriber::Interest) {}
+        fn metadata(&self) -> &tracing::Metadata<'_> {
+            &LOG_RECORD
+        }
+    }
+    static LOG_RECORD_CALLSITE: LogRecordCallsite = LogRecordCallsite;
+    static LOG_RECORD: tracing::Metadata<'static> = tracing::Metadata::new(
+        "log record",
+        "rustls::client::hs",
+        tracing::Level::TRACE,
+        None,
+        None,
+        None,
+        tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&LOG_RECORD_CALLSITE)),
+        tracing::metadata::Kind::EVENT,
+    );
+
+    #[test]
+    fn an_event_of_ours_after_a_dependencys_refused_log_record_is_still_written() {
+        for format in [Format::Json, Format::Pretty] {
+            let logged = logged_with(format, "info", &[], || {
+                for job in 0..3 {
+                    // As the `log` bridge does for every record of reqwest or rustls.
+                    let wanted = tracing::dispatcher::get_default(|d| d.enabled(&LOG_RECORD));
+                    assert!(!wanted, "a dependency's trace record is refused");
+                    tracing::info!(target: "id2meta::pipeline::settle", job, "job settled");
+                }
+            });
+            assert_eq!(
+                logged.matches("job settled").count(),
+                3,
+                "{format:?}: {logged}"
+            );
+        }
     }
 
     #[test]
     fn the_console_drops_lapins_channel_close_error_and_keeps_its_other_errors() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::registry().with(
-            fmt::layer()
-                .with_writer(move || writer.clone())
-                .with_filter(
-                    EnvFilter::new("info")
-                        .and(dependency_cap())
-                        .and(silencing(CONSOLE_QUIET)),
-                ),
-        );
-        tracing::subscriber::with_default(subscriber, || {
+        let logged = logged_with(Format::Json, "info", CONSOLE_QUIET, || {
             tracing::error!(target: "lapin::channel", "channel-closed-404");
             tracing::error!(target: "lapin::channels", "connection-error");
             tracing::warn!(target: "id2meta::console", "console-warning");
         });
-        let kept = captured.0.lock().map(|k| k.clone()).unwrap_or_default();
-        let logged = String::from_utf8_lossy(&kept);
         assert!(!logged.contains("channel-closed-404"), "{logged}");
         assert!(logged.contains("connection-error"), "{logged}");
         assert!(logged.contains("console-warning"), "{logged}");

@@ -54,6 +54,8 @@ pub async fn heartbeat(pool: &PgPool, beat: Heartbeat) -> anyhow::Result<Sightin
     let mut tx = pool.begin().await.context("starting the heartbeat")?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(LOCK)
+        // Unnamed: nothing left in a session a transaction pooler hands on.
+        .persistent(false)
         .execute(&mut *tx)
         .await
         .context("locking the replica table")?;
@@ -62,6 +64,8 @@ pub async fn heartbeat(pool: &PgPool, beat: Heartbeat) -> anyhow::Result<Sightin
         "DELETE FROM worker_replicas WHERE heartbeat_at < now() - make_interval(secs => $1::float8)",
     )
     .bind(beat.forget_after.max(beat.expiry).as_secs_f64())
+    // Unnamed: nothing left in a session a transaction pooler hands on.
+    .persistent(false)
     .execute(&mut *tx)
     .await
     .context("forgetting dead replicas")?;
@@ -73,6 +77,8 @@ pub async fn heartbeat(pool: &PgPool, beat: Heartbeat) -> anyhow::Result<Sightin
          WHERE heartbeat_at > now() - make_interval(secs => $1::float8)",
     )
     .bind(beat.expiry.as_secs_f64())
+    // Unnamed: nothing left in a session a transaction pooler hands on.
+    .persistent(false)
     .fetch_all(&mut *tx)
     .await
     .context("reading the replica claims")?;
@@ -122,6 +128,8 @@ pub async fn heartbeat(pool: &PgPool, beat: Heartbeat) -> anyhow::Result<Sightin
     .bind(beat.window.as_secs_f64())
     .bind(beat.leaving)
     .bind(lowered_now)
+    // Unnamed: nothing left in a session a transaction pooler hands on.
+    .persistent(false)
     .fetch_one(&mut *tx)
     .await
     .context("writing the replica claim")?;

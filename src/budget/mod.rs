@@ -79,11 +79,14 @@ impl Budget {
     }
 }
 
-/// A small pool of its own, so a heartbeat never queues behind job traffic for a
-/// connection (a late heartbeat would needlessly pause the replica).
+/// A pool of its own, so a heartbeat never queues behind job traffic for a
+/// connection (a late heartbeat would needlessly pause the replica). One
+/// connection: the heartbeats are sequential, and it counts against
+/// `ID2META_DB_CONNECTIONS` (the job pool has the rest). Built from the job
+/// pool's options, so it carries the same server-side bounds.
 pub fn dedicated_pool(pool: &PgPool) -> PgPool {
     PgPoolOptions::new()
-        .max_connections(2)
+        .max_connections(1)
         .acquire_timeout(Duration::from_secs(5))
         .connect_lazy_with((*pool.connect_options()).clone())
 }

@@ -43,6 +43,8 @@ pub async fn write(pool: &PgPool, replica: Uuid, cause: Option<&str>) -> anyhow:
     .bind(replica)
     .bind(cause.is_none())
     .bind(cause)
+    // Unnamed: nothing left in a session a transaction pooler hands on.
+    .persistent(false)
     .execute(pool)
     .await
     .map(drop)

@@ -78,7 +78,7 @@ impl BatchProgress {
 
 pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = Store::open(&config.database(), 1).await?;
     if args.cancel {
         return cancel(&store, &args.batch_id).await;
     }

@@ -33,7 +33,7 @@ pub struct MigrateArgs {}
 
 pub async fn migrate(_args: MigrateArgs) -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let store = Store::connect(&config.database_url, 2).await?;
+    let store = Store::open(&config.database(), 2).await?;
     store.migrate().await.context("migrating")?;
     eprintln!("migrations applied");
     Ok(())

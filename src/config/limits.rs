@@ -53,3 +53,20 @@ pub(super) fn queue_name(name: &str, value: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A comma-separated list of host names (`ID2META_CONSOLE_ALLOWED_HOSTS`): each
+/// a DNS name or an address literal, a port allowed and ignored; anything else
+/// (a URL, a space inside a name, a wildcard) is refused rather than half-read.
+pub(super) fn host_names(name: &str, value: &str) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let fits = item
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:_[]".contains(&b));
+        if !fits {
+            bail!("{name} must be host names separated by commas (e.g. console.example.com,10.0.0.5), got '{item}'");
+        }
+        names.push(item.to_ascii_lowercase());
+    }
+    Ok(names)
+}

@@ -48,6 +48,11 @@ pub struct Config {
     pub jobs_queue: String,
     pub results_exchange: String,
     pub http_addr: SocketAddr,
+    /// `ID2META_CONSOLE_ALLOWED_HOSTS`: host names the console and the worker's
+    /// HTTP port answer to besides their own (see `http::hosts`).
+    pub allowed_hosts: Vec<String>,
+    /// `ID2META_CONSOLE_SECURE_COOKIE`: the console's cookie only over HTTPS (behind TLS).
+    pub console_secure_cookie: bool,
     pub pii_key: Option<Secret>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -70,6 +75,10 @@ pub struct Config {
     pub queue_weights: Vec<QueueWeight>,
     /// `ID2META_QUEUE_CAPS`: fleet-wide calls per second of some bulk queues.
     pub queue_caps: Vec<QueueCap>,
+    /// `ID2META_DB_CONNECTIONS`: PostgreSQL connections per replica, every pool included.
+    pub db_connections: u32,
+    /// `ID2META_DB_POOLER`: `transaction` behind PgBouncer's transaction pooling.
+    pub db_pooler: crate::store::Pooler,
 }
 
 impl Config {
@@ -140,7 +149,19 @@ impl Config {
                 .parse()
                 .map_err(|_| anyhow::anyhow!("ID2META_SIGNATURE must be v3 or v2, got '{raw}'"))?,
         };
+        let db_connections: u32 = parse(
+            env,
+            "ID2META_DB_CONNECTIONS",
+            "6",
+            "a whole number from 2 up",
+        )?;
+        if db_connections < 2 {
+            bail!("ID2META_DB_CONNECTIONS must be a whole number from 2 up (the budget's connection and at least one for jobs), got '{db_connections}'");
+        }
+        let db_pooler = text("ID2META_DB_POOLER", "").parse()?;
         Ok(Self {
+            db_connections,
+            db_pooler,
             database_url: text("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/id2meta"),
             amqp_url: text("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             access_key_id: env.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
@@ -161,6 +182,11 @@ impl Config {
                 "0.0.0.0:9464",
                 "a socket address like 0.0.0.0:9464",
             )?,
+            allowed_hosts: limits::host_names(
+                "ID2META_CONSOLE_ALLOWED_HOSTS",
+                &text("ID2META_CONSOLE_ALLOWED_HOSTS", ""),
+            )?,
+            console_secure_cookie: flag(env, "ID2META_CONSOLE_SECURE_COOKIE")?,
             pii_key: env.get("ID2META_PII_KEY").map(Secret::new),
             connect_timeout: millis(env, "ID2META_CONNECT_TIMEOUT_MS", 5_000)?,
             request_timeout,
@@ -208,6 +234,15 @@ impl Config {
     /// The durable queue that keeps completions until someone reads them.
     pub fn results_queue(&self) -> String {
         self.results_exchange.clone()
+    }
+
+    /// Where PostgreSQL is and how to reach it (the pooler, the server-side bounds).
+    pub fn database(&self) -> crate::store::Database {
+        crate::store::Database {
+            url: self.database_url.clone(),
+            pooler: self.db_pooler,
+            bounds: crate::store::Bounds::default(),
+        }
     }
 
     /// The PII key, required by anything that stores results.

@@ -189,3 +189,24 @@ fn without_queue_weights_the_jobs_queue_is_the_one_bulk_queue_at_weight_1() {
     let err = Config::from_source(&env).unwrap_err().to_string();
     assert!(err.contains("ID2META_QUEUE_CAPS"), "{err}");
 }
+
+#[test]
+fn database_connections_default_to_six_and_the_pooler_to_direct() {
+    let config = Config::from_source(&HashMap::new()).expect("defaults");
+    assert_eq!(config.db_connections, 6);
+    assert_eq!(config.db_pooler, crate::store::Pooler::Direct);
+    let pooled = Config::from_source(&HashMap::from([
+        ("ID2META_DB_CONNECTIONS", "3"),
+        ("ID2META_DB_POOLER", "transaction"),
+    ]))
+    .expect("valid");
+    assert_eq!(pooled.db_connections, 3);
+    assert_eq!(pooled.db_pooler, crate::store::Pooler::Transaction);
+    for (name, value) in [
+        ("ID2META_DB_CONNECTIONS", "1"),
+        ("ID2META_DB_POOLER", "session"),
+    ] {
+        let error = Config::from_source(&HashMap::from([(name, value)])).unwrap_err();
+        assert!(error.to_string().contains(name), "{error}");
+    }
+}

@@ -3,17 +3,28 @@
 //! masked data only, and acts (cancel a batch, replay or purge dead letters) only
 //! for a holder of `ID2META_CONSOLE_TOKEN`.
 //!
-//! - [`auth`]: the token, the session cookie, CSRF and origin checks.
+//! - [`auth`]: the token, CSRF and origin checks.
+//! - [`sessions`]: login sessions in PostgreSQL, and the [`sessions::Session`] that acts.
+//! - [`throttle`]: wrong logins throttled per client address.
+//! - [`headers`]: the security headers of every response; [`assets`]: the
+//!   stylesheet and the live-update script.
 //! - [`reads`]: the bounded, indexed queries behind the pages.
 //! - [`pages`]: maud templates; [`routes`]: the handlers that join the two.
+//!
+//! Its security rules (the contract's, revision 3) are in `docs/console.md`.
 
+pub mod assets;
 pub mod auth;
+pub mod headers;
 pub mod pages;
 pub mod reads;
 pub mod routes;
+pub mod sessions;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::Mutex;
@@ -21,10 +32,18 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::http::hosts::AllowedHosts;
+use crate::http::server;
 use crate::queue::dead_letters::DeadLetterQueue;
 use crate::secret::Secret;
 use crate::store::Store;
-use auth::Auth;
+use auth::{Auth, MIN_TOKEN_CHARS};
+use sessions::Sessions;
+
+/// Connections the console serves at once (a few operators' browsers and scripts).
+const CONNECTIONS: usize = 64;
+/// How often expired sessions are swept (they are refused from their expiry on).
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 /// How the console is reached and who may act.
 #[derive(Debug, Clone)]
@@ -40,6 +59,8 @@ pub struct ConsoleSettings {
 pub enum StartError {
     #[error("refusing to serve the console on {0} (not loopback) without ID2META_CONSOLE_TOKEN: set a token, or listen on 127.0.0.1")]
     OpenWithoutToken(SocketAddr),
+    #[error("ID2META_CONSOLE_TOKEN is {0} characters; it must be at least {MIN_TOKEN_CHARS} (e.g. `openssl rand -hex 24`)")]
+    ShortToken(usize),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -50,6 +71,10 @@ pub struct ConsoleState {
     pub config: Config,
     pub store: Store,
     pub auth: Auth,
+    /// Login sessions; `None` without a token (nobody can log in).
+    pub sessions: Option<Sessions>,
+    /// Wrong logins per client address.
+    pub throttle: Arc<throttle::LoginThrottle>,
     /// Listening on loopback: reading needs no login.
     pub loopback: bool,
     pub management_url: Option<String>,
@@ -83,8 +108,22 @@ pub async fn start(
     if !loopback && settings.token.is_none() {
         return Err(StartError::OpenWithoutToken(settings.listen));
     }
-    let store = Store::connect(&config.database_url, 8).await?;
+    if let Some(token) = &settings.token {
+        let chars = token.expose().chars().count();
+        if chars < MIN_TOKEN_CHARS {
+            return Err(StartError::ShortToken(chars));
+        }
+    }
+    let store = Store::open(&config.database(), config.db_connections).await?;
     store.migrate().await?;
+    let sessions = settings
+        .token
+        .as_ref()
+        .map(|token| Sessions::new(store.pool().clone(), token, config.console_secure_cookie));
+    if let Some(sessions) = &sessions {
+        sessions.prepare().await?;
+        spawn_sweeper(sessions.clone(), shutdown.clone());
+    }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| {
@@ -98,20 +137,39 @@ pub async fn start(
         config,
         store,
         auth: Auth::new(settings.token),
+        sessions,
+        throttle: Arc::default(),
         loopback,
         management_url: settings.management_url,
         broker: Arc::default(),
         dead_letters: Arc::default(),
     };
-    let app = routes::router(state);
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "the console stopped");
-        }
-    });
+    let hosts = Arc::new(AllowedHosts::new(addr, &state.config.allowed_hosts));
+    let app = routes::router(state)
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            crate::http::hosts::refuse_foreign,
+        ))
+        .layer(axum::middleware::from_fn(headers::secure));
+    let limits = server::Limits::new(CONNECTIONS);
+    let task = server::spawn(listener, app, limits, shutdown, "console");
     tracing::info!(%addr, "console started");
     Ok(RunningConsole { addr, task })
+}
+
+/// Deletes expired sessions every [`SWEEP_EVERY`] until `shutdown`.
+fn spawn_sweeper(sessions: Sessions, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    if let Err(error) = sessions.sweep().await {
+                        tracing::warn!(error = %format!("{error:#}"), "sweeping console sessions failed");
+                    }
+                }
+            }
+        }
+    });
 }

@@ -135,7 +135,7 @@ impl Processor {
             }
             match f.class {
                 FailureClass::Permanent => {
-                    tracing::info!(code = %f.code, "upstream rejected the job");
+                    tracing::info!(job_id = %job.job_id, code = %f.code, "upstream rejected the job");
                     return Ok(Some(settlement_of(Status::Rejected, f, attempt)));
                 }
                 FailureClass::Pause => {
@@ -169,7 +169,8 @@ impl Processor {
                     counted = true;
                 }
                 FailureClass::Transient { throttled } => {
-                    tracing::info!(code = %f.code, attempt, "transient upstream failure");
+                    let retrying = attempt < self.max_attempts as i32;
+                    tracing::info!(job_id = %job.job_id, code = %f.code, attempt, retrying, "transient upstream failure");
                     let Failure { code, message, .. } = &f;
                     // Best effort: losing this note only loses the reason of a takeover.
                     let _ = self

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 use uuid::Uuid;
 
 use super::account::AccountGate;
@@ -73,6 +72,21 @@ impl std::ops::Deref for Processor {
 /// Why a step stopped short of a result: the job goes back to the queue.
 pub(super) struct Returned;
 
+/// The span a delivery is processed and disposed of in: the consumer knows
+/// its queue; [`Processor::process`] fills in the job's fields once parsed.
+pub fn job_span(queue: &str) -> tracing::Span {
+    tracing::info_span!(
+        "job",
+        queue,
+        job_id = tracing::field::Empty,
+        batch_id = tracing::field::Empty,
+        priority = tracing::field::Empty,
+        attempt = tracing::field::Empty,
+        upstream_code = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+    )
+}
+
 impl Processor {
     pub fn new(parts: Parts) -> Self {
         Self {
@@ -80,10 +94,11 @@ impl Processor {
         }
     }
 
-    /// Processes one delivery body. `message_id` is the AMQP property; `queue`
-    /// the queue it was consumed from (recorded in its row); `lane` is the
-    /// priority that queue imposes (`<jobs>.interactive`: the queue wins over
-    /// the body's field), `None` for a bulk queue (the field decides).
+    /// Processes one delivery body, in the job's span (opened by the consumer's
+    /// task: see [`job_span`]). `message_id` is the AMQP property; `queue` is the
+    /// queue it was consumed from (recorded in its row); `lane` is the priority
+    /// that queue imposes (`<jobs>.interactive`: the queue wins over the body's
+    /// field), `None` for a bulk queue (the field decides).
     pub async fn process(
         &self,
         body: &[u8],
@@ -102,30 +117,44 @@ impl Processor {
             .consumed_from(queue),
             Err(not_a_job) => {
                 tracing::warn!(
+                    queue,
                     reason = not_a_job.reason(),
                     bytes = body.len(),
-                    "message is not a job"
+                    "message is not a job; dead-lettering it"
                 );
                 return Disposition::DeadLetter(not_a_job.reason().to_string());
             }
         };
-        let span = tracing::info_span!(
-            "job",
-            job_id = %job.job_id,
-            batch_id = job.batch_id.as_deref().unwrap_or(""),
-            priority = job.priority.as_str(),
-            attempt = tracing::field::Empty,
-            upstream_code = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-        );
-        self.process_job(job, received_at, publisher)
-            .instrument(span)
-            .await
+        let span = tracing::Span::current();
+        span.record("job_id", job.job_id.as_str());
+        span.record("batch_id", job.batch_id.as_deref().unwrap_or(""));
+        span.record("priority", job.priority.as_str());
+        let job_id = job.job_id.clone();
+        let disposition = self.process_job(job, queue, received_at, publisher).await;
+        match &disposition {
+            // Its one line is `job settled` (or `published again`), from `settle`.
+            Disposition::Ack => {}
+            Disposition::Requeue => tracing::info!(
+                job_id,
+                queue,
+                "job not settled; requeued for a later delivery"
+            ),
+            Disposition::Return => tracing::info!(
+                job_id,
+                queue,
+                "job not settled while the worker is paused; returned to its queue unchanged"
+            ),
+            Disposition::DeadLetter(reason) => {
+                tracing::warn!(job_id, queue, reason, "job dead-lettered")
+            }
+        }
+        disposition
     }
 
     async fn process_job(
         &self,
         job: Job,
+        queue: &str,
         received_at: chrono::DateTime<Utc>,
         publisher: &Publisher,
     ) -> Disposition {
@@ -151,7 +180,7 @@ impl Processor {
                     received_at,
                     Settlement::invalid(&reason),
                 );
-                return self.settle(row, publisher).await;
+                return self.settle(row, queue, publisher).await;
             }
         };
         let digest = identity.digest(&self.pii_key);
@@ -177,8 +206,7 @@ impl Processor {
             };
             match claim {
                 Claim::Done(row) if row.identity_digest == digest => {
-                    metrics::counter!(crate::instrumentation::REPUBLISHED).increment(1);
-                    return self.publish(&row, publisher).await;
+                    return self.republish(&row, queue, publisher).await;
                 }
                 Claim::Done(_) | Claim::Conflict => {
                     tracing::warn!("job_id already used for another identity");
@@ -191,7 +219,7 @@ impl Processor {
                     let settlement = Settlement::kept(*outcome);
                     let mut row = settle::row(&job, masked, digest, received_at, settlement);
                     row.reused_from_job_id = reused_from;
-                    return self.settle(row, publisher).await;
+                    return self.settle(row, queue, publisher).await;
                 }
                 Claim::HeldByOther => {
                     // A duplicate: its twin is being processed elsewhere. Wait for its row.
@@ -207,7 +235,7 @@ impl Processor {
                     // Reuse only before the first call: once a job has paid, it finishes.
                     if attempts == 0 {
                         match self.reuse(&job, &masked, &digest, received_at).await {
-                            Ok(Some(row)) => return self.settle(row, publisher).await,
+                            Ok(Some(row)) => return self.settle(row, queue, publisher).await,
                             Ok(None) => {}
                             Err(Returned) => {
                                 let _ = self.give_back::<()>(&job, token, false).await;
@@ -222,7 +250,7 @@ impl Processor {
                     {
                         Ok(Some(settlement)) => {
                             let row = settle::row(&job, masked, digest, received_at, settlement);
-                            return self.settle(row, publisher).await;
+                            return self.settle(row, queue, publisher).await;
                         }
                         // The claim was taken over while we waited: see who holds it now.
                         Ok(None) => continue,

@@ -91,7 +91,13 @@ pub(super) fn raw_masks(job: &Job) -> (String, String) {
 
 impl Processor {
     /// Commits `row` (or finds the one already there), then publishes its completion.
-    pub(super) async fn settle(&self, row: ResultRow, publisher: &Publisher) -> Disposition {
+    /// `queue`: the one the job was consumed from, for its log line.
+    pub(super) async fn settle(
+        &self,
+        row: ResultRow,
+        queue: &str,
+        publisher: &Publisher,
+    ) -> Disposition {
         let digest = row.identity_digest.clone();
         let stored = match self.writer.write(row).await {
             Ok(stored) => stored,
@@ -106,15 +112,23 @@ impl Processor {
                 if r.reused_from_job_id.is_some() {
                     metrics::counter!(crate::instrumentation::REUSED).increment(1);
                 }
-                tracing::info!(status = %r.status, attempts = r.attempts, "job settled");
+                // The job's one line (the contract's "Logs"): what it became, never who.
+                tracing::info!(
+                    job_id = %r.job_id,
+                    batch_id = %r.batch_id.as_deref().unwrap_or(""),
+                    queue = %queue,
+                    status = %r.status,
+                    attempts = r.attempts,
+                    request_id = %r.request_id.as_deref().unwrap_or(""),
+                    reused = r.reused_from_job_id.is_some(),
+                    "job settled"
+                );
             }
             StoredOutcome::Existing(r) if r.identity_digest != digest => {
                 tracing::warn!("job_id already settled for another identity");
                 return Disposition::DeadLetter(CONFLICT.into());
             }
-            StoredOutcome::Existing(_) => {
-                metrics::counter!(crate::instrumentation::REPUBLISHED).increment(1);
-            }
+            StoredOutcome::Existing(r) => return self.republish(r, queue, publisher).await,
             StoredOutcome::Unstorable(reason) => {
                 tracing::warn!(
                     reason,
@@ -127,6 +141,23 @@ impl Processor {
             Some(row) => self.publish(row, publisher).await,
             None => Disposition::Requeue,
         }
+    }
+
+    /// A redelivery of a job settled before: its completion again, no new row.
+    pub(super) async fn republish(
+        &self,
+        row: &ResultRow,
+        queue: &str,
+        publisher: &Publisher,
+    ) -> Disposition {
+        metrics::counter!(crate::instrumentation::REPUBLISHED).increment(1);
+        tracing::info!(
+            job_id = %row.job_id,
+            queue,
+            status = %row.status,
+            "job already settled; publishing its completion again"
+        );
+        self.publish(row, publisher).await
     }
 
     /// Publishes the completion of a settled row; the job may then be acknowledged.

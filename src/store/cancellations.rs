@@ -19,7 +19,7 @@ impl Store {
         )
         .bind(batch_id)
         .bind(by)
-        .fetch_one(self.pool())
+        .fetch_one(self.db())
         .await
         .context("recording a batch cancellation")
     }
@@ -31,7 +31,7 @@ impl Store {
     ) -> anyhow::Result<Option<DateTime<Utc>>> {
         sqlx::query_scalar("SELECT cancelled_at FROM batch_cancellations WHERE batch_id = $1")
             .bind(batch_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.db())
             .await
             .context("reading a batch cancellation")
     }
@@ -39,7 +39,7 @@ impl Store {
     /// Every cancelled batch_id (a small table: one row per cancelled batch).
     pub async fn cancelled_batches(&self) -> anyhow::Result<Vec<String>> {
         sqlx::query_scalar("SELECT batch_id FROM batch_cancellations")
-            .fetch_all(self.pool())
+            .fetch_all(self.db())
             .await
             .context("reading the cancelled batches")
     }

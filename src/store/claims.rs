@@ -119,7 +119,7 @@ async fn claim_batch(
     .bind(&owners)
     .bind(&leases)
     .bind(&replicas)
-    .fetch_all(store.pool())
+    .fetch_all(store.db())
     .await
     .context("claiming jobs")?;
     let mut taken: HashMap<String, (i32, Option<String>, Option<String>)> = taken
@@ -151,7 +151,7 @@ async fn unclaimed(store: &Store, request: &ClaimRequest) -> anyhow::Result<Clai
         "SELECT identity_digest, state, outcome, attempts FROM job_claims WHERE job_id = $1",
     )
     .bind(&request.job_id)
-    .fetch_optional(store.pool())
+    .fetch_optional(store.db())
     .await
     .context("reading a job's claim")?;
     match existing {
@@ -182,7 +182,7 @@ impl Store {
         .bind(job_id)
         .bind(owner)
         .bind(lease.as_secs_f64())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.db())
         .await
         .context("starting an attempt")?;
         Ok(row.map(|(a,)| a))
@@ -197,7 +197,7 @@ impl Store {
         .bind(job_id)
         .bind(owner)
         .bind(lease.as_secs_f64())
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .context("renewing a claim")?;
         Ok(renewed.rows_affected() == 1)
@@ -217,7 +217,7 @@ impl Store {
             .bind(owner)
             .bind(code)
             .bind(message)
-            .execute(self.pool())
+            .execute(self.db())
             .await
             .context("noting a failed attempt")?;
         Ok(())
@@ -241,7 +241,7 @@ impl Store {
         .bind(job_id)
         .bind(owner)
         .bind(uncount_attempt)
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .context("releasing a claim")?;
         Ok(())

@@ -89,7 +89,7 @@ impl Store {
         )
         .bind(&row.job_id)
         .bind(outcome)
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .context("keeping the outcome of an unstorable result")?;
         Ok(())

@@ -7,14 +7,18 @@
 mod batcher;
 mod cancellations;
 mod claims;
+mod database;
 mod kept;
+mod pooling;
 mod results;
 mod retention;
 mod reuse;
 mod writer;
 
 pub use claims::{Claim, ClaimRequest, Claimer};
+pub use database::{Bounds, Database, Pooler};
 pub use kept::KeptOutcome;
+pub use pooling::Db;
 pub use results::{BatchCounts, ResultRow, StoredOutcome};
 pub use retention::{sweep_claims_until, RETENTION, SWEEP_BATCH};
 pub use reuse::Reusable;
@@ -23,9 +27,8 @@ pub use writer::{ResultWriter, UNSTORABLE};
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool};
 
 /// The migrations under `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -33,30 +36,27 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: PgPool,
+    db: Db,
+    /// Whether statements may be named and cached (not behind a transaction pooler).
+    named: bool,
 }
 
+/// The transaction-level advisory lock migrations take behind a transaction
+/// pooler, where sqlx's session lock would stay with a server session we leave.
+const MIGRATION_LOCK: i64 = 0x1d2_3e7a;
+
 impl Store {
-    /// Connects, creating the database first if it is missing (the contract's promise).
+    /// Connects directly to `database_url`, creating the database first if it is
+    /// missing (the contract's promise), with the default server-side bounds.
     pub async fn connect(database_url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        if !Postgres::database_exists(database_url)
-            .await
-            .context("checking that the database exists")?
-        {
-            // Two processes may race to create it; the loser's error is harmless.
-            if let Err(e) = Postgres::create_database(database_url).await {
-                if !Postgres::database_exists(database_url)
-                    .await
-                    .unwrap_or(false)
-                {
-                    return Err(e).context("creating the database");
-                }
-            }
-        }
+        Self::open(&Database::direct(database_url), max_connections).await
+    }
+
+    /// Connects as `database` says (pooler, bounds), creating the database if missing.
+    pub async fn open(database: &Database, max_connections: u32) -> anyhow::Result<Self> {
+        let options = database.connect_options()?;
+        create_if_missing(&options).await?;
         // sqlx logs statements at DEBUG and slow ones (over 1 s) at WARN by default: kept.
-        let options: PgConnectOptions = database_url
-            .parse::<PgConnectOptions>()
-            .context("parsing DATABASE_URL")?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             // sqlx pings a connection before lending it by default: a round trip per
@@ -68,27 +68,94 @@ impl Store {
             .connect_with(options)
             .await
             .context("connecting to PostgreSQL")?;
-        Ok(Self { pool })
+        Ok(Self {
+            db: Db::new(pool, database.begin_statement()),
+            named: database.named_statements(),
+        })
     }
 
-    /// Applies pending migrations (idempotent; concurrent workers serialise on sqlx's lock).
+    /// Applies pending migrations (idempotent; concurrent workers serialise on a lock).
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR
-            .run(&self.pool)
+        if self.named {
+            // sqlx's own session-level lock.
+            return MIGRATOR
+                .run(self.pool())
+                .await
+                .context("applying migrations");
+        }
+        // Behind a transaction pooler: all of it in one transaction under a
+        // transaction-level lock (each migration a savepoint), and the statements
+        // sqlx prepared by name dropped before the session goes back to the pool.
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.set_locking(false);
+        let mut tx = self.db.begin().await.context("beginning the migrations")?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .persistent(false)
+            .execute(&mut *tx)
             .await
-            .context("applying migrations")
+            .context("waiting for the migration lock")?;
+        migrator
+            .run(&mut *tx)
+            .await
+            .context("applying migrations")?;
+        sqlx::raw_sql("DEALLOCATE ALL")
+            .execute(&mut *tx)
+            .await
+            .context("dropping the migrations' statements")?;
+        tx.commit().await.context("committing the migrations")
     }
 
+    /// The pool itself, for readers outside the store (console, tests) that
+    /// connect directly.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.db.pool()
+    }
+
+    /// Where the store's statements run (see [`Db`]).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Whether a statement inside an explicit transaction may be named (cached):
+    /// pass it to `.persistent(..)`.
+    pub fn named(&self) -> bool {
+        self.named
     }
 
     /// `select 1`: for readiness.
     pub async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("select 1")
-            .execute(&self.pool)
+            .execute(self.db())
             .await
             .context("pinging PostgreSQL")?;
         Ok(())
     }
+}
+
+/// Creates the database `options` name if it is missing. Simple-protocol
+/// statements only (one exchange each), so it works through a transaction pooler.
+async fn create_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let name = options.get_database().unwrap_or("postgres").to_string();
+    let mut server = PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .context("connecting to PostgreSQL to check that the database exists")?;
+    let literal = name.replace('\'', "''");
+    let exists = format!("SELECT 1 FROM pg_database WHERE datname = '{literal}'");
+    let found = sqlx::raw_sql(&exists)
+        .fetch_all(&mut server)
+        .await
+        .context("checking that the database exists")?;
+    if found.is_empty() {
+        let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        // Two processes may race to create it; the loser's error is harmless.
+        if let Err(e) = sqlx::raw_sql(&create).execute(&mut server).await {
+            let found = sqlx::raw_sql(&exists).fetch_all(&mut server).await?;
+            if found.is_empty() {
+                return Err(e).context("creating the database");
+            }
+        }
+    }
+    let _ = server.close().await;
+    Ok(())
 }

@@ -78,7 +78,7 @@ impl Store {
             "SELECT {COLUMNS} FROM verification_results WHERE job_id = $1"
         ))
         .bind(job_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.db())
         .await
         .context("reading a result")
     }
@@ -107,7 +107,7 @@ impl Store {
             .bind(batch_id)
             .bind(limit)
             .bind(offset)
-            .fetch(self.pool())
+            .fetch(self.db())
             .map(|row| row.context("reading results"))
     }
 
@@ -117,20 +117,20 @@ impl Store {
             "SELECT status, count(*) FROM verification_results WHERE batch_id = $1 GROUP BY status ORDER BY status",
         )
         .bind(batch_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.db())
         .await
         .context("counting a batch")?;
         let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
             "SELECT min(received_at), max(completed_at) FROM verification_results WHERE batch_id = $1",
         )
         .bind(batch_id)
-        .fetch_one(self.pool())
+        .fetch_one(self.db())
         .await
         .context("timing a batch")?;
         let enqueued: Option<(i64,)> =
             sqlx::query_as("SELECT enqueued FROM batches WHERE batch_id = $1")
                 .bind(batch_id)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.db())
                 .await
                 .context("reading a batch's size")?;
         Ok(BatchCounts {
@@ -168,7 +168,7 @@ impl Store {
         )
         .bind(batch_id)
         .bind(count)
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .context("recording an enqueued batch")?;
         Ok(())

@@ -78,14 +78,11 @@ impl Store {
     async fn sweep(&self, select: &str, age: Duration, batch: i64) -> anyhow::Result<u64> {
         let mut deleted = 0;
         loop {
-            let mut tx = self
-                .pool()
-                .begin()
-                .await
-                .context("beginning a claim sweep")?;
+            let mut tx = self.db().begin().await.context("beginning a claim sweep")?;
             sqlx::query(&format!(
                 "SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"
             ))
+            .persistent(self.named())
             .execute(&mut *tx)
             .await
             .context("bounding a claim sweep")?;
@@ -94,6 +91,7 @@ impl Store {
             ))
             .bind(age.as_secs_f64())
             .bind(batch)
+            .persistent(self.named())
             .execute(&mut *tx)
             .await
             .context("sweeping settled claims")?

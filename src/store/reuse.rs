@@ -46,7 +46,7 @@ impl Store {
         .bind(identity_digest)
         .bind(received_at)
         .bind(within.as_secs_f64())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.db())
         .await
         .context("looking up a reusable verdict")
     }

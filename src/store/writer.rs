@@ -107,7 +107,7 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
     let col = |f: fn(&ResultRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
     let job_ids: Vec<String> = rows.iter().map(|r| r.job_id.clone()).collect();
     let mut tx = store
-        .pool()
+        .db()
         .begin()
         .await
         .context("beginning a result transaction")?;
@@ -137,6 +137,7 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
     .bind(col(|r| r.priority.clone()))
     .bind(col(|r| r.reused_from_job_id.clone()))
     .bind(col(|r| r.queue.clone()))
+    .persistent(store.named())
     .fetch_all(&mut *tx)
     .await
     .context("inserting results")?;
@@ -145,6 +146,7 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
         "UPDATE job_claims SET state = 'done' WHERE job_id = ANY($1) AND state IN ('active', 'unstorable')",
     )
         .bind(&job_ids)
+        .persistent(store.named())
         .execute(&mut *tx)
         .await
         .context("settling claims")?;
@@ -156,6 +158,7 @@ async fn commit(store: &Store, rows: &[ResultRow]) -> anyhow::Result<Vec<StoredO
             "SELECT {COLUMNS} FROM verification_results WHERE job_id = ANY($1)"
         ))
         .bind(&missing)
+        .persistent(store.named())
         .fetch_all(&mut *tx)
         .await
         .context("reading existing results")?;

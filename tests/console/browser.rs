@@ -13,7 +13,7 @@ use crate::helpers::eventually;
 /// How long a page may take to show what a test waits for.
 pub const WITHIN: Duration = Duration::from_secs(90);
 /// The console's operator token in these tests.
-pub const TOKEN: &str = "console-test-token-0123456789";
+pub const TOKEN: &str = "console-test-token-0123456789abcdef";
 
 /// A chromedriver child process, killed when dropped (also when the test fails).
 pub struct Driver {

@@ -10,4 +10,6 @@ mod browser;
 mod fleet;
 #[path = "../worker/helpers.rs"]
 mod helpers;
+mod hostile;
+mod security;
 mod walkthrough;

@@ -55,8 +55,8 @@ impl WorkerProcess {
             .env("ID2META_RESULTS_EXCHANGE", &config.results_exchange)
             .env("ID2META_HTTP_ADDR", http_addr.to_string())
             .env("ID2META_PII_KEY", PII_KEY)
+            // RUST_LOG unset: the default filter, as an operator starts it.
             .env("ID2META_LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
             .envs(settings.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

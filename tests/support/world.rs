@@ -90,12 +90,12 @@ impl World {
 
     /// Publishes `count` jobs for synthetic people (with confirms); returns their job_ids.
     pub async fn publish_people(&self, count: u64) -> Vec<String> {
-        self.publish_people_to(&self.config.jobs_queue, "job-", 0..count)
-            .await
+        let queue = self.config.jobs_queue.clone();
+        self.publish_people_to(&queue, "job-", 0..count).await
     }
 
-    /// Publishes a job for each synthetic person of `people` to `queue` (with
-    /// confirms), job_ids `{prefix}{i:04}`; returns them.
+    /// Publishes a job to `queue` for each synthetic person in `people`, job_ids
+    /// `<prefix><index>` (with confirms); returns their job_ids.
     pub async fn publish_people_to(
         &self,
         queue: &str,
@@ -110,18 +110,17 @@ impl World {
         )
         .await
         .expect("publisher");
-        let job_ids: Vec<String> = people.clone().map(|i| format!("{prefix}{i:04}")).collect();
-        let publishes = job_ids.iter().zip(people).map(|(job_id, i)| {
-            let (name, id_number, _) = mock::population::person(i);
+        let jobs: Vec<(u64, String)> = people.map(|i| (i, format!("{prefix}{i:04}"))).collect();
+        let publishes = jobs.iter().map(|(i, job_id)| {
+            let (name, id_number, _) = mock::population::person(*i);
             let job = serde_json::json!({
                 "job_id": job_id, "name": name, "id_number": id_number, "batch_id": "b1"
             });
             let body = serde_json::to_vec(&job).expect("json");
             let publisher = publisher.clone();
-            let queue = queue.to_string();
             async move {
                 publisher
-                    .publish_job(&queue, job_id, &body)
+                    .publish_job(queue, job_id, &body)
                     .await
                     .expect("published")
             }
@@ -131,7 +130,7 @@ impl World {
             .collect::<Vec<_>>()
             .await;
         let _ = connection.close(200, "done".into()).await;
-        job_ids
+        jobs.into_iter().map(|(_, job_id)| job_id).collect()
     }
 
     /// Rows in the results table (retried through a database restart).

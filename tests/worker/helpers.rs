@@ -107,11 +107,43 @@ where
     }
 }
 
-/// The base configuration of a test: unique names, the mock as upstream.
+/// The server part of a database URL (everything before the database name).
+fn server_of(url: &str) -> Option<String> {
+    url.rsplit_once('/').map(|(server, _)| server.to_string())
+}
+
+/// The PostgreSQL server the workers use: `DATABASE_URL`'s (a PgBouncer in CI's
+/// pooled run), else the contract's default.
+fn database_server() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .and_then(|url| server_of(&url))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// `url` as the test itself reaches it, to create, observe and drop its database:
+/// directly at `ID2META_TEST_DIRECT_DATABASE` (a server URL) when the workers go
+/// through a pooler, else `url` itself.
+pub fn direct_url(url: &str) -> String {
+    match std::env::var("ID2META_TEST_DIRECT_DATABASE") {
+        Ok(server) if !server.is_empty() => {
+            let name = url.rsplit_once('/').map(|(_, name)| name).unwrap_or("");
+            format!("{}/{name}", server.trim_end_matches('/'))
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The base configuration of a test: unique names, the mock as upstream, the
+/// database server and pooler the environment names (`ID2META_DB_POOLER`).
 pub fn test_config(endpoint: &str) -> Config {
     let id = Uuid::new_v4().simple().to_string();
     let mut config = Config::from_source(&HashMap::new()).expect("default config");
-    config.database_url = format!("postgres://postgres@127.0.0.1:5432/id2meta_test_{id}");
+    config.database_url = format!("{}/id2meta_test_{id}", database_server());
+    config.db_pooler = std::env::var("ID2META_DB_POOLER")
+        .unwrap_or_default()
+        .parse()
+        .expect("ID2META_DB_POOLER");
     config.jobs_queue = format!("test.{id}.jobs");
     config.results_exchange = format!("test.{id}.results");
     config.endpoint = endpoint.to_string();
@@ -132,7 +164,7 @@ impl TestEnv {
             .await
             .expect("the mock starts");
         let config = test_config(&mock.endpoint());
-        let store = Store::connect(&config.database_url, 4)
+        let store = Store::connect(&direct_url(&config.database_url), 4)
             .await
             .expect("database");
         store.migrate().await.expect("migrations");
@@ -219,7 +251,8 @@ impl TestEnv {
                 .await;
         }
         self.store.pool().close().await;
-        let _ = sqlx::Postgres::drop_database(&self.config.database_url).await;
+        // Forced: a pooler may still hold server sessions on it.
+        let _ = sqlx::Postgres::force_drop_database(&direct_url(&self.config.database_url)).await;
     }
 }
 

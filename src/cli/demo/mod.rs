@@ -103,7 +103,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         mock.endpoint()
     );
 
-    let store = Store::connect(&config.database_url, 2).await?;
+    let store = Store::open(&config.database(), 2).await?;
     store.migrate().await?;
     let connection = queue::connect(&config.amqp_url, "id2meta demo").await?;
     let channel = connection.create_channel().await?;

@@ -62,7 +62,7 @@ impl Tally {
         counts: &BTreeMap<String, i64>,
     ) -> anyhow::Result<()> {
         if self.store.is_none() {
-            let store = Store::connect(&config.database_url, 1).await?;
+            let store = Store::open(&config.database(), 1).await?;
             store.migrate().await?;
             self.store = Some(store);
         }

@@ -65,7 +65,7 @@ pub enum OutputFormat {
 
 pub async fn run(args: ResultsArgs) -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let store = Store::connect(&config.database_url, 2).await?;
+    let store = Store::open(&config.database(), 2).await?;
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         OutputFormat::Table
     } else {

@@ -7,6 +7,7 @@ use chrono::SecondsFormat;
 
 use super::OutputFormat;
 use crate::cli::table;
+use crate::csv_writer::CsvWriter;
 use crate::store::ResultRow;
 
 /// Rows a table page holds (and the table's default `--limit`).
@@ -40,7 +41,7 @@ enum Output<W: Write> {
     },
     Json(W),
     // Boxed: csv's writer holds its buffer state inline (hundreds of bytes).
-    Csv(Box<csv::Writer<W>>),
+    Csv(Box<CsvWriter<W>>),
 }
 
 impl<W: Write> RowWriter<W> {
@@ -54,7 +55,7 @@ impl<W: Write> RowWriter<W> {
             },
             OutputFormat::Json => Output::Json(out),
             OutputFormat::Csv => {
-                let mut writer = csv::Writer::from_writer(out);
+                let mut writer = CsvWriter::new(out);
                 writer.write_record(CSV_COLUMNS)?;
                 Output::Csv(Box::new(writer))
             }
@@ -267,6 +268,22 @@ mod tests {
         assert_eq!(&record[11], r#"{"applicant":"a-77"}"#);
         assert_eq!(&record[13], "2026-11-28T13:09:58.000Z");
         assert_eq!(&record[14], "id2meta.jobs");
+    }
+
+    #[test]
+    fn csv_cells_that_start_like_a_formula_are_written_as_text() {
+        let mut hostile = row();
+        hostile.job_id = "=HYPERLINK(\"http://evil.example\",\"x\")".into();
+        hostile.batch_id = Some("@SUM(1+1)*cmd|' /C calc'!A0".into());
+        hostile.name_masked = Some("=*".into());
+        let mut out = Vec::new();
+        write_rows(&mut out, &[hostile], OutputFormat::Csv).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let record = reader.records().next().unwrap().unwrap();
+        assert_eq!(&record[0], "'=HYPERLINK(\"http://evil.example\",\"x\")");
+        assert_eq!(&record[1], "'@SUM(1+1)*cmd|' /C calc'!A0");
+        assert_eq!(&record[8], "'=*");
     }
 
     #[test]

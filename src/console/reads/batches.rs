@@ -1,9 +1,9 @@
 //! Batches: the list (keyset by batch_id), a batch's masked rows (keyset by
 //! completion time and job_id) and its CSV export, read page by page.
 
+use crate::store::Db;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
 /// Rows a page shows.
 pub const PAGE: i64 = 50;
@@ -20,7 +20,7 @@ pub struct BatchLine {
 /// Up to [`PAGE`] batches after `after`, by batch_id: those `enqueue` recorded and
 /// those only the results know (found by a skip scan of the batch index, one probe
 /// per batch, instead of a scan of every row).
-pub async fn list(pool: &PgPool, after: &str) -> anyhow::Result<Vec<BatchLine>> {
+pub async fn list(pool: &Db, after: &str) -> anyhow::Result<Vec<BatchLine>> {
     sqlx::query_as(
         "WITH RECURSIVE seen(batch_id, n) AS (
              (SELECT batch_id, 1 FROM verification_results
@@ -72,7 +72,7 @@ pub struct Cursor {
 
 /// Up to `limit` rows of a batch after `cursor`, oldest completion first.
 pub async fn rows(
-    pool: &PgPool,
+    pool: &Db,
     batch_id: &str,
     cursor: Option<&Cursor>,
     limit: i64,

@@ -1,9 +1,9 @@
 //! The fleet: live replicas from `worker_replicas`, the budget used now, and the
 //! upstream codes of the last minutes, from `verification_results`.
 
+use crate::store::Db;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// How far back "now" reaches for the budget in use.
@@ -40,7 +40,7 @@ impl Replica {
 }
 
 /// The replicas whose heartbeat is younger than `ttl_ms` (the budget's own rule).
-pub async fn live_replicas(pool: &PgPool, ttl_ms: i64) -> anyhow::Result<Vec<Replica>> {
+pub async fn live_replicas(pool: &Db, ttl_ms: i64) -> anyhow::Result<Vec<Replica>> {
     sqlx::query_as(
         "SELECT replica_id, joined_at, active_since,
                 (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS heartbeat_age_ms,
@@ -57,7 +57,7 @@ pub async fn live_replicas(pool: &PgPool, ttl_ms: i64) -> anyhow::Result<Vec<Rep
 
 /// Upstream calls per second that settled a job over the last [`RATE_WINDOW_SECONDS`]
 /// (a job's earlier failed attempts are not seen here; `/metrics` counts every call).
-pub async fn calls_per_second(pool: &PgPool) -> anyhow::Result<f64> {
+pub async fn calls_per_second(pool: &Db) -> anyhow::Result<f64> {
     let calls: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM verification_results
           WHERE completed_at > now() - make_interval(secs => $1) AND upstream_code IS NOT NULL",
@@ -71,7 +71,7 @@ pub async fn calls_per_second(pool: &PgPool) -> anyhow::Result<f64> {
 
 /// Settled jobs of the last [`CODES_WINDOW_MINUTES`] by upstream code (the status
 /// when no call answered: `invalid`, `cancelled`, reused verdicts), most frequent first.
-pub async fn recent_codes(pool: &PgPool) -> anyhow::Result<Vec<(String, i64)>> {
+pub async fn recent_codes(pool: &Db) -> anyhow::Result<Vec<(String, i64)>> {
     sqlx::query_as(
         "SELECT coalesce(upstream_code, '(' || status || ')') AS code, count(*)
            FROM verification_results

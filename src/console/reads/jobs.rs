@@ -1,8 +1,8 @@
 //! Where a job is: its settled row, or its claim (work in progress).
 
+use crate::store::Db;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
 use super::batches::MaskedRow;
 
@@ -29,7 +29,7 @@ pub enum JobWhere {
     Unknown,
 }
 
-pub async fn find(pool: &PgPool, job_id: &str) -> anyhow::Result<JobWhere> {
+pub async fn find(pool: &Db, job_id: &str) -> anyhow::Result<JobWhere> {
     let row: Option<MaskedRow> = sqlx::query_as(
         "SELECT job_id, batch_id, status, biz_code, upstream_code, attempts, name_masked,
                 id_number_masked, received_at, completed_at

@@ -4,13 +4,15 @@ use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use maud::Markup;
 
-use super::{field, form_pairs, now, refused, see_other, viewer, ConsoleState, PageError};
+use super::{no_such, plausible_id, see_other, viewer, Acting, Caller, ConsoleState, PageError};
 use crate::console::pages::batches::{self as page, batch_href, BatchView};
 use crate::console::reads::batches::{self as reads, cursor_after, Cursor, PAGE};
+use crate::csv_writer::CsvWriter;
 use crate::progress::BatchProgress;
 
 /// Rows per query of the CSV export: each page is its own short statement.
@@ -19,17 +21,17 @@ const EXPORT_PAGE: i64 = 1_000;
 pub async fn list(
     State(state): State<ConsoleState>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Markup, PageError> {
     let after = query.get("after").map_or("", String::as_str);
-    let lines = reads::list(state.store.pool(), after).await?;
+    let lines = reads::list(state.store.db(), after).await?;
     let next = (lines.len() as i64 == PAGE)
         .then(|| lines.last().map(|l| l.batch_id.as_str()))
         .flatten();
     Ok(page::list(
         &lines,
         next,
-        &viewer(&state, &headers),
+        &viewer(&state, &caller),
         chrono::Utc::now(),
     ))
 }
@@ -38,8 +40,11 @@ pub async fn detail(
     State(state): State<ConsoleState>,
     Path(batch_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Result<Markup, PageError> {
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, PageError> {
+    if !plausible_id(&batch_id) {
+        return Ok(no_such("batch", &state, &caller));
+    }
     let cursor = match (query.get("after_at"), query.get("after_id")) {
         (Some(at), Some(id)) => chrono::DateTime::parse_from_rfc3339(at)
             .ok()
@@ -51,7 +56,7 @@ pub async fn detail(
     };
     let counts = state.store.batch_counts(&batch_id).await?;
     let cancelled_at = state.store.batch_cancelled_at(&batch_id).await?;
-    let rows = reads::rows(state.store.pool(), &batch_id, cursor.as_ref(), PAGE).await?;
+    let rows = reads::rows(state.store.db(), &batch_id, cursor.as_ref(), PAGE).await?;
     let next = (rows.len() as i64 == PAGE)
         .then(|| rows.last().map(cursor_after))
         .flatten();
@@ -70,45 +75,59 @@ pub async fn detail(
         next,
         notice: notice.filter(|n| !n.is_empty()),
     };
-    Ok(page::detail(&view, &viewer(&state, &headers)))
+    Ok(page::detail(&view, &viewer(&state, &caller)).into_response())
 }
 
-/// The batch's rows as CSV (masks only), streamed page by page: memory stays flat
-/// however large the batch, and no statement holds a snapshot open for long.
-pub async fn export(State(state): State<ConsoleState>, Path(batch_id): Path<String>) -> Response {
+/// The batch's rows as CSV (masks only, every cell formula-safe), streamed page
+/// by page: memory stays flat however large the batch, and no statement holds a
+/// snapshot open for long. The first page is read before the answer starts, so a
+/// failure there is a status (503, logged), not a dropped connection.
+pub async fn export(
+    State(state): State<ConsoleState>,
+    Path(batch_id): Path<String>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, PageError> {
+    if !plausible_id(&batch_id) {
+        return Ok(no_such("batch", &state, &caller));
+    }
+    let first = reads::rows(state.store.db(), &batch_id, None, EXPORT_PAGE).await?;
     let header_line = Bytes::from_static(
         b"job_id,batch_id,status,biz_code,upstream_code,attempts,name_masked,id_number_masked,received_at,completed_at\n",
     );
     let filename = format!("attachment; filename=\"batch-{}.csv\"", sanitize(&batch_id));
-    let pages = futures_util::stream::unfold(Some(None::<Cursor>), move |next| {
+    let after_first = next_cursor(&first);
+    let first = futures_util::stream::iter([Ok(header_line), csv_lines(&first)]);
+    let rest = futures_util::stream::unfold(after_first, move |next| {
         let (state, batch_id) = (state.clone(), batch_id.clone());
         async move {
             let cursor = next?;
-            match reads::rows(state.store.pool(), &batch_id, cursor.as_ref(), EXPORT_PAGE).await {
+            match reads::rows(state.store.db(), &batch_id, Some(&cursor), EXPORT_PAGE).await {
                 Ok(rows) if rows.is_empty() => None,
-                Ok(rows) => {
-                    let after =
-                        (rows.len() as i64 == EXPORT_PAGE).then(|| rows.last().map(cursor_after));
-                    Some((csv_lines(&rows), after))
-                }
+                Ok(rows) => Some((csv_lines(&rows), next_cursor(&rows))),
                 Err(error) => {
-                    // The response has started: end it short, and say so in the log.
+                    // The answer has started: end it short, and say so in the log.
                     tracing::warn!(error = %format!("{error:#}"), "a CSV export stopped early");
                     Some((Err(std::io::Error::other("export stopped")), None))
                 }
             }
         }
     });
-    let body = futures_util::stream::once(async move { Ok(header_line) });
-    let body = futures_util::StreamExt::chain(body, pages);
-    (
+    let body = futures_util::StreamExt::chain(first, rest);
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (header::CONTENT_DISPOSITION, filename),
         ],
         Body::from_stream(body),
     )
-        .into_response()
+        .into_response())
+}
+
+/// Where the next page starts, if this one was full.
+fn next_cursor(rows: &[reads::MaskedRow]) -> Option<Cursor> {
+    (rows.len() as i64 == EXPORT_PAGE)
+        .then(|| rows.last().map(cursor_after))
+        .flatten()
 }
 
 /// Characters safe in a download's file name.
@@ -120,7 +139,7 @@ fn sanitize(s: &str) -> String {
 }
 
 fn csv_lines(rows: &[reads::MaskedRow]) -> Result<Bytes, std::io::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = CsvWriter::new(Vec::new());
     for r in rows {
         writer
             .write_record([
@@ -148,15 +167,13 @@ fn csv_lines(rows: &[reads::MaskedRow]) -> Result<Bytes, std::io::Error> {
 pub async fn cancel(
     State(state): State<ConsoleState>,
     Path(batch_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    acting: Acting,
 ) -> Result<Response, PageError> {
-    let pairs = form_pairs(&body);
-    if let Err(refusal) = state.auth.may_act(&headers, field(&pairs, "csrf"), now()) {
-        return Ok(refused(refusal, &state, &headers));
+    if !plausible_id(&batch_id) {
+        return Ok(no_such("batch", &state, &Caller::from(&acting.session)));
     }
     state.store.cancel_batch(&batch_id, "console").await?;
-    tracing::info!(%batch_id, "batch cancelled from the console");
+    tracing::info!(%batch_id, session = %acting.session.id(), client_addr = %acting.session.client_addr(), "batch cancelled from the console");
     Ok(see_other(&format!(
         "{}?notice=cancelled",
         batch_href(&batch_id)

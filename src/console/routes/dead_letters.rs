@@ -1,12 +1,11 @@
 //! `GET /dead-letters`, `POST /dead-letters/replay`, `POST /dead-letters/purge`:
 //! the dead-letter tools' library ([`DeadLetterQueue`]) behind a page, masks only.
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 
-use super::{field, form_pairs, now, refused, viewer, ConsoleState, PageError};
+use super::{viewer, Acting, Caller, ConsoleState, PageError};
 use crate::console::pages::dead_letters as page;
 use crate::queue::dead_letters::{DeadLetterQueue, Report, Selection};
 
@@ -15,25 +14,25 @@ const LIST: usize = 200;
 
 pub async fn page(
     State(state): State<ConsoleState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Response, PageError> {
-    render(&state, &headers, None).await
+    render(&state, &caller, None).await
 }
 
 pub async fn replay(
     state: State<ConsoleState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Extension(caller): Extension<Caller>,
+    acting: Acting,
 ) -> Result<Response, PageError> {
-    act(state, headers, body, Action::Replay).await
+    act(state, caller, acting, Action::Replay).await
 }
 
 pub async fn purge(
     state: State<ConsoleState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Extension(caller): Extension<Caller>,
+    acting: Acting,
 ) -> Result<Response, PageError> {
-    act(state, headers, body, Action::Purge).await
+    act(state, caller, acting, Action::Purge).await
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -44,25 +43,22 @@ enum Action {
 
 async fn act(
     State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    body: Bytes,
+    caller: Caller,
+    acting: Acting,
     action: Action,
 ) -> Result<Response, PageError> {
-    let pairs = form_pairs(&body);
-    if let Err(refusal) = state.auth.may_act(&headers, field(&pairs, "csrf"), now()) {
-        return Ok(refused(refusal, &state, &headers));
-    }
     // A row's own button names one letter (`only`); the bottom buttons the ticked ones.
-    let ids: Vec<String> = match field(&pairs, "only") {
+    let ids: Vec<String> = match acting.field("only") {
         Some(only) => vec![only.to_string()],
-        None => pairs
+        None => acting
+            .form
             .iter()
             .filter(|(n, _)| n == "id")
             .map(|(_, v)| v.clone())
             .collect(),
     };
     if ids.is_empty() {
-        return render(&state, &headers, Some("Nothing selected.".into())).await;
+        return render(&state, &caller, Some("Nothing selected.".into())).await;
     }
     let selection = Selection::Ids(ids);
     let report = {
@@ -82,9 +78,11 @@ async fn act(
         done = report.done,
         failed = report.failed.len(),
         replay = (action == Action::Replay),
+        session = %acting.session.id(),
+        client_addr = %acting.session.client_addr(),
         "dead letters acted on from the console"
     );
-    render(&state, &headers, Some(summary(action, &report))).await
+    render(&state, &caller, Some(summary(action, &report))).await
 }
 
 fn summary(action: Action, report: &Report) -> String {
@@ -105,10 +103,10 @@ fn summary(action: Action, report: &Report) -> String {
 
 async fn render(
     state: &ConsoleState,
-    headers: &HeaderMap,
+    caller: &Caller,
     notice: Option<String>,
 ) -> Result<Response, PageError> {
-    let viewer = viewer(state, headers);
+    let viewer = viewer(state, caller);
     let listed = {
         let mut held = state.dead_letters.lock().await;
         let listed = match connected(state, &mut held).await {

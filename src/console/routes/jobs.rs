@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 
-use super::{viewer, ConsoleState, PageError};
+use super::{no_such, plausible_id, viewer, Caller, ConsoleState, PageError};
 use crate::console::pages::{batches::enc, job};
 use crate::console::reads::jobs;
 
@@ -24,8 +24,11 @@ pub async fn search(Query(query): Query<HashMap<String, String>>) -> Response {
 pub async fn page(
     State(state): State<ConsoleState>,
     Path(job_id): Path<String>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Response, PageError> {
-    let found = jobs::find(state.store.pool(), &job_id).await?;
-    Ok(job::render(&job_id, &found, &viewer(&state, &headers)).into_response())
+    if !plausible_id(&job_id) {
+        return Ok(no_such("job", &state, &caller));
+    }
+    let found = jobs::find(state.store.db(), &job_id).await?;
+    Ok(job::render(&job_id, &found, &viewer(&state, &caller)).into_response())
 }

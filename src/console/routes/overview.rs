@@ -1,19 +1,19 @@
 //! `GET /`.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::Extension;
 use maud::Markup;
 
-use super::{viewer, ConsoleState, PageError};
+use super::{viewer, Caller, ConsoleState, PageError};
 use crate::budget::BudgetSettings;
 use crate::console::pages::overview::{self, Overview};
 use crate::console::reads::{backlog, fleet};
 
 pub async fn page(
     State(state): State<ConsoleState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Markup, PageError> {
-    let pool = state.store.pool();
+    let pool = state.store.db();
     let ttl_ms = i64::try_from(BudgetSettings::default().ttl().as_millis()).unwrap_or(2_000);
     let queues = [
         state.config.jobs_queue.clone(),
@@ -38,5 +38,5 @@ pub async fn page(
         codes: codes?,
         now: chrono::Utc::now(),
     };
-    Ok(overview::render(&view, &viewer(&state, &headers)))
+    Ok(overview::render(&view, &viewer(&state, &caller)))
 }

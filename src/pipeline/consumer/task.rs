@@ -7,6 +7,7 @@ use std::sync::Arc;
 use lapin::message::Delivery;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::disposal::apply;
 use crate::job::Priority;
@@ -33,7 +34,8 @@ impl Task {
     pub(super) fn spawn(self, tracker: &TaskTracker, processor: Processor, delivery: Delivery) {
         let task = self;
         metrics::gauge!(crate::instrumentation::IN_FLIGHT).increment(1.0);
-        tracker.spawn(async move {
+        let span = crate::pipeline::processor::job_span(&task.queue);
+        let job = async move {
             let message_id = delivery
                 .properties
                 .message_id()
@@ -61,6 +63,8 @@ impl Task {
                 let _ = task.settled.send(());
             }
             metrics::gauge!(crate::instrumentation::IN_FLIGHT).decrement(1.0);
-        });
+        };
+        // The disposal too runs in the job's span: its warnings name the job.
+        tracker.spawn(job.instrument(span));
     }
 }

@@ -53,11 +53,21 @@ pub struct Limiter {
 struct Inner {
     epoch: Instant,
     window_len: Duration,
-    sends: Mutex<SendWindow>,
-    /// Calls allowed per window; 0 is closed.
-    allowance: watch::Sender<u32>,
+    /// The sends and the allowance they are checked against, under one lock: a
+    /// check can never pair the window with an allowance already replaced.
+    sends: Mutex<Book>,
+    /// Woken whenever the allowance changes (its value is only a hint: the
+    /// allowance in force is the one in `sends`).
+    changes: watch::Sender<u32>,
     /// One waiter at a time asks the window, interactive ones first.
     turn: Turn,
+}
+
+/// What the limiter's lock guards.
+struct Book {
+    window: SendWindow,
+    /// Calls allowed per window; 0 is closed.
+    allowance: u32,
 }
 
 impl Limiter {
@@ -69,13 +79,16 @@ impl Limiter {
     /// The same, its bulk calls shared among bulk queues by `weights` (one per
     /// queue, in the order of [`Class::Bulk`]'s index).
     pub fn weighted(allowance: u32, window_len: Duration, weights: &[u32]) -> Self {
-        let (sender, _) = watch::channel(allowance);
+        let (changes, _) = watch::channel(allowance);
         Self {
             inner: Arc::new(Inner {
                 epoch: Instant::now(),
                 window_len,
-                sends: Mutex::new(SendWindow::new(window_len, TICK)),
-                allowance: sender,
+                sends: Mutex::new(Book {
+                    window: SendWindow::new(window_len, TICK),
+                    allowance,
+                }),
+                changes,
                 turn: Turn::new(weights),
             }),
         }
@@ -99,8 +112,10 @@ impl Limiter {
     /// Allows `calls` per window from now on (0 closes). Calls already made stay
     /// counted, so lowering never lets a window exceed the new allowance once its
     /// last call was made after this.
+    /// Once this returns, no token is handed out under the old allowance.
     pub fn set_allowance(&self, calls: u32) {
-        self.inner.allowance.send_replace(calls);
+        self.lock_sends().allowance = calls;
+        self.inner.changes.send_replace(calls);
     }
 
     /// Hands out nothing until the next [`Limiter::set_allowance`] above zero.
@@ -109,7 +124,7 @@ impl Limiter {
     }
 
     pub fn allowance(&self) -> u32 {
-        *self.inner.allowance.borrow()
+        self.lock_sends().allowance
     }
 
     pub fn is_open(&self) -> bool {
@@ -119,7 +134,7 @@ impl Limiter {
     /// Sends counted in the current window (for tests and the budget's report).
     pub fn in_window(&self) -> u64 {
         let now = self.ticks(Instant::now());
-        self.lock_sends().in_window(now)
+        self.lock_sends().window.in_window(now)
     }
 
     /// [`Limiter::acquire_as`] for a bulk job.
@@ -179,7 +194,7 @@ impl Limiter {
     /// `yield_to`, gives up (false) as soon as an interactive waiter queues
     /// there while no call may be made yet; true once there is room.
     async fn until_free(&self, take: bool, yield_to: Option<&Turn>) -> bool {
-        let mut changes = self.inner.allowance.subscribe();
+        let mut changes = self.inner.changes.subscribe();
         loop {
             // Enabled before the check, so an arrival after it still wakes us.
             let arrival = yield_to.map(|turn| turn.arrivals().notified());
@@ -187,13 +202,15 @@ impl Limiter {
             if let Some(notified) = arrival.as_mut().as_pin_mut() {
                 notified.enable();
             }
-            let allowance = *changes.borrow_and_update();
+            // Marked seen before the lock: a change after the check wakes us.
+            changes.borrow_and_update();
             let verdict = {
                 let now = self.ticks(Instant::now());
-                let mut sends = self.lock_sends();
-                let verdict = sends.check(now, allowance);
+                let mut book = self.lock_sends();
+                let allowance = book.allowance;
+                let verdict = book.window.check(now, allowance);
                 if take && verdict == Verdict::Now {
-                    sends.record(now, allowance);
+                    book.window.record(now, allowance);
                 }
                 verdict
             };
@@ -236,7 +253,7 @@ impl Limiter {
         (since.as_micros() / u128::from(TICK_MICROS)) as u64
     }
 
-    fn lock_sends(&self) -> std::sync::MutexGuard<'_, SendWindow> {
+    fn lock_sends(&self) -> std::sync::MutexGuard<'_, Book> {
         // Counts, not invariants, live behind this lock: keep going after a panic.
         self.inner
             .sends

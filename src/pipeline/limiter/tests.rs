@@ -234,3 +234,48 @@ async fn under_a_steady_backlog_an_interactive_call_waits_at_most_one_spacing() 
     // And the allowance is still used: 17 per 1010.1 ms is 16.83 calls/s.
     assert!(rate >= 16.7, "{rate:.2} calls/s");
 }
+
+#[test]
+fn no_token_is_handed_out_under_an_allowance_replaced_before_the_check() {
+    let limiter = Limiter::new(1, SECOND);
+    let (reserved, on_reserved) = std::sync::mpsc::channel();
+    let (go, on_go) = std::sync::mpsc::channel::<()>();
+    let waiter = std::thread::spawn({
+        let limiter = limiter.clone();
+        move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let permit = limiter.reserve().await;
+                reserved.send(()).unwrap();
+                on_go.recv().unwrap();
+                permit.take().await
+            })
+        }
+    });
+    on_reserved.recv().unwrap();
+    // Hold the limiter's lock: the permit's holder stops at it, in the middle of
+    // counting its call.
+    let book = limiter.lock_sends();
+    go.send(()).unwrap();
+    // Nothing to await between the signal and the lock: give it time to get there.
+    std::thread::sleep(Duration::from_millis(50));
+    let closer = std::thread::spawn({
+        let limiter = limiter.clone();
+        move || limiter.close()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let closed_during_the_check = closer.is_finished();
+    drop(book);
+    closer.join().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let token_after_close = waiter.is_finished();
+    assert!(
+        !(closed_during_the_check && token_after_close),
+        "close() returned, then a token was handed out under the old allowance"
+    );
+    limiter.set_allowance(1);
+    waiter.join().unwrap();
+}

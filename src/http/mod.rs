@@ -1,5 +1,12 @@
 //! `/metrics` (Prometheus text), `/healthz` (the loop turns), `/readyz` (broker,
 //! database, account): what an orchestrator and a dashboard read.
+//!
+//! - [`server`]: the accept loop both HTTP servers share (header-read timeout,
+//!   bounded connections, the client's address).
+//! - [`hosts`]: the Host allow-list (DNS rebinding), on both servers.
+
+pub mod hosts;
+pub mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +22,11 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Health;
+use hosts::AllowedHosts;
+
+/// Connections the worker's port serves at once: a scraper and two probes need
+/// a handful; the rest wait in the accept queue.
+const CONNECTIONS: usize = 32;
 
 #[derive(Clone)]
 struct AppState {
@@ -23,8 +35,10 @@ struct AppState {
 }
 
 /// Binds `addr` and serves until `shutdown`; returns the bound address (port 0 picks one).
+/// Requests for a host name other than ours and `allowed_hosts` are refused (421).
 pub async fn serve(
     addr: SocketAddr,
+    allowed_hosts: &[String],
     health: Arc<Health>,
     metrics: PrometheusHandle,
     shutdown: CancellationToken,
@@ -37,15 +51,18 @@ pub async fn serve(
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(AppState { health, metrics });
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "HTTP endpoints stopped");
-        }
-    });
+        .with_state(AppState { health, metrics })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(AllowedHosts::new(bound, allowed_hosts)),
+            hosts::refuse_foreign,
+        ));
+    server::spawn(
+        listener,
+        app,
+        server::Limits::new(CONNECTIONS),
+        shutdown,
+        "metrics",
+    );
     Ok(bound)
 }
 
