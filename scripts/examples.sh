@@ -25,6 +25,7 @@ ROOT=$PWD
 
 VENV=target/examples-venv
 say() { printf 'examples: %s\n' "$*" >&2; }
+trap 'say "FAILED at line $LINENO (exit $?)"' ERR
 
 say "dependencies (pip: examples/python/requirements.txt; npm ci: examples/node, scripts/schema-tools)"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -37,7 +38,9 @@ for dir in examples/node scripts/schema-tools; do
     (cd "$dir" && SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 done
 
-WORK=$(mktemp -d)
+# Scratch space under target/ (ours alone: a shared /tmp may be swept by other runs).
+mkdir -p target
+WORK=$(mktemp -d "$ROOT/target/examples.XXXXXX")
 say "schemas: the 2020-12 metaschema, examples, accepted and refused messages (jsonschema, then ajv)"
 "$VENV/bin/python" scripts/schema-tools/check-schemas.py --cases "$WORK/cases.json" schemas
 node scripts/schema-tools/check-cases.mjs "$WORK/cases.json" schemas

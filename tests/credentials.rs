@@ -375,3 +375,46 @@ async fn a_forced_refresh_replaces_the_stale_set_at_once_and_only_once() {
     shutdown.cancel();
     mock.shutdown().await.expect("the mock stops");
 }
+
+/// A credentials URI whose every answer has expired already; counts the requests.
+async fn expired_credentials_uri() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let asked = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = asked.clone();
+    let app = axum::Router::new().route(
+        "/credentials",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async {
+                axum::Json(serde_json::json!({
+                    "Code": "Success",
+                    "AccessKeyId": "STS.expired",
+                    "AccessKeySecret": "secret",
+                    "SecurityToken": "token",
+                    "Expiration": "2020-01-01T00:00:00Z",
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/credentials"), asked)
+}
+
+#[tokio::test]
+async fn credentials_that_arrive_already_expired_are_asked_for_again_with_backoff_not_in_a_loop() {
+    let (uri, asked) = expired_credentials_uri().await;
+    let shutdown = CancellationToken::new();
+    let settings = chain_settings(&[("ALIBABA_CLOUD_CREDENTIALS_URI", &uri)]);
+    let _started = credentials::start(&settings, shutdown.clone())
+        .await
+        .expect("the chain starts");
+    // Backing off (1 s, 2 s, ...), 3 s hold at most 3 more requests; a loop makes thousands.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let requests = asked.load(std::sync::atomic::Ordering::SeqCst);
+    shutdown.cancel();
+    assert!(requests <= 4, "{requests} requests in 3 s");
+}

@@ -1,31 +1,42 @@
-//! The SQL of the replica table: one heartbeat transaction that reads every row
-//! still counting, decides this replica's allotment ([`super::allotment`]) and
-//! writes its row, under a lock so two replicas never raise into the same room;
-//! and leaving.
+//! The heartbeat: one call of the server-side function `id2meta_budget_heartbeat`
+//! (migration 20261206000100) that reads every row still counting, decides this
+//! replica's allotment and writes its row, in one serializable transaction sent
+//! as one message. The rule lives there, in one place; `docs/qps-budget.md`
+//! states it and proves the bound.
 //!
-//! Every time comes from the database's `now()` (the start of the transaction,
-//! taken after the replica last changed its limiter): the replicas may run on
-//! hosts whose clocks disagree, but they all ask the same server.
+//! Why one message and no lock: a heartbeat that held a lock across client round
+//! trips let one frozen replica stop every other one. Now the server runs the
+//! whole transaction without waiting for the client, and two heartbeats that
+//! would break the rule together cannot both commit (PostgreSQL's serializable
+//! isolation fails one with 40001, retried here at once). Nothing is left on the
+//! session (no lock, no prepared statement, no setting), so it works through
+//! PgBouncer in transaction pooling too.
+//!
+//! Every time comes from the database's `now()` (the start of the transaction):
+//! the replicas may run on hosts whose clocks disagree, but they all ask the same
+//! server.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::allotment::{self, Allotment, Claim};
-
-/// The advisory lock that serialises heartbeats (any fixed number; this is
-/// "id2meta" in ASCII).
-const LOCK: i64 = 0x0069_6432_6d65_7461;
+/// Attempts of one heartbeat that lost a serialization race before it gives up
+/// (until the next tick); the caller's deadline usually ends it first.
+const RACES: u32 = 40;
 
 /// The parameters of one heartbeat.
 #[derive(Debug, Clone, Copy)]
 pub struct Heartbeat {
     pub replica: Uuid,
-    /// The budget in whole calls per window.
+    /// This replica's `ID2META_QPS`: the fleet's budget is the smallest in force.
+    pub qps: f64,
+    /// Its budget in whole calls per period.
     pub budget: u32,
+    /// Its period (one second, or `1 / QPS` under one call per second).
+    pub period: Duration,
     /// What this replica's limiter allows now (0 while closed).
     pub applied: u32,
     /// How long a lowered claim is still held: the limiter's window.
@@ -39,133 +50,116 @@ pub struct Heartbeat {
     pub leaving: bool,
 }
 
+/// What this replica may do after one heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allotment {
+    /// Replicas taking a share, this one included.
+    pub live: u32,
+    /// This replica's share of the budget in whole calls per window (0: standby,
+    /// more replicas than calls and this one among the newest).
+    pub target: u32,
+    /// What it may use from now on: its target, as far as the others leave room.
+    pub allowed: u32,
+}
+
 /// What one heartbeat decided.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sighting {
     pub allotment: Allotment,
+    /// The fleet's budget as this replica counts it: whole calls per its period,
+    /// from the smallest `ID2META_QPS` of the replicas taking a share.
+    pub budget: u32,
+    /// The smallest and largest `ID2META_QPS` among them (equal when they agree).
+    pub qps_min: f64,
+    pub qps_max: f64,
     /// The database's `now()` of this heartbeat: the `heartbeat_at` it wrote.
     pub beat_at: DateTime<Utc>,
 }
 
-type Row = (Uuid, Option<i32>, i32, bool);
+impl Sighting {
+    /// Whether the replicas taking a share disagree on `ID2META_QPS`.
+    pub fn disagreement(&self) -> bool {
+        self.qps_min < self.qps_max
+    }
+}
 
-/// Writes this replica's row and returns its allotment, in one transaction.
+/// Writes this replica's row and returns its allotment: one message, one
+/// serializable transaction, retried at once when it lost a race.
 pub async fn heartbeat(pool: &PgPool, beat: Heartbeat) -> anyhow::Result<Sighting> {
-    let mut tx = pool.begin().await.context("starting the heartbeat")?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(LOCK)
-        // Unnamed: nothing left in a session a transaction pooler hands on.
-        .persistent(false)
-        .execute(&mut *tx)
-        .await
-        .context("locking the replica table")?;
-    // Pruning here keeps the table bounded and inside the heartbeat's deadline.
-    sqlx::query(
-        "DELETE FROM worker_replicas WHERE heartbeat_at < now() - make_interval(secs => $1::float8)",
-    )
-    .bind(beat.forget_after.max(beat.expiry).as_secs_f64())
-    // Unnamed: nothing left in a session a transaction pooler hands on.
-    .persistent(false)
-    .execute(&mut *tx)
-    .await
-    .context("forgetting dead replicas")?;
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT replica_id, calls,
-                CASE WHEN held_until > now() THEN held_calls ELSE 0 END,
-                left_at IS NOT NULL
-         FROM worker_replicas
-         WHERE heartbeat_at > now() - make_interval(secs => $1::float8)",
-    )
-    .bind(beat.expiry.as_secs_f64())
-    // Unnamed: nothing left in a session a transaction pooler hands on.
-    .persistent(false)
-    .fetch_all(&mut *tx)
-    .await
-    .context("reading the replica claims")?;
-    let (mine, others) = split(&rows, beat.replica);
-    let allotment = if beat.leaving {
-        Allotment {
-            live: 0,
-            target: 0,
-            allowed: 0,
-        }
-    } else {
-        allotment::allot(beat.budget, beat.replica, &others)
-    };
-    // Raised before use; a lowering shows only once applied, the old value held.
-    let claim = beat.applied.max(allotment.allowed);
-    // Lowered now: hold the old value a window from now. Lowered earlier: keep
-    // holding it until the moment set then (never extended by later beats).
-    let lowered_now = mine.calls > claim;
-    let held = if lowered_now {
-        mine.calls.max(mine.held)
-    } else if mine.held > claim {
-        mine.held
-    } else {
-        0
-    };
-    let beat_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO worker_replicas AS r
-             (replica_id, heartbeat_at, counted_at, active_since, calls, held_calls, held_until,
-              left_at)
-         VALUES ($1, now(), now(), CASE WHEN $2 > 0 THEN now() END, $2, $3,
-                 CASE WHEN $3 > 0 THEN now() + make_interval(secs => $4::float8) END,
-                 CASE WHEN $5::boolean THEN now() END)
-         ON CONFLICT (replica_id) DO UPDATE
-             SET heartbeat_at = excluded.heartbeat_at,
-                 counted_at = excluded.counted_at,
-                 active_since = CASE WHEN $2 > 0 THEN coalesce(r.active_since, now()) END,
-                 calls = excluded.calls,
-                 held_calls = excluded.held_calls,
-                 held_until = CASE WHEN $6::boolean THEN excluded.held_until
-                                   WHEN $3 > 0 THEN r.held_until END,
-                 left_at = excluded.left_at
-         RETURNING heartbeat_at",
-    )
-    .bind(beat.replica)
-    .bind(to_sql(claim))
-    .bind(to_sql(held))
-    .bind(beat.window.as_secs_f64())
-    .bind(beat.leaving)
-    .bind(lowered_now)
-    // Unnamed: nothing left in a session a transaction pooler hands on.
-    .persistent(false)
-    .fetch_one(&mut *tx)
-    .await
-    .context("writing the replica claim")?;
-    tx.commit().await.context("committing the heartbeat")?;
-    Ok(Sighting { allotment, beat_at })
-}
-
-/// This replica's own row as it counts now (zeros if it no longer counts).
-#[derive(Debug, Clone, Copy, Default)]
-struct Mine {
-    calls: u32,
-    held: u32,
-}
-
-/// This replica's row and the others'.
-fn split(rows: &[Row], me: Uuid) -> (Mine, Vec<Claim>) {
-    let mut mine = Mine::default();
-    let mut others = Vec::with_capacity(rows.len());
-    for &(replica, calls, held, leaving) in rows {
-        let calls = calls.map(from_sql);
-        let held = from_sql(held);
-        if replica == me {
-            mine = Mine {
-                calls: calls.unwrap_or(0),
-                held,
-            };
-        } else {
-            others.push(Claim {
-                replica,
-                calls,
-                held,
-                leaving,
-            });
+    let sql = statement(&beat);
+    let mut raced = 0;
+    loop {
+        match sqlx::raw_sql(&sql).fetch_one(pool).await {
+            Ok(row) => return sighting(&row),
+            Err(error) if lost_a_race(&error) && raced < RACES => {
+                raced += 1;
+                // Apart at random, or the same replicas meet again at once.
+                let pause = rand::random::<u64>() % (2_000 * u64::from(raced.min(10)));
+                tokio::time::sleep(Duration::from_micros(pause)).await;
+            }
+            Err(error) => return Err(error).context("running the heartbeat"),
         }
     }
-    (mine, others)
+}
+
+/// The heartbeat's one message. Bind parameters would need the extended protocol,
+/// which allows one statement per message; the values are a UUID, numbers and a
+/// boolean formatted here, never text from outside.
+fn statement(beat: &Heartbeat) -> String {
+    // An implicit transaction block: serializable, committed (or rolled back on
+    // an error) by the server at the end of the message, whatever the client does.
+    format!(
+        "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; \
+         SELECT live, target, allowed, budget, qps_min, qps_max, beat_at \
+           FROM id2meta_budget_heartbeat('{replica}'::uuid, '{qps}'::float8, {budget}, \
+                '{period}'::float8, {applied}, '{window}'::float8, '{expiry}'::float8, \
+                '{forget}'::float8, {leaving})",
+        replica = beat.replica.hyphenated(),
+        qps = finite(beat.qps),
+        budget = to_sql(beat.budget),
+        period = beat.period.as_secs_f64(),
+        applied = to_sql(beat.applied),
+        window = beat.window.as_secs_f64(),
+        expiry = beat.expiry.as_secs_f64(),
+        forget = beat.forget_after.max(beat.expiry).as_secs_f64(),
+        leaving = beat.leaving,
+    )
+}
+
+/// A serialization failure or a deadlock: the transaction was rolled back and
+/// may simply run again.
+fn lost_a_race(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
+}
+
+fn sighting(row: &sqlx::postgres::PgRow) -> anyhow::Result<Sighting> {
+    let get = |name: &str| -> anyhow::Result<i32> {
+        row.try_get::<i32, _>(name)
+            .with_context(|| format!("reading the heartbeat's {name}"))
+    };
+    Ok(Sighting {
+        allotment: Allotment {
+            live: from_sql(get("live")?),
+            target: from_sql(get("target")?),
+            allowed: from_sql(get("allowed")?),
+        },
+        budget: from_sql(get("budget")?),
+        qps_min: row.try_get("qps_min").context("reading qps_min")?,
+        qps_max: row.try_get("qps_max").context("reading qps_max")?,
+        beat_at: row.try_get("beat_at").context("reading beat_at")?,
+    })
+}
+
+/// A QPS the database can read back (the config refuses anything else).
+fn finite(qps: f64) -> f64 {
+    if qps.is_finite() && qps > 0.0 {
+        qps
+    } else {
+        f64::MIN_POSITIVE
+    }
 }
 
 fn to_sql(calls: u32) -> i32 {
@@ -174,4 +168,27 @@ fn to_sql(calls: u32) -> i32 {
 
 fn from_sql(calls: i32) -> u32 {
     u32::try_from(calls).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_is_one_serializable_transaction_of_formatted_numbers() {
+        let beat = Heartbeat {
+            replica: Uuid::from_u128(7),
+            qps: 0.5,
+            budget: 1,
+            period: Duration::from_secs(2),
+            applied: 0,
+            window: Duration::from_millis(2005),
+            expiry: Duration::from_millis(3505),
+            forget_after: Duration::from_secs(60),
+            leaving: false,
+        };
+        let sql = statement(&beat);
+        assert!(sql.starts_with("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; SELECT"));
+        assert!(sql.contains("'00000000-0000-0000-0000-000000000007'::uuid, '0.5'::float8, 1, '2'::float8, 0, '2.005'::float8, '3.505'::float8, '60'::float8, false)"), "{sql}");
+    }
 }

@@ -4,12 +4,12 @@
 //! shares it, and an upstream may count them in any sliding second. The budget is
 //! therefore handed out as whole calls per window: each replica's row in
 //! `worker_replicas` claims the calls its local [`Limiter`] may make in any window,
-//! and the claims never add up to more than the budget ([`allotment`]). Joining,
+//! and the claims never add up to more than the budget (the rule runs on the
+//! server, see [`membership`]). Joining,
 //! leaving, dying and losing the database are handled so that this holds at every
 //! moment; see `docs/qps-budget.md` for the proof and the measured numbers, and
 //! [`standing`] for the loop's rules.
 
-pub mod allotment;
 pub mod membership;
 mod quota;
 pub mod readiness;
@@ -138,7 +138,9 @@ impl Replica {
     fn heartbeat(&self, leaving: bool) -> Heartbeat {
         Heartbeat {
             replica: self.owner,
+            qps: self.quota.qps,
             budget: self.quota.calls,
+            period: self.quota.period,
             applied: self.standing.applied(),
             window: self.window,
             expiry: self.settings.pause_after + self.window,
@@ -149,6 +151,10 @@ impl Replica {
 
     /// One heartbeat (and at once another after a lowering, to report it).
     async fn beat(&mut self) {
+        // First what time says: a replica resumed after a freeze past its deadline
+        // reports that it holds nothing (its limiter already refuses tokens).
+        let action = self.standing.on_silence(Instant::now());
+        self.apply(action);
         loop {
             let sent_at = Instant::now();
             let time_left = self.standing.time_left(sent_at);
@@ -173,6 +179,10 @@ impl Replica {
                             "QPS budget allowance set"
                         );
                     }
+                    // The share's lease runs from this heartbeat's sending.
+                    if action == Action::Keep {
+                        self.renew_lease();
+                    }
                     self.apply(action);
                     if self.standing.wants_quick_beat() {
                         continue;
@@ -196,11 +206,20 @@ impl Replica {
         }
     }
 
+    /// Gives the limiter the allowance in force with its deadline (the standing's
+    /// pause moment), which the limiter enforces by itself under its lock.
+    fn renew_lease(&self) {
+        if let Some(pause_at) = self.standing.pause_at() {
+            let until = tokio::time::Instant::from_std(pause_at);
+            self.limiter.set_share(self.standing.applied(), Some(until));
+        }
+    }
+
     fn apply(&self, action: Action) {
         match action {
             Action::Keep => {}
             Action::Allow(calls) => {
-                self.limiter.set_allowance(calls);
+                self.renew_lease();
                 let share = f64::from(calls) / self.quota.period.as_secs_f64();
                 metrics::gauge!(crate::instrumentation::QPS_SHARE).set(share);
             }

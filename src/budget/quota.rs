@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct Quota {
     pub calls: u32,
     pub period: Duration,
+    /// `ID2META_QPS` as configured: the fleet's budget is the smallest in force.
+    pub qps: f64,
 }
 
 impl Quota {
@@ -19,6 +21,7 @@ impl Quota {
             Self {
                 calls: qps.min(f64::from(u32::MAX)).floor() as u32,
                 period: Duration::from_secs(1),
+                qps,
             }
         } else {
             let period = if qps.is_finite() && qps > 0.0 {
@@ -26,7 +29,11 @@ impl Quota {
             } else {
                 Duration::from_secs(86_400)
             };
-            Self { calls: 1, period }
+            Self {
+                calls: 1,
+                period,
+                qps,
+            }
         }
     }
 

@@ -43,6 +43,13 @@ pub fn retry_delay(failures: u32, time_left: Option<TimeDelta>) -> Duration {
     }
 }
 
+/// Credentials that arrive already expired (a source's stale cache, a clock
+/// ahead of it) are no use: fetching again at once would ask again in a tight
+/// loop, so such an answer counts as a failed attempt and the next one backs off.
+pub fn arrived_expired(credentials: &Credentials, obtained: DateTime<Utc>) -> bool {
+    credentials.expires_at.is_some_and(|at| at <= obtained)
+}
+
 /// The credentials held and when they were obtained (their lifetime starts there).
 #[derive(Clone)]
 pub struct Held {
@@ -62,6 +69,12 @@ impl Refresher {
     /// Runs until `shutdown`. `held` is what start obtained (if anything);
     /// `failures` how many attempts have failed since.
     pub async fn run(mut self, mut held: Option<Held>, mut failures: u32) {
+        if held
+            .as_ref()
+            .is_some_and(|h| arrived_expired(&h.credentials, h.obtained))
+        {
+            failures = failures.max(1);
+        }
         loop {
             let now = Utc::now();
             let expires = held.as_ref().and_then(|h| h.credentials.expires_at);
@@ -79,6 +92,15 @@ impl Refresher {
                 return;
             }
             match self.source.fetch().await {
+                Ok(fresh) if arrived_expired(&fresh, Utc::now()) => {
+                    failures += 1;
+                    record(self.source.name(), "expired");
+                    tracing::warn!(
+                        source = self.source.name(),
+                        failures,
+                        "the credentials arrived already expired; retrying"
+                    );
+                }
                 Ok(fresh) => {
                     failures = 0;
                     let fresh = Arc::new(fresh);

@@ -233,7 +233,10 @@ impl Processor {
                     last_message,
                 } => {
                     // Reuse only before the first call: once a job has paid, it finishes.
-                    if attempts == 0 {
+                    // Never for a cancelled batch: a cancel wins over a reused verdict
+                    // (the attempts below settle it `cancelled` without a call).
+                    let cancelled = self.cancellations.is_cancelled(job.batch_id.as_deref());
+                    if attempts == 0 && !cancelled {
                         match self.reuse(&job, &masked, &digest, received_at).await {
                             Ok(Some(row)) => return self.settle(row, queue, publisher).await,
                             Ok(None) => {}

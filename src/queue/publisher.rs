@@ -127,8 +127,10 @@ impl Publisher {
 
     /// Puts a delivered job back at the end of `queue` as it came (body and
     /// properties), for a pause: the broker sees a new message, so the job's delivery
-    /// count starts again instead of growing towards the delivery limit. Only the
-    /// broker's own `x-delivery-count` header is dropped (it describes the old copy).
+    /// count starts again instead of growing towards the delivery limit. The
+    /// broker's own `x-delivery-count` header is dropped (it describes the old copy),
+    /// and so is every `x-id2meta-*` header: only the worker writes those, and only
+    /// on dead letters, so on a job they are a producer's claim (e.g. "sealed").
     /// Waits for the confirm: the caller acknowledges the old copy only after it.
     pub async fn republish(
         &self,
@@ -140,7 +142,8 @@ impl Publisher {
         if let Some(headers) = properties.headers() {
             let mut kept = FieldTable::default();
             for (name, value) in headers.inner() {
-                if name.as_str() != DELIVERY_COUNT_HEADER {
+                let ours = name.as_str().starts_with("x-id2meta-");
+                if name.as_str() != DELIVERY_COUNT_HEADER && !ours {
                     kept.insert(name.clone(), value.clone());
                 }
             }

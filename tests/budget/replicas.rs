@@ -57,6 +57,8 @@ impl Database {
 }
 
 pub struct Replica {
+    /// Its row's `replica_id`.
+    pub id: Uuid,
     pub pool: PgPool,
     pub limiter: Limiter,
     pub budget: Budget,
@@ -71,9 +73,10 @@ impl Replica {
         let settings = BudgetSettings::default();
         let limiter = Limiter::closed(quota.window(&settings));
         let stop = CancellationToken::new();
+        let id = Uuid::new_v4();
         let budget = Budget::start(
             pool.clone(),
-            Uuid::new_v4(),
+            id,
             quota,
             limiter.clone(),
             settings,
@@ -91,6 +94,7 @@ impl Replica {
             }
         });
         Self {
+            id,
             pool,
             limiter,
             budget,
@@ -200,7 +204,9 @@ pub fn beat(replica: Uuid, applied: u32) -> Heartbeat {
     let window = Duration::from_millis(300);
     Heartbeat {
         replica,
+        qps: Q,
         budget: 30,
+        period: Duration::from_secs(1),
         applied,
         window,
         expiry: settings.pause_after + window,

@@ -30,9 +30,9 @@ fn first_release_arguments(env: &TestEnv) -> FieldTable {
     jobs
 }
 
-#[tokio::test]
-async fn a_first_release_topology_is_kept_and_its_plaintext_dead_letters_are_sealed_in_place() {
-    let env = TestEnv::new(MockConfig::default()).await;
+/// Re-declares the jobs queue as the first release did: it dead-letters
+/// straight to `<jobs>.dead`, where the broker writes plaintext.
+async fn declare_first_release(env: &TestEnv) {
     let channel = env.publisher.channel();
     let jobs = env.config.jobs_queue.as_str();
     channel
@@ -44,9 +44,16 @@ async fn a_first_release_topology_is_kept_and_its_plaintext_dead_letters_are_sea
         ..Default::default()
     };
     channel
-        .queue_declare(jobs.into(), durable, first_release_arguments(&env))
+        .queue_declare(jobs.into(), durable, first_release_arguments(env))
         .await
         .expect("the first release's jobs queue");
+}
+
+#[tokio::test]
+async fn a_first_release_topology_is_kept_and_its_plaintext_dead_letters_are_sealed_in_place() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    declare_first_release(&env).await;
+    let jobs = env.config.jobs_queue.as_str();
     // The broker writes this one to `<jobs>.dead` in plaintext.
     env.publish_jobs(&[person_job("legacy", 6)]).await;
     env.exhaust_delivery_limit().await;
@@ -102,5 +109,56 @@ async fn a_first_release_topology_is_kept_and_its_plaintext_dead_letters_are_sea
     assert_eq!(rows[0].job_id, "legacy");
     worker.stop().await;
     assert_eq!(env.mock.stats().calls, 1);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_job_published_with_the_seal_header_is_sealed_by_the_sweep_all_the_same() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    declare_first_release(&env).await;
+    // A producer's job that claims to be a sealed letter, its plaintext name in a
+    // "mask" header; the broker dead-letters it as it came.
+    let (name, _, _) = id2meta::mock::population::person(7);
+    let mut claims = FieldTable::default();
+    for (header, value) in [
+        (headers::SEALED, "xchacha20poly1305-v1"),
+        (headers::DEAD_LETTER_ID, "forged"),
+        (headers::NAME_MASKED, name.as_str()),
+        (headers::REASON, name.as_str()),
+    ] {
+        headers::insert_text(&mut claims, header, value);
+    }
+    let body = person_job("claims-sealed", 7).to_string();
+    let properties = lapin::BasicProperties::default().with_headers(claims);
+    env.publisher
+        .publish_to_queue(&env.config.jobs_queue, body.as_bytes(), properties)
+        .await
+        .expect("published");
+    env.exhaust_delivery_limit().await;
+
+    let mut config = env.config.clone();
+    config.dead_letter_sweep = Duration::from_secs(1);
+    let worker = env.start_worker_with(config).await;
+    let queue = DeadLetterQueue::from_config(&env.config)
+        .await
+        .expect("connect");
+    let letters = sealed_letters(&queue, 1).await;
+    assert_eq!(letters[0].job_id.as_deref(), Some("claims-sealed"));
+    assert_ne!(
+        letters[0].id.as_deref(),
+        Some("forged"),
+        "sealed anew, with its own id"
+    );
+    worker.stop().await;
+    let raw = env.dead_letter_messages().await;
+    assert_eq!(raw.len(), 1);
+    for (body, properties) in &raw {
+        for secret in plaintext_of(7) {
+            assert!(
+                !contains(body, &secret) && !contains(&property_bytes(properties), &secret),
+                "plaintext at rest in the dead-letter queue"
+            );
+        }
+    }
     env.cleanup().await;
 }

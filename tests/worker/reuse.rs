@@ -159,3 +159,34 @@ async fn a_verdict_older_than_the_window_is_not_reused() {
     assert_eq!(env.mock.stats().verdict_calls, 2);
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_job_of_a_cancelled_batch_settles_cancelled_even_when_a_verdict_could_be_reused() {
+    let matched = people_with(Verdict::Match).next().expect("a match");
+    let env = TestEnv::new(MockConfig::default()).await;
+    // Cancelled before the worker starts: its first read of the table sees it.
+    env.store
+        .cancel_batch("withdrawn", "test")
+        .await
+        .expect("cancelled");
+    let mut config = env.config.clone();
+    config.reuse_within = Some(Duration::from_secs(3600));
+    let worker = env.start_worker_with(config).await;
+    env.publish_jobs(&[person_job("first-m", matched)]).await;
+    env.wait_for_rows(1, WAIT).await;
+    let mut again = person_job("again-m", matched);
+    again["batch_id"] = "withdrawn".into();
+    env.publish_jobs(&[again]).await;
+    let rows = env.wait_for_rows(2, WAIT).await;
+    worker.stop().await;
+    let r = row(&rows, "again-m");
+    assert_eq!(r.status, "cancelled", "a cancel wins over a reuse");
+    assert_eq!(r.attempts, 0);
+    assert_eq!(r.reused_from_job_id, None);
+    assert_eq!(
+        env.mock.stats().verdict_calls,
+        1,
+        "no call for the cancelled job"
+    );
+    env.cleanup().await;
+}

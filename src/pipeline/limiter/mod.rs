@@ -68,6 +68,19 @@ struct Book {
     window: SendWindow,
     /// Calls allowed per window; 0 is closed.
     allowance: u32,
+    /// The allowance's deadline (the share's lease): from then on the limiter is
+    /// closed until a new share comes, whatever any timer did or did not do.
+    until: Option<Instant>,
+}
+
+impl Book {
+    /// The allowance in force at `now`.
+    fn allowance_at(&self, now: Instant) -> u32 {
+        match self.until {
+            Some(until) if now >= until => 0,
+            _ => self.allowance,
+        }
+    }
 }
 
 impl Limiter {
@@ -87,6 +100,7 @@ impl Limiter {
                 sends: Mutex::new(Book {
                     window: SendWindow::new(window_len, TICK),
                     allowance,
+                    until: None,
                 }),
                 changes,
                 turn: Turn::new(weights),
@@ -114,7 +128,19 @@ impl Limiter {
     /// last call was made after this.
     /// Once this returns, no token is handed out under the old allowance.
     pub fn set_allowance(&self, calls: u32) {
-        self.lock_sends().allowance = calls;
+        self.set_share(calls, None);
+    }
+
+    /// Allows `calls` per window until `until` (checked under the lock, by the
+    /// monotonic clock, before every token): a replica frozen past its share's
+    /// deadline takes no token when it resumes, whether or not the task that
+    /// would close the limiter has run yet. `None`: until changed.
+    pub fn set_share(&self, calls: u32, until: Option<Instant>) {
+        {
+            let mut book = self.lock_sends();
+            book.allowance = calls;
+            book.until = until;
+        }
         self.inner.changes.send_replace(calls);
     }
 
@@ -123,8 +149,9 @@ impl Limiter {
         self.set_allowance(0);
     }
 
+    /// The allowance in force now (0 once its deadline passed).
     pub fn allowance(&self) -> u32 {
-        self.lock_sends().allowance
+        self.lock_sends().allowance_at(Instant::now())
     }
 
     pub fn is_open(&self) -> bool {
@@ -205,9 +232,10 @@ impl Limiter {
             // Marked seen before the lock: a change after the check wakes us.
             changes.borrow_and_update();
             let verdict = {
-                let now = self.ticks(Instant::now());
                 let mut book = self.lock_sends();
-                let allowance = book.allowance;
+                let instant = Instant::now();
+                let now = self.ticks(instant);
+                let allowance = book.allowance_at(instant);
                 let verdict = book.window.check(now, allowance);
                 if take && verdict == Verdict::Now {
                     book.window.record(now, allowance);

@@ -235,6 +235,29 @@ async fn under_a_steady_backlog_an_interactive_call_waits_at_most_one_spacing() 
     assert!(rate >= 16.7, "{rate:.2} calls/s");
 }
 
+#[tokio::test(start_paused = true)]
+async fn no_token_is_handed_out_after_the_shares_deadline_though_nobody_closed_the_limiter() {
+    let limiter = Limiter::closed(SECOND);
+    let until = Instant::now() + Duration::from_millis(1500);
+    limiter.set_share(5, Some(until));
+    limiter.acquire().await;
+    // As a replica frozen past its lease finds it on resuming: the budget task
+    // that would close the limiter has not run, the deadline alone binds.
+    tokio::time::sleep_until(until).await;
+    assert_eq!(limiter.allowance(), 0);
+    let waiting = tokio::spawn({
+        let limiter = limiter.clone();
+        async move { limiter.acquire().await }
+    });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!waiting.is_finished(), "no token after the deadline");
+    assert_eq!(limiter.in_window(), 0);
+    // A fresh heartbeat's share opens it again.
+    limiter.set_share(5, Some(Instant::now() + Duration::from_millis(1500)));
+    let waited = tokio::time::timeout(Duration::from_millis(10), waiting).await;
+    assert!(matches!(waited, Ok(Ok(_))), "the new share is used at once");
+}
+
 #[test]
 fn no_token_is_handed_out_under_an_allowance_replaced_before_the_check() {
     let limiter = Limiter::new(1, SECOND);

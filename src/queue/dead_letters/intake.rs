@@ -7,9 +7,10 @@
 //!
 //! On a broker whose jobs queue was declared by the first release (it
 //! dead-letters straight to `<jobs>.dead`, and its arguments cannot change),
-//! it also sweeps `<jobs>.dead` every `sweep_every`: any letter there without
-//! the seal header is sealed in place (republished sealed, then acknowledged);
-//! sealed letters are held and returned untouched.
+//! it also sweeps `<jobs>.dead` every `sweep_every`: any letter there that does
+//! not open with this worker's key is sealed in place (republished sealed, then
+//! acknowledged), whatever its headers claim (a producer can publish a job with
+//! `x-id2meta-sealed`); letters that open are held and returned untouched.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use lapin::Connection;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::letter::{is_sealed, Sealer};
+use super::letter::Sealer;
 use super::scan;
 use crate::queue::{self, DeadLetterRoute, Frames, Publisher, Topology};
 
@@ -180,7 +181,11 @@ impl Sweep {
         self.skipped = 0;
         let held = scan::hold(connection, queue, scan::MAX_SCAN).await?;
         let mut sealed_now = 0usize;
-        for delivery in held.deliveries.iter().filter(|d| !is_sealed(&d.properties)) {
+        let unsealed = held
+            .deliveries
+            .iter()
+            .filter(|d| !sealer.opens(&d.data, &d.properties));
+        for delivery in unsealed {
             let sealed =
                 sealer.seal_found(&delivery.data, &delivery.properties, &topology.jobs_queue);
             publisher.publish_dead_letter(sealed).await?;

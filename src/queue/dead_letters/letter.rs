@@ -129,8 +129,12 @@ impl Sealer {
         fallback_source: &str,
     ) -> Sealed {
         let found = original_headers(properties);
-        let reason = headers::text(&found, headers::REASON)
-            .or_else(|| headers::text(&found, "x-first-death-reason"))
+        // The broker's own reason first (it overwrites a producer's); a letter an
+        // older worker wrote names its reason in ours, but as a header anyone can
+        // write, so only a reason code's shape is kept (never free text: a name).
+        let reason = headers::text(&found, "x-first-death-reason")
+            .or_else(|| headers::text(&found, headers::REASON))
+            .filter(|r| is_reason_code(r))
             .unwrap_or_else(|| UNKNOWN_REASON.to_string());
         let source = headers::text(&found, "x-first-death-queue")
             .unwrap_or_else(|| fallback_source.to_string());
@@ -178,7 +182,25 @@ impl Sealer {
     }
 }
 
-/// Whether a message in the dead-letter queue is already sealed.
+/// A reason code's shape: `delivery_limit`, `not_json`, `job_id_conflict`.
+fn is_reason_code(reason: &str) -> bool {
+    (1..=64).contains(&reason.len())
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+impl Sealer {
+    /// Whether a letter is sealed by this key: it opens. What a letter's headers
+    /// claim decides nothing here, since a producer can publish a job with
+    /// `x-id2meta-sealed` (and the broker dead-letters it as it came).
+    pub fn opens(&self, body: &[u8], properties: &BasicProperties) -> bool {
+        self.open(body, properties).is_ok()
+    }
+}
+
+/// Whether a letter *says* it is sealed (the header). Only for display where no
+/// key is at hand; sealing decisions use [`Sealer::opens`].
 pub fn is_sealed(properties: &BasicProperties) -> bool {
     original_headers(properties).contains_key(headers::SEALED)
 }
@@ -223,6 +245,37 @@ mod tests {
             "m1"
         );
         assert_eq!(restored.properties.headers().as_ref(), Some(&producer));
+    }
+
+    #[test]
+    fn a_producer_s_seal_header_does_not_make_a_message_sealed() {
+        let mut claimed = FieldTable::default();
+        headers::insert_text(&mut claimed, headers::SEALED, super::FORMAT);
+        headers::insert_text(&mut claimed, headers::DEAD_LETTER_ID, "forged");
+        headers::insert_text(&mut claimed, headers::SOURCE_QUEUE, "jobs");
+        headers::insert_text(&mut claimed, headers::REASON, "张三 11010519491231002X");
+        let forged = BasicProperties::default().with_headers(claimed);
+        assert!(is_sealed(&forged), "the header claims it");
+        assert!(!sealer().opens(BODY.as_bytes(), &forged), "the key says no");
+        let sealed = sealer().seal_found(BODY.as_bytes(), &forged, "jobs");
+        assert!(sealer().opens(&sealed.body, &sealed.properties));
+        let table = sealed.properties.headers().clone().unwrap();
+        assert_eq!(
+            headers::text(&table, headers::REASON).unwrap(),
+            UNKNOWN_REASON
+        );
+        let restored = sealer().open(&sealed.body, &sealed.properties).unwrap();
+        assert!(
+            restored
+                .properties
+                .headers()
+                .as_ref()
+                .unwrap()
+                .inner()
+                .keys()
+                .all(|k| !k.as_str().starts_with("x-id2meta-")),
+            "the producer's x-id2meta-* headers are not restored"
+        );
     }
 
     #[test]

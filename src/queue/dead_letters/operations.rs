@@ -109,7 +109,8 @@ impl DeadLetterQueue {
     /// The first `limit` letters, oldest first (at most 65535).
     pub async fn list(&self, limit: usize) -> anyhow::Result<Vec<Summary>> {
         let held = self.hold(limit).await?;
-        let summaries = held.deliveries.iter().map(summary).collect();
+        let sealer = self.sealer.as_ref();
+        let summaries = held.deliveries.iter().map(|d| summary(d, sealer)).collect();
         held.release(&self.connection).await;
         Ok(summaries)
     }
@@ -121,7 +122,7 @@ impl DeadLetterQueue {
             .deliveries
             .iter()
             .find(|d| letter_id(d).as_deref() == Some(id))
-            .map(summary);
+            .map(|d| summary(d, self.sealer.as_ref()));
         held.release(&self.connection).await;
         Ok(found)
     }
@@ -178,7 +179,10 @@ impl DeadLetterQueue {
         let Action::Replay { sealer, publisher } = action else {
             return Ok(());
         };
-        let restored = if is_sealed(&delivery.properties) {
+        let restored = if sealer.opens(&delivery.data, &delivery.properties) {
+            sealer.open(&delivery.data, &delivery.properties)?
+        } else if is_sealed(&delivery.properties) && looks_sealed(&delivery.data) {
+            // Sealed by another key (or altered): say so rather than replay ciphertext.
             sealer.open(&delivery.data, &delivery.properties)?
         } else {
             // A first-release plaintext letter the sweep has not sealed yet:
@@ -239,9 +243,22 @@ fn letter_id(delivery: &Delivery) -> Option<String> {
     header(delivery, headers::DEAD_LETTER_ID)
 }
 
-fn summary(delivery: &Delivery) -> Summary {
+/// Whether a body has the seal's shape (its format byte first); a plaintext job
+/// (JSON) never does.
+fn looks_sealed(body: &[u8]) -> bool {
+    body.first() == Some(&super::seal::VERSION)
+}
+
+/// What the list shows of a letter. With the key at hand a letter counts as
+/// sealed only if it opens; otherwise its masks are read from its body, never
+/// from headers a producer could have written, and its reason only from the
+/// broker's own header.
+fn summary(delivery: &Delivery, sealer: Option<&Sealer>) -> Summary {
     let table = delivery.properties.headers().clone().unwrap_or_default();
-    let sealed = is_sealed(&delivery.properties);
+    let sealed = match sealer {
+        Some(sealer) => sealer.opens(&delivery.data, &delivery.properties),
+        None => is_sealed(&delivery.properties) && looks_sealed(&delivery.data),
+    };
     let facts = if sealed {
         Facts::from_headers(&table)
     } else {
@@ -263,9 +280,13 @@ fn summary(delivery: &Delivery) -> Summary {
         .and_then(|e| e.as_str().parse::<i64>().ok())
         .map(chrono::Duration::milliseconds);
     Summary {
-        id: headers::text(&table, headers::DEAD_LETTER_ID),
-        reason: headers::text(&table, headers::REASON)
-            .or_else(|| headers::text(&table, "x-first-death-reason")),
+        // An unsealed letter's id header is a producer's claim: it has none yet.
+        id: headers::text(&table, headers::DEAD_LETTER_ID).filter(|_| sealed),
+        reason: if sealed {
+            headers::text(&table, headers::REASON)
+        } else {
+            headers::text(&table, "x-first-death-reason")
+        },
         job_id: facts.job_id,
         name_masked: facts.name_masked,
         id_number_masked: facts.id_number_masked,

@@ -21,7 +21,7 @@ use crate::secret::Secret;
 /// HKDF's info label: names the purpose and the format version.
 const INFO: &[u8] = b"id2meta dead letters v1 xchacha20poly1305";
 /// The first byte of a sealed body: the format, so a later one can be told apart.
-const VERSION: u8 = 1;
+pub(super) const VERSION: u8 = 1;
 const NONCE_BYTES: usize = 24;
 
 /// The value of the seal header: which format sealed the body.
