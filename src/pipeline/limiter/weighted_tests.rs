@@ -8,15 +8,15 @@ use super::*;
 
 const SECOND: Duration = Duration::from_secs(1);
 
+/// Each call's instant and class, in order.
+type CallLog = Arc<Mutex<Vec<(Instant, Class)>>>;
+
 /// Starts `tasks` tasks per class that acquire in a loop, logging each call's class.
 fn callers(
     limiter: &Limiter,
     classes: &[Class],
     tasks: usize,
-) -> (
-    Arc<Mutex<Vec<(Instant, Class)>>>,
-    Vec<tokio::task::JoinHandle<()>>,
-) {
+) -> (CallLog, Vec<tokio::task::JoinHandle<()>>) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut handles = Vec::new();
     for class in classes {
