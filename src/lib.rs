@@ -25,6 +25,7 @@
 //! - [`cli`]: the user's commands (`worker`, `enqueue`, `results`, `batch`, `demo`, ...).
 //! - [`allocator`]: glibc malloc settings made before the runtime starts (resident memory).
 //! - [`secret`], [`duration`], [`telemetry`], [`shutdown`]: redaction, `14d`-style durations, logging, signals.
+//! - [`tls`]: the one TLS crypto provider (ring) and the one way to build an HTTP client.
 
 pub mod allocator;
 pub mod app;
@@ -50,4 +51,5 @@ pub mod shutdown;
 pub mod status;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;

@@ -5,6 +5,8 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     // Before the runtime starts its threads (see `allocator`).
     id2meta::allocator::configure();
+    // ring, the build's one TLS provider, before any client is built (`tls`).
+    id2meta::tls::install_provider();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -101,7 +101,7 @@ fn config_with(world: &World, settings: Settings) -> Config {
 }
 
 async fn readyz(addr: SocketAddr) -> (u16, String) {
-    let response = reqwest::get(format!("http://{addr}/readyz"))
+    let response = id2meta::tls::get(format!("http://{addr}/readyz"))
         .await
         .expect("the HTTP endpoints answer");
     let status = response.status().as_u16();

@@ -89,7 +89,7 @@ async fn metrics_parse_as_prometheus_text_and_agree_with_the_rows() {
     env.mock.script(&retry_id, ["InternalError"]);
     let worker = env.start_worker().await;
     let base = format!("http://{}", worker.running.http_addr);
-    let http = reqwest::Client::new();
+    let http = id2meta::tls::http_client().build().expect("an HTTP client");
     let mut jobs: Vec<_> = (0..30).map(|i| person_job(&format!("m-{i}"), i)).collect();
     jobs.push(json!({"job_id": "m-invalid", "name": "张三", "id_number": "123"}));
     env.publish_jobs(&jobs).await;

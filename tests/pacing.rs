@@ -26,7 +26,7 @@ const WITHIN: Duration = Duration::from_secs(60);
 /// Rate-limit tokens handed out so far (one per recorded limiter wait).
 async fn tokens_taken(worker: &Worker) -> u64 {
     let url = format!("http://{}/metrics", worker.running.http_addr);
-    let text = reqwest::get(url)
+    let text = id2meta::tls::get(url)
         .await
         .expect("metrics answer")
         .text()

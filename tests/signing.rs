@@ -95,7 +95,7 @@ async fn a_v2_client_against_an_upstream_that_dropped_v2_is_refused_as_incomplet
 #[tokio::test]
 async fn the_accepted_schemes_and_the_clock_can_be_changed_over_http() {
     let mock = start_mock(MockConfig::default()).await;
-    let http = reqwest::Client::new();
+    let http = id2meta::tls::http_client().build().expect("an HTTP client");
     let patch = serde_json::json!({"accept_signatures": ["v3"], "clock_offset_secs": 60});
     let settings: Value = http
         .post(format!("{}/__config", mock.endpoint()))
@@ -200,8 +200,10 @@ fn v3_request(
 }
 
 async fn send(mock: &MockHandle, request: &V3Request) -> (u16, String) {
-    let mut builder =
-        reqwest::Client::new().post(format!("{}/?{}", mock.endpoint(), request.query));
+    let mut builder = id2meta::tls::http_client()
+        .build()
+        .expect("an HTTP client")
+        .post(format!("{}/?{}", mock.endpoint(), request.query));
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }

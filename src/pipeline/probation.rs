@@ -82,6 +82,17 @@ impl Subscription {
         }
     }
 
+    /// The broker cancelled the current consumer (`next` gave `None`): a consumer
+    /// timeout on RabbitMQ 4.x, or the queue was deleted (the caller declares it
+    /// again first). Consumes again on the same channel at the prefetch in force;
+    /// what the cancelled consumer delivered is still being worked on and is
+    /// acknowledged on this channel as before.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let prefetch = if self.on_probation { 1 } else { self.prefetch };
+        self.current = consume(&self.channel, &self.queue, prefetch).await?;
+        Ok(())
+    }
+
     /// A job settled without a pause: the rest of the backlog may come at full prefetch.
     pub async fn end_probation(&mut self) -> anyhow::Result<()> {
         if !self.on_probation {

@@ -24,11 +24,19 @@
 
 use lapin::protocol::{AMQPErrorKind, AMQPHardError};
 
-/// Frames asked for by default, unless `AMQP_URL` names a `frame_max`.
-pub const FRAME_MAX: u32 = 8 * 1024;
+/// The smallest `frame_max` a connection may ask for: RabbitMQ 4.1 raised its
+/// pre-authentication frame size to 8192 bytes and refuses clients that ask for
+/// less (docs/deploy.md, "RabbitMQ 4.x"). `0` (no limit) is not below it.
+pub const MIN_FRAME_MAX: u32 = 8 * 1024;
+/// Frames asked for by default, unless `AMQP_URL` names a `frame_max`: the
+/// smallest 4.1 accepts.
+pub const FRAME_MAX: u32 = MIN_FRAME_MAX;
 /// Frames asked for after a message did not fit: RabbitMQ's default
 /// `frame_max`, the largest frame a publisher can send it.
 pub const WIDE_FRAME_MAX: u32 = 128 * 1024;
+
+// Neither size may fall below what RabbitMQ 4.1 accepts.
+const _: () = assert!(FRAME_MAX >= MIN_FRAME_MAX && WIDE_FRAME_MAX >= MIN_FRAME_MAX);
 
 /// Which frame size a connection asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

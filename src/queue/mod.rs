@@ -10,7 +10,7 @@ mod publisher;
 mod topology;
 
 pub use completion::Completion;
-pub use frames::{is_frame_too_large, Frames, FRAME_MAX, WIDE_FRAME_MAX};
+pub use frames::{is_frame_too_large, Frames, FRAME_MAX, MIN_FRAME_MAX, WIDE_FRAME_MAX};
 pub use publisher::{DeadLetterSealing, Publisher};
 pub use topology::{declare, declare_job_queue, job_queue_arguments, DeadLetterRoute, Topology};
 
@@ -40,13 +40,18 @@ pub async fn connect_with(
         .context("connecting to RabbitMQ")
 }
 
-/// `amqp_url` parsed, asking for `frames` unless it names a `frame_max` itself.
+/// `amqp_url` parsed, asking for `frames` unless it names a `frame_max` itself,
+/// and never for less than [`MIN_FRAME_MAX`] (RabbitMQ 4.1 would refuse it).
 fn uri_with_frame_max(amqp_url: &str, frames: Frames) -> anyhow::Result<AMQPUri> {
     // The parser's error may quote the URL, password included: not passed on.
     let mut uri: AMQPUri = amqp_url
         .parse()
         .map_err(|_| anyhow::anyhow!("AMQP_URL is not an AMQP URI"))?;
-    uri.query.frame_max.get_or_insert(frames.frame_max());
+    let asked = uri.query.frame_max.get_or_insert(frames.frame_max());
+    // 0 asks for no limit, which is not below the minimum.
+    if *asked != 0 && *asked < MIN_FRAME_MAX {
+        *asked = MIN_FRAME_MAX;
+    }
     Ok(uri)
 }
 
@@ -67,6 +72,16 @@ mod tests {
         let uri = uri_with_frame_max("amqp://127.0.0.1:5672/%2f?frame_max=131072", Frames::Narrow)
             .unwrap();
         assert_eq!(uri.query.frame_max, Some(131_072));
+    }
+
+    #[test]
+    fn a_url_asking_for_frames_below_what_rabbitmq_4_1_accepts_gets_the_minimum() {
+        let uri =
+            uri_with_frame_max("amqp://127.0.0.1:5672/%2f?frame_max=4096", Frames::Narrow).unwrap();
+        assert_eq!(uri.query.frame_max, Some(MIN_FRAME_MAX));
+        let uri =
+            uri_with_frame_max("amqp://127.0.0.1:5672/%2f?frame_max=0", Frames::Narrow).unwrap();
+        assert_eq!(uri.query.frame_max, Some(0), "0 is no limit");
     }
 
     #[test]

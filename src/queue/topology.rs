@@ -73,12 +73,24 @@ fn durable() -> QueueDeclareOptions {
     }
 }
 
-/// A quorum queue with no other argument: replicated and durable, and, without
-/// `x-delivery-limit`, it never drops a message however often it is returned
-/// (the dead-letter tools return what they do not select).
+/// A quorum queue with no other argument, as the first releases declared the
+/// dead-letter, intake and results queues: replicated and durable. On RabbitMQ
+/// 3.x it never drops a message however often it is returned; 4.0 gives such a
+/// queue a delivery limit of 20 and then DROPS the message (no dead-letter
+/// route), hence [`unlimited_quorum`] for the queues declared from now on.
 fn plain_quorum() -> FieldTable {
     let mut arguments = FieldTable::default();
     arguments.insert(ShortString::from("x-queue-type"), text("quorum"));
+    arguments
+}
+
+/// A quorum queue that keeps a message however often it is returned (the
+/// dead-letter tools return what they do not select; a completion reader may
+/// requeue), on every RabbitMQ: `x-delivery-limit` set explicitly to the
+/// largest 32-bit value, which 3.x accepts too (`-1`, unlimited, is 4.x's only).
+fn unlimited_quorum() -> FieldTable {
+    let mut arguments = plain_quorum();
+    arguments.insert("x-delivery-limit".into(), AMQPValue::LongInt(i32::MAX));
     arguments
 }
 
@@ -127,8 +139,46 @@ pub async fn declare_job_queue(
             legacy_job_queue_arguments(topology),
         ),
     ];
+    declare_first_accepted(connection, name, attempts).await
+}
+
+/// Which shape a dead-letter or results queue has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeepShape {
+    /// Declared with [`unlimited_quorum`]: keeps what is returned, on 4.x too.
+    Unlimited,
+    /// Declared by an earlier release ([`plain_quorum`]): on 4.x the broker's
+    /// default delivery limit applies (docs/deploy.md says how to lift it).
+    Plain,
+}
+
+/// Declares a queue that keeps its messages (dead letters, the intake, the
+/// completions) with an explicit unlimited delivery limit, or as an earlier
+/// release declared it if it exists so (a queue's arguments never change).
+async fn declare_kept_queue(connection: &Connection, name: &str) -> anyhow::Result<()> {
+    let attempts = [
+        (KeepShape::Unlimited, unlimited_quorum()),
+        (KeepShape::Plain, plain_quorum()),
+    ];
+    if declare_first_accepted(connection, name, attempts).await? == KeepShape::Plain {
+        tracing::warn!(
+            queue = name,
+            "queue declared by an earlier release without x-delivery-limit: RabbitMQ 4.x drops a message returned 20 times (see docs/deploy.md)"
+        );
+    }
+    Ok(())
+}
+
+/// Declares `name` (durable) with the first of `attempts` the broker accepts and
+/// says which. Each attempt has its own channel: a refused declaration (the
+/// queue exists with other arguments) closes its channel.
+async fn declare_first_accepted<T: std::fmt::Debug>(
+    connection: &Connection,
+    name: &str,
+    attempts: impl IntoIterator<Item = (T, FieldTable)>,
+) -> anyhow::Result<T> {
     let mut refusals = Vec::new();
-    for (route, arguments) in attempts {
+    for (shape, arguments) in attempts {
         let channel = connection
             .create_channel()
             .await
@@ -139,9 +189,9 @@ pub async fn declare_job_queue(
         {
             Ok(_) => {
                 let _ = channel.close(200, "declared".into()).await;
-                return Ok(route);
+                return Ok(shape);
             }
-            Err(error) => refusals.push(format!("{route:?}: {error}")),
+            Err(error) => refusals.push(format!("{shape:?}: {error}")),
         }
     }
     anyhow::bail!(
@@ -167,8 +217,7 @@ pub async fn declare(
         &topology.dead_letter_queue,
         &topology.dead_letter_intake_queue,
     ] {
-        channel
-            .queue_declare(queue.as_str().into(), durable(), plain_quorum())
+        declare_kept_queue(connection, queue)
             .await
             .with_context(|| format!("declaring the dead-letter queue {queue}"))?;
     }
@@ -211,12 +260,7 @@ pub async fn declare(
         .await
         .context("declaring the results exchange")?;
     // A durable queue keeps every completion until someone reads it (contract).
-    channel
-        .queue_declare(
-            topology.results_queue.as_str().into(),
-            durable(),
-            plain_quorum(),
-        )
+    declare_kept_queue(connection, &topology.results_queue)
         .await
         .context("declaring the results queue")?;
     channel
@@ -295,7 +339,13 @@ mod tests {
     }
 
     #[test]
-    fn the_dead_letter_queues_have_no_delivery_limit() {
+    fn the_kept_queues_set_their_delivery_limit_explicitly_and_unlimited() {
+        // Unset, RabbitMQ 4.x would apply 20 and drop (no dead-letter route).
+        assert_eq!(
+            unlimited_quorum().inner().get("x-delivery-limit"),
+            Some(&AMQPValue::LongInt(i32::MAX))
+        );
+        // What earlier releases declared: the fallback for queues that exist so.
         assert!(!plain_quorum().contains_key("x-delivery-limit"));
     }
 }

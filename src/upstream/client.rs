@@ -58,7 +58,7 @@ impl Client {
             (Some(host), None) => host.to_string(),
             (None, _) => anyhow::bail!("ID2META_ENDPOINT {:?} has no host", config.endpoint),
         };
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .pool_idle_timeout(Duration::from_secs(50))

@@ -69,8 +69,6 @@ pub async fn start_driver(chromedriver: &Path) -> Driver {
 }
 
 pub async fn open_browser(driver: &Driver, chromium: &Path) -> Client {
-    // Already installed by an earlier test in this process: that one is kept.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let capabilities = serde_json::json!({
         "goog:chromeOptions": {
             "binary": chromium.to_string_lossy(),
@@ -80,8 +78,8 @@ pub async fn open_browser(driver: &Driver, chromium: &Path) -> Client {
     let serde_json::Value::Object(capabilities) = capabilities else {
         unreachable!("a JSON object")
     };
-    ClientBuilder::rustls()
-        .expect("TLS roots")
+    // chromedriver listens on loopback, plain HTTP: no TLS in the test's client.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(capabilities)
         .connect(&driver.url)
         .await

@@ -12,7 +12,7 @@ use crate::helpers::{eventually, person_jobs, TestEnv};
 
 /// A page of the console as text (no browser: these checks read the HTML).
 async fn page_text(base: &str, path: &str) -> String {
-    let answer = reqwest::get(format!("{base}{path}"))
+    let answer = id2meta::tls::get(format!("{base}{path}"))
         .await
         .expect("the console answers");
     assert!(answer.status().is_success(), "{path}: {}", answer.status());

@@ -162,3 +162,53 @@ async fn a_job_published_with_the_seal_header_is_sealed_by_the_sweep_all_the_sam
     }
     env.cleanup().await;
 }
+
+/// The dead-letter, intake and results queues exactly as releases before the
+/// RabbitMQ 4.x review declared them: quorum, no delivery limit.
+fn plain_quorum() -> FieldTable {
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString(LongString::from("quorum")),
+    );
+    arguments
+}
+
+#[tokio::test]
+async fn queues_an_earlier_release_declared_without_a_delivery_limit_are_kept_as_they_are() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let channel = env.publisher.channel();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let dead = env.config.dead_letter_queue();
+    let kept = [
+        dead.clone(),
+        format!("{dead}.intake"),
+        env.config.results_queue(),
+    ];
+    for queue in &kept {
+        channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await
+            .expect("delete");
+        channel
+            .queue_declare(queue.as_str().into(), durable, plain_quorum())
+            .await
+            .expect("the earlier release's queue");
+    }
+    // Today's arguments differ (an explicit unlimited delivery limit): the broker
+    // refuses them for these queues, and the worker must start all the same.
+    let worker = env.start_worker().await;
+    env.publish_jobs(&[person_job("kept", 3)]).await;
+    env.publish_raw(b"not json").await;
+    let rows = env.wait_for_rows(1, WITHIN).await;
+    assert_eq!(rows[0].job_id, "kept");
+    let completions = env.completions_until(1, WITHIN).await;
+    assert_eq!(completions[0].job_id, "kept");
+    let letters = env.dead_letters_until(1, WITHIN).await;
+    assert_eq!(letters.len(), 1);
+    worker.stop().await;
+    env.cleanup().await;
+}

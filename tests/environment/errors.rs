@@ -65,7 +65,9 @@ async fn paused_then_fixed(
     let patch = |body: serde_json::Value| {
         let url = format!("{}/__config", env.mock.endpoint());
         async move {
-            let answer = reqwest::Client::new()
+            let answer = id2meta::tls::http_client()
+                .build()
+                .expect("an HTTP client")
                 .post(url)
                 .json(&body)
                 .send()

@@ -51,7 +51,9 @@ pub async fn html_server() -> (SocketAddr, Arc<AtomicU64>) {
 /// The body of one of the worker's HTTP endpoints, with its status.
 pub async fn endpoint(worker: &Worker, path: &str) -> (u16, String) {
     let url = format!("http://{}{path}", worker.running.http_addr);
-    let response = reqwest::get(url).await.expect("the HTTP endpoints answer");
+    let response = id2meta::tls::get(url)
+        .await
+        .expect("the HTTP endpoints answer");
     let status = response.status().as_u16();
     (status, response.text().await.expect("a body"))
 }

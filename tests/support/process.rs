@@ -79,7 +79,7 @@ impl WorkerProcess {
     /// `/readyz`'s status code, or `None` if nothing answers.
     pub async fn readyz(&self) -> Option<u16> {
         let url = format!("http://{}/readyz", self.http_addr);
-        let client = reqwest::Client::builder()
+        let client = id2meta::tls::http_client()
             .timeout(Duration::from_secs(2))
             .build()
             .expect("an HTTP client");

@@ -68,7 +68,7 @@ async fn send(
     form_body: Option<String>,
 ) -> (u16, Value) {
     let url = format!("{}/?{query}", mock.endpoint());
-    let http = reqwest::Client::new();
+    let http = id2meta::tls::http_client().build().expect("an HTTP client");
     let request = match (method, form_body) {
         ("GET", _) => http.get(url),
         (_, Some(body)) => http
@@ -173,7 +173,7 @@ async fn an_ill_formed_number_is_refused_as_invalid_parameter_with_http_401() {
 #[tokio::test]
 async fn the_control_endpoints_script_configure_count_and_reset_over_http() {
     let mock = start_mock(MockConfig::default()).await;
-    let http = reqwest::Client::new();
+    let http = id2meta::tls::http_client().build().expect("an HTTP client");
     let url = |path: &str| format!("{}{path}", mock.endpoint());
     let (who, _) = person(0);
     let script =

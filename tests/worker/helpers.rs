@@ -53,7 +53,9 @@ impl Worker {
     /// What `GET /readyz` answers: the HTTP status and the body (the reason).
     pub async fn readyz(&self) -> (u16, String) {
         let url = format!("http://{}/readyz", self.running.http_addr);
-        let response = reqwest::get(url).await.expect("the HTTP endpoints answer");
+        let response = id2meta::tls::get(url)
+            .await
+            .expect("the HTTP endpoints answer");
         let status = response.status().as_u16();
         (status, response.text().await.expect("a readiness body"))
     }

@@ -2,6 +2,7 @@
 //! in-process mock upstream. Each test has its own database and queue names.
 
 mod account;
+mod cancelled;
 mod duplicates;
 mod helpers;
 mod limiter;

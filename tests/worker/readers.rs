@@ -101,15 +101,14 @@ impl TestEnv {
                 .await
                 .expect("basic_get");
             let Some(message) = message else { return };
+            // A reject, not a nack: RabbitMQ 4.3 counts a `basic.nack` requeue as no
+            // failed delivery (it never reaches the limit); a reject counts everywhere.
             message
                 .delivery
                 .acker
-                .nack(lapin::options::BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
+                .reject(lapin::options::BasicRejectOptions { requeue: true })
                 .await
-                .expect("nack");
+                .expect("reject");
         }
         panic!("the broker did not dead-letter the jobs queue's messages");
     }

@@ -172,7 +172,7 @@ async fn managed(
         "{}/api/queues/{vhost}/{queue}",
         url.as_str().trim_end_matches('/')
     );
-    let client = reqwest::Client::builder()
+    let client = crate::tls::http_client()
         .timeout(Duration::from_secs(3))
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -66,7 +66,7 @@ pub enum FetchError {
 /// OIDC token or the metadata token elsewhere), no `Referer`, short timeouts.
 pub fn http_client(connect: Duration, whole: Duration) -> anyhow::Result<reqwest::Client> {
     use anyhow::Context;
-    reqwest::Client::builder()
+    crate::tls::http_client()
         .connect_timeout(connect)
         .timeout(whole)
         .redirect(reqwest::redirect::Policy::none())

@@ -22,7 +22,9 @@
 //! The connection is supervised here rather than by lapin's auto-recovery
 //! (young, and it does not re-apply the prefetch): any channel or connection
 //! error ends the session, unacked deliveries return to the queue with the
-//! connection, and a new session re-declares everything after a backoff.
+//! connection, and a new session re-declares everything after a backoff. A
+//! consumer the broker cancels (RabbitMQ 4.x's consumer timeout, a deleted
+//! queue) is not an error: it is consumed again within the session.
 
 mod disposal;
 mod lanes;
@@ -41,6 +43,7 @@ use lanes::{next_of, Lane};
 use task::Task;
 
 use super::account::AccountGate;
+use super::probation::Subscription;
 use super::{Disposition, Processor};
 use crate::health::Health;
 use crate::job::Priority;
@@ -151,6 +154,28 @@ impl Consumer {
         }
     }
 
+    /// The broker cancelled a consumer (`basic.cancel`): RabbitMQ 4.x does so when
+    /// a delivery outlives the consumer timeout (3.x closed the channel), and every
+    /// version when the queue is deleted. The session goes on: the queue is
+    /// declared again (it may be gone; same arguments, idempotent) and consumed
+    /// again on the same channel, so the other lane, the jobs in flight and
+    /// readiness are untouched. Failing that, the session ends as on any error.
+    async fn consume_again(
+        &self,
+        connection: &lapin::Connection,
+        subscription: &mut Subscription,
+        queue: &str,
+    ) -> anyhow::Result<()> {
+        tracing::warn!(queue, "the broker cancelled the consumer; consuming again");
+        queue::declare_job_queue(connection, queue, &self.topology)
+            .await
+            .with_context(|| format!("declaring {queue} again after a consumer cancel"))?;
+        subscription
+            .resume()
+            .await
+            .with_context(|| format!("consuming {queue} again after a consumer cancel"))
+    }
+
     /// One connection: consume until shutdown, a pause or a broker error.
     async fn session(
         &self,
@@ -225,12 +250,19 @@ impl Consumer {
                 next = lane.subscription.next() => match next {
                     Some(Ok(delivery)) => self.start(&lane, &publisher, &settled, tracker, delivery),
                     Some(Err(error)) => return Err(error).context("consuming the interactive queue"),
-                    None => return Err(anyhow!("the broker cancelled the interactive consumer")),
+                    None => {
+                        let name = lane.name.clone();
+                        self.consume_again(&connection, &mut lane.subscription, &name).await?
+                    }
                 },
                 (index, next) = next_of(&mut bulk, &mut next_bulk) => match next {
                     Some(Ok(delivery)) => self.start(&bulk[index], &publisher, &settled, tracker, delivery),
                     Some(Err(error)) => return Err(error).with_context(|| format!("consuming {}", bulk[index].name)),
-                    None => return Err(anyhow!("the broker cancelled the consumer of {}", bulk[index].name)),
+                    None => {
+                        let bulk_lane = &mut bulk[index];
+                        let name = bulk_lane.name.clone();
+                        self.consume_again(&connection, &mut bulk_lane.subscription, &name).await?
+                    }
                 },
             }
         };

@@ -5,8 +5,9 @@
 //! scan; what the caller acknowledges is removed, and closing the channel
 //! returns everything else to the queue. Nothing is lost if the process dies
 //! half-way: unacknowledged messages return when the connection goes. The
-//! queue must have no `x-delivery-limit` (ours has none), since each return
-//! counts as a delivery on a quorum queue.
+//! queue must not drop what is returned often (each return counts as a delivery
+//! on a quorum queue): ours sets an unlimited `x-delivery-limit`, since RabbitMQ
+//! 4.x gives a queue without one a limit of 20 (`queue::declare`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -105,7 +105,9 @@ async fn fill_and_time(config: &Config, rows: i64) -> anyhow::Result<Measured> {
     filler.pool().close().await;
     // Statistics are read on a connection of their own that touches no user table.
     let observer = Store::connect(&config.database_url, 1).await?;
-    let http = reqwest::Client::new();
+    let http = crate::tls::http_client()
+        .build()
+        .context("building an HTTP client")?;
     let pages = [
         ("GET /".to_string(), "/".to_string()),
         ("GET /batches".into(), "/batches".into()),
