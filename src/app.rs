@@ -19,6 +19,7 @@ use crate::pipeline::consumer::Consumer;
 use crate::pipeline::limiter::Limiter;
 use crate::pipeline::processor::Parts;
 use crate::pipeline::retry::RetryPolicy;
+use crate::pipeline::scheduler::BulkQueues;
 use crate::pipeline::Processor;
 use crate::queue::dead_letters::{Intake, Sealer};
 use crate::queue::{DeadLetterSealing, Topology};
@@ -84,7 +85,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         ..BudgetSettings::default()
     };
     let quota = Quota::from_qps(config.qps);
-    let limiter = Limiter::closed(quota.window(&budget_settings));
+    let queues = BulkQueues::from_config(&config);
+    let limiter = Limiter::closed_weighted(quota.window(&budget_settings), queues.weights());
     let budget_stop = CancellationToken::new();
     let budget = Budget::start(
         crate::budget::dedicated_pool(store.pool()),
@@ -132,6 +134,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         writer,
         client: client.clone(),
         limiter,
+        queues,
         retry: RetryPolicy::default(),
         gate: gate.clone(),
         cancellations,

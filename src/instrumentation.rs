@@ -26,6 +26,9 @@ pub const CREDENTIAL_REFRESHES: &str = "id2meta_credential_refreshes_total";
 pub const CREDENTIAL_EXPIRY: &str = "id2meta_credential_expiry_seconds";
 pub const REUSED: &str = "id2meta_jobs_reused_total";
 pub const BILLED_CALLS: &str = "id2meta_billed_calls_total";
+/// Upstream calls made for jobs of each queue (`queue`: the queue the job was
+/// consumed from), so an operator sees the weighted split (docs/queues.md).
+pub const QUEUE_CALLS: &str = "id2meta_queue_calls_total";
 
 /// Installs the process-wide recorder once and returns its handle (later calls
 /// return the same handle, so tests and the demo can start several workers).
@@ -68,6 +71,10 @@ fn describe() {
         "Jobs settled with a recent verdict for the same identity, without a call."
     );
     metrics::describe_counter!(JOBS, "Jobs settled, by final status.");
+    metrics::describe_counter!(
+        QUEUE_CALLS,
+        "Upstream calls made, by the queue their job was consumed from."
+    );
     metrics::describe_counter!(UPSTREAM_CALLS, "Upstream calls made, by answered Code.");
     metrics::describe_histogram!(
         UPSTREAM_LATENCY,

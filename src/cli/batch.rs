@@ -27,7 +27,8 @@ use crate::store::Store;
 /// the rate (done jobs per second between the first job received and the
 /// last completed) and an ETA = pending / rate; the billed calls (BizCode 1
 /// or 2 from the upstream, not reused; `not_found` is free) and their spend at
-/// ID2META_PRICE_PER_CALL in ID2META_CURRENCY. Reads DATABASE_URL.
+/// ID2META_PRICE_PER_CALL in ID2META_CURRENCY; then the queue(s) its jobs were
+/// consumed from with their counts. Reads DATABASE_URL.
 ///
 /// With --cancel, cancels the batch instead: every replica sees it within a
 /// second, and each job of the batch not yet called (including jobs that
@@ -104,6 +105,10 @@ pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
             print!("\x1b[2J\x1b[H");
         }
         print!("{}", progress.render(&args.batch_id, &config.pricing));
+        let queues = store.batch_queues(&args.batch_id).await?;
+        if !queues.is_empty() {
+            println!("{}", queues_line(&queues));
+        }
         if let Some(at) = store.batch_cancelled_at(&args.batch_id).await? {
             println!("cancelled at {}", at.format("%Y-%m-%dT%H:%M:%SZ"));
         }
@@ -123,6 +128,15 @@ pub async fn run(args: BatchArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `queues: a (120), b (30)`: where the batch's settled jobs came from.
+fn queues_line(queues: &[(Option<String>, i64)]) -> String {
+    let named: Vec<String> = queues
+        .iter()
+        .map(|(queue, n)| format!("{} ({n})", queue.as_deref().unwrap_or("not recorded")))
+        .collect();
+    format!("queues: {}", named.join(", "))
+}
+
 /// Records the cancellation (and its audit row); the replicas' refresh does the rest.
 async fn cancel(store: &Store, batch_id: &str) -> anyhow::Result<()> {
     // Tables first: a cancel against a database no worker has migrated yet still holds.
@@ -138,6 +152,15 @@ async fn cancel(store: &Store, batch_id: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queues_line_names_each_queue_with_its_count() {
+        let queues = [(Some("id2meta.jobs".to_string()), 2), (None, 1)];
+        assert_eq!(
+            queues_line(&queues),
+            "queues: id2meta.jobs (2), not recorded (1)"
+        );
+    }
     use crate::status::Status;
     use crate::store::BatchCounts;
     use chrono::TimeZone;

@@ -4,6 +4,7 @@
 //! Names and defaults are the contract's; see `.env.example`.
 
 mod limits;
+mod queues;
 #[cfg(test)]
 mod tests;
 mod variables;
@@ -19,6 +20,7 @@ use crate::upstream::signing::Scheme;
 use crate::upstream::UpstreamConfig;
 
 use limits::{lease, queue_name, shutdown_deadline};
+pub use queues::{QueueCap, QueueWeight, MAX_WEIGHT};
 use variables::{flag, millis, parse};
 pub use variables::{Environment, Source};
 
@@ -73,6 +75,11 @@ pub struct Config {
     /// `ID2META_RESULTS_RETENTION`: rows completed longer ago are scrubbed (`None`
     /// is off, the default).
     pub results_retention: Option<Duration>,
+    /// `ID2META_QUEUE_WEIGHTS`: the bulk queues and their weights; empty is the
+    /// jobs queue alone (read it through [`Config::bulk_queues`]).
+    pub queue_weights: Vec<QueueWeight>,
+    /// `ID2META_QUEUE_CAPS`: fleet-wide calls per second of some bulk queues.
+    pub queue_caps: Vec<QueueCap>,
     /// `ID2META_DB_CONNECTIONS`: PostgreSQL connections per replica, every pool included.
     pub db_connections: u32,
     /// `ID2META_DB_POOLER`: `transaction` behind PgBouncer's transaction pooling.
@@ -134,6 +141,18 @@ impl Config {
         );
         let allow_http = flag(env, "ID2META_ALLOW_HTTP")?;
         crate::endpoint::check("ID2META_ENDPOINT", &endpoint, allow_http)?;
+        let jobs_queue = text("ID2META_JOBS_QUEUE", "id2meta.jobs");
+        let queue_weights =
+            queues::weights(env.get("ID2META_QUEUE_WEIGHTS").as_deref(), &jobs_queue)?;
+        let queue_caps = queues::caps(
+            env.get("ID2META_QUEUE_CAPS").as_deref(),
+            &bulk_queues(&queue_weights, &jobs_queue),
+        )?;
+        // A cap must never be exceeded across the fleet, which takes per-queue claims
+        // in the budget's table; until they exist a cap is refused, never ignored.
+        if !queue_caps.is_empty() {
+            bail!("ID2META_QUEUE_CAPS is not enforced by this version yet (docs/queues.md): unset it; weights alone share the budget");
+        }
         let signature = match env.get("ID2META_SIGNATURE") {
             None => Scheme::default(),
             Some(raw) => raw
@@ -165,7 +184,7 @@ impl Config {
             qps_margin,
             concurrency,
             max_attempts,
-            jobs_queue: text("ID2META_JOBS_QUEUE", "id2meta.jobs"),
+            jobs_queue,
             results_exchange: text("ID2META_RESULTS_EXCHANGE", "id2meta.results"),
             http_addr: parse(
                 env,
@@ -213,7 +232,15 @@ impl Config {
                 .map(|raw| crate::duration::parse(&raw))
                 .transpose()
                 .context("ID2META_RESULTS_RETENTION")?,
+            queue_weights,
+            queue_caps,
         })
+    }
+
+    /// The bulk queues the worker consumes, in the order named, with their
+    /// weights: `ID2META_QUEUE_WEIGHTS`, or the jobs queue alone at weight 1.
+    pub fn bulk_queues(&self) -> Vec<QueueWeight> {
+        bulk_queues(&self.queue_weights, &self.jobs_queue)
     }
 
     /// The interactive lane, `<jobs>.interactive`: a job queue whose jobs are
@@ -297,6 +324,17 @@ fn currency(env: &dyn Source) -> anyhow::Result<String> {
         bail!("ID2META_CURRENCY must be a currency code like USD, got '{raw}'");
     }
     Ok(code.to_ascii_uppercase())
+}
+
+fn bulk_queues(weights: &[QueueWeight], jobs_queue: &str) -> Vec<QueueWeight> {
+    if weights.is_empty() {
+        vec![QueueWeight {
+            queue: jobs_queue.to_string(),
+            weight: 1,
+        }]
+    } else {
+        weights.to_vec()
+    }
 }
 
 /// Enough jobs in flight to keep the QPS budget busy through ~1 s of upstream

@@ -193,6 +193,34 @@ fn spend_is_priced_at_three_cents_in_dollars_unless_told_and_retention_is_off() 
 }
 
 #[test]
+fn without_queue_weights_the_jobs_queue_is_the_one_bulk_queue_at_weight_1() {
+    let env = HashMap::from([("ID2META_JOBS_QUEUE", "pipeline.jobs")]);
+    let c = Config::from_source(&env).unwrap();
+    assert_eq!(
+        c.bulk_queues(),
+        [QueueWeight {
+            queue: "pipeline.jobs".into(),
+            weight: 1
+        }]
+    );
+    assert!(c.queue_caps.is_empty());
+    let env = HashMap::from([("ID2META_QUEUE_WEIGHTS", "id2meta.jobs=1,id2meta.jobs.web=3")]);
+    let c = Config::from_source(&env).unwrap();
+    assert_eq!(c.bulk_queues().len(), 2);
+    // A well-formed cap is refused, not ignored: this version cannot enforce it yet.
+    let env = HashMap::from([
+        ("ID2META_QUEUE_WEIGHTS", "id2meta.jobs=1,id2meta.jobs.web=3"),
+        ("ID2META_QUEUE_CAPS", "id2meta.jobs.web=20"),
+    ]);
+    let err = Config::from_source(&env).unwrap_err().to_string();
+    assert!(err.contains("not enforced"), "{err}");
+    // A cap on a queue the worker does not consume is a typo, refused.
+    let env = HashMap::from([("ID2META_QUEUE_CAPS", "id2meta.jobs.web=20")]);
+    let err = Config::from_source(&env).unwrap_err().to_string();
+    assert!(err.contains("ID2META_QUEUE_CAPS"), "{err}");
+}
+
+#[test]
 fn database_connections_default_to_six_and_the_pooler_to_direct() {
     let config = Config::from_source(&HashMap::new()).expect("defaults");
     assert_eq!(config.db_connections, 6);

@@ -9,6 +9,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::processor::Returned;
+use super::scheduler::Class;
 use super::settle::Settlement;
 use super::{Disposition, Processor};
 use crate::identity::Identity;
@@ -111,6 +112,11 @@ impl Processor {
             if attempt > 1 {
                 metrics::counter!(crate::instrumentation::RETRIES).increment(1);
             }
+            metrics::counter!(
+                crate::instrumentation::QUEUE_CALLS,
+                "queue" => job.queue.clone().unwrap_or_default()
+            )
+            .increment(1);
             let started = Instant::now();
             let call = spans::upstream_call(self.client.host(), attempt);
             let outcome = self.client.verify(identity).instrument(call.clone()).await;
@@ -200,6 +206,7 @@ impl Processor {
     /// token. Gives up at shutdown or a pause (the token never taken).
     async fn paced(&self, job: &Job, token: Uuid) -> Paced {
         let span = (self.lease / 3).max(Duration::from_millis(100));
+        let class = Class::of(job.priority, self.queues.index(job.queue.as_deref()));
         let mut pause = self.gate.subscribe();
         let mut standby = self.limiter.standby();
         loop {
@@ -208,8 +215,9 @@ impl Processor {
                 _ = pause.wait_for(|refused| *refused) => return Paced::GiveBack,
                 // No share here: another replica can call for it.
                 _ = standby.wait_for(|standby| *standby) => return Paced::GiveBack,
-                // Interactive jobs are served first (see the limiter's turn).
-                granted = tokio::time::timeout(span, self.limiter.acquire_as(job.priority)) => {
+                // Interactive jobs are served first, bulk queues by weight
+                // (see the limiter's turn and the scheduler).
+                granted = tokio::time::timeout(span, self.limiter.acquire_for(class)) => {
                     if granted.is_ok() {
                         return Paced::Granted;
                     }

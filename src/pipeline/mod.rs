@@ -10,6 +10,7 @@
 //! - [`account`]: the pause when the upstream refuses the account or the environment,
 //!   and its probe; [`probe_delay`]: how long the probe waits, across pauses.
 //! - [`limiter`]: the local sliding-window pacer, interactive waiters first;
+//!   [`scheduler`]: the order of bulk queues at it, by weight;
 //!   [`retry`]: the backoff policy.
 
 pub mod account;
@@ -23,6 +24,7 @@ pub mod probe_delay;
 pub mod processor;
 pub mod retry;
 mod reuse;
+pub mod scheduler;
 mod settle;
 
 pub use processor::Processor;

@@ -59,10 +59,6 @@ impl Subscription {
         })
     }
 
-    pub fn on_probation(&self) -> bool {
-        self.on_probation
-    }
-
     /// The next delivery; `None` when the broker cancelled the consumer.
     pub async fn next(&mut self) -> Option<lapin::Result<Delivery>> {
         loop {

@@ -17,6 +17,7 @@ use super::account::AccountGate;
 use super::cancellations::Cancellations;
 use super::limiter::Limiter;
 use super::retry::RetryPolicy;
+use super::scheduler::BulkQueues;
 use super::settle::{self, Settlement, CONFLICT};
 use super::Disposition;
 use crate::health::Health;
@@ -43,6 +44,8 @@ pub struct Parts {
     pub writer: ResultWriter,
     pub client: Client,
     pub limiter: Limiter,
+    /// The bulk queues and their weights: which of the limiter's queues a job waits in.
+    pub queues: BulkQueues,
     pub retry: RetryPolicy,
     pub gate: AccountGate,
     /// Batches an operator cancelled: their jobs settle without a further call.

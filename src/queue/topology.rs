@@ -20,6 +20,10 @@ use lapin::{Connection, ExchangeKind};
 #[derive(Debug, Clone)]
 pub struct Topology {
     pub jobs_queue: String,
+    /// Every bulk job queue the worker consumes, in the order of
+    /// `ID2META_QUEUE_WEIGHTS` (the jobs queue alone when that is unset): each
+    /// a job queue like `jobs_queue`, with the same arguments and dead-letter route.
+    pub bulk_queues: Vec<String>,
     /// `<jobs>.interactive`: the interactive lane, a job queue like `jobs_queue`
     /// (same arguments, same dead-letter route), consumed beside it.
     pub interactive_queue: String,
@@ -47,6 +51,7 @@ impl Topology {
         let dead_letter_queue = config.dead_letter_queue();
         Self {
             jobs_queue: config.jobs_queue.clone(),
+            bulk_queues: config.bulk_queues().into_iter().map(|w| w.queue).collect(),
             interactive_queue: config.interactive_queue(),
             dead_letter_intake_queue: format!("{dead_letter_queue}.intake"),
             dead_letter_queue,
@@ -219,20 +224,26 @@ pub async fn declare(
     let route = declare_job_queue(connection, &topology.jobs_queue, topology)
         .await
         .context("declaring the jobs queue")?;
-    // The interactive lane: the same arguments for the same reasons (a delivery
-    // limit, broker dead letters to the sealing intake). It is new in this
-    // release, so it never has the first release's route; were it declared
-    // elsewhere with that route, the intake's legacy sweep of `<jobs>.dead`
-    // (started by the jobs queue's route) would not cover it, so refuse that.
-    let lane_route = declare_job_queue(connection, &topology.interactive_queue, topology)
-        .await
-        .context("declaring the interactive queue")?;
-    if lane_route != DeadLetterRoute::Intake && route == DeadLetterRoute::Intake {
-        anyhow::bail!(
-            "queue {} dead-letters straight to {} (first-release arguments); delete it so the worker can declare it",
-            topology.interactive_queue,
-            topology.dead_letter_queue
-        );
+    // The interactive lane and the other bulk queues: the same arguments for the
+    // same reasons (a delivery limit, broker dead letters to the sealing intake).
+    // They are newer than the first release, so they never have its route; were
+    // one declared elsewhere with that route, the intake's legacy sweep of
+    // `<jobs>.dead` (started by the jobs queue's route) would not cover it, so
+    // refuse that.
+    let others = topology
+        .bulk_queues
+        .iter()
+        .filter(|q| **q != topology.jobs_queue);
+    for queue in std::iter::once(&topology.interactive_queue).chain(others) {
+        let other_route = declare_job_queue(connection, queue, topology)
+            .await
+            .with_context(|| format!("declaring the job queue {queue}"))?;
+        if other_route != DeadLetterRoute::Intake && route == DeadLetterRoute::Intake {
+            anyhow::bail!(
+                "queue {queue} dead-letters straight to {} (first-release arguments); delete it so the worker can declare it",
+                topology.dead_letter_queue
+            );
+        }
     }
 
     // Completions: a durable topic exchange, so consumers can bind `result.match` etc.
@@ -313,6 +324,18 @@ mod tests {
             routing_key(&job_queue_arguments(&t)),
             t.dead_letter_intake_queue
         );
+    }
+
+    #[test]
+    fn the_bulk_queues_are_the_weighted_ones_in_order_or_the_jobs_queue_alone() {
+        assert_eq!(topology().bulk_queues, ["id2meta.jobs"]);
+        let env = std::collections::HashMap::from([(
+            "ID2META_QUEUE_WEIGHTS",
+            "id2meta.jobs.web=3,id2meta.jobs=1",
+        )]);
+        let config = crate::config::Config::from_source(&env).expect("valid");
+        let t = Topology::from_config(&config);
+        assert_eq!(t.bulk_queues, ["id2meta.jobs.web", "id2meta.jobs"]);
     }
 
     #[test]

@@ -166,6 +166,21 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The queues a batch's settled jobs were consumed from, with their counts,
+    /// by name; `None` for rows stored before queues were recorded.
+    pub async fn batch_queues(&self, batch_id: &str) -> anyhow::Result<Vec<(Option<String>, i64)>> {
+        sqlx::query_as(
+            "SELECT queue, count(*) FROM verification_results WHERE batch_id = $1
+              GROUP BY queue ORDER BY queue NULLS LAST",
+        )
+        .bind(batch_id)
+        .fetch_all(self.db())
+        .await
+        .context("counting a batch's queues")
+    }
+}
+
 /// `id2meta batch`'s numbers.
 #[derive(Debug, Clone, Default)]
 pub struct BatchCounts {

@@ -145,6 +145,50 @@ async fn enqueue_sends_interactive_jobs_to_the_interactive_queue() {
 }
 
 #[tokio::test]
+async fn enqueue_with_a_queue_publishes_bulk_jobs_there_declared_as_a_job_queue() {
+    let config = test_config();
+    let partner = format!("{}.partner", config.jobs_queue);
+    let line = |job_id: &str, priority: &str| {
+        format!(
+            r#"{{"job_id":"{job_id}","name":"张三","id_number":"11010519491231002X"{priority}}}"#
+        )
+    };
+    let input = [
+        line("p-1", ""),
+        line("p-2", ""),
+        line("p-urgent", r#","priority":"interactive""#),
+    ]
+    .join("\n");
+    let output = id2meta(&config, &["enqueue", "-", "--queue", &partner], &input);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("to {partner}")), "{stderr}");
+    // This environment's ID2META_QUEUE_WEIGHTS does not name it: said, not refused.
+    assert!(stderr.contains("does not name"), "{stderr}");
+    let connection = id2meta::queue::connect(&config.amqp_url, "test-cli")
+        .await
+        .expect("RabbitMQ");
+    let channel = connection.create_channel().await.expect("a channel");
+    assert_eq!(ready_count(&channel, &partner).await, 2);
+    assert_eq!(ready_count(&channel, &config.jobs_queue).await, 0);
+    // Interactive jobs still take the lane.
+    assert_eq!(ready_count(&channel, &config.interactive_queue()).await, 1);
+    // Declared as a job queue: redeclaring it with the job queue's arguments passes.
+    let topology = id2meta::queue::Topology::from_config(&config);
+    let route = id2meta::queue::declare_job_queue(&connection, &partner, &topology)
+        .await
+        .expect("the same arguments as every job queue");
+    assert_eq!(route, id2meta::queue::DeadLetterRoute::Intake);
+    let lane = config.interactive_queue();
+    let refused = id2meta(&config, &["enqueue", "-", "--queue", &lane], &input);
+    assert!(!refused.status.success(), "the lane is not a bulk queue");
+    let _ = channel
+        .queue_delete(partner.as_str().into(), Default::default())
+        .await;
+    delete_broker_objects(&channel, &config).await;
+}
+
+#[tokio::test]
 async fn enqueue_of_a_file_refuses_duplicates_far_apart_with_both_line_numbers_and_publishes_the_rest(
 ) {
     let config = test_config();

@@ -62,6 +62,8 @@ async fn results_and_batch_read_back_stored_rows() {
     }
     // 3 jobs from the first received (40 s ago) to the last completed (10 s ago).
     assert!(report.contains("rate       0.1 jobs/s"), "{report}");
+    // These rows were written without a queue (as before revision 3).
+    assert!(report.contains("queues: not recorded (3)"), "{report}");
 
     let unknown = id2meta(&config, &["batch", "no-such-batch"], "");
     assert!(!unknown.status.success());

@@ -68,12 +68,18 @@ impl World {
             mock,
             store,
         };
-        let connection = world.connect().await;
-        queue::declare(&connection, &Topology::from_config(&world.config))
+        world.declare().await;
+        world
+    }
+
+    /// Declares the topology of this world's configuration (again, after a test
+    /// changed it: more bulk queues, say).
+    pub async fn declare(&self) {
+        let connection = self.connect().await;
+        queue::declare(&connection, &Topology::from_config(&self.config))
             .await
             .expect("topology");
         let _ = connection.close(200, "done".into()).await;
-        world
     }
 
     async fn connect(&self) -> lapin::Connection {
@@ -215,13 +221,17 @@ impl World {
     pub async fn cleanup(self) {
         let connection = self.connect().await;
         let channel = connection.create_channel().await.expect("channel");
+        let bulk = self.config.bulk_queues().into_iter().map(|w| w.queue);
         for queue in [
             self.config.jobs_queue.clone(),
             self.config.interactive_queue(),
             self.config.dead_letter_queue(),
             format!("{}.intake", self.config.dead_letter_queue()),
             self.config.results_queue(),
-        ] {
+        ]
+        .into_iter()
+        .chain(bulk)
+        {
             let _ = channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await;

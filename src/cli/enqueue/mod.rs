@@ -44,10 +44,11 @@ const READ_AHEAD: usize = 1024;
 /// exits non-zero after publishing the good lines. A job whose name or ID
 /// number is wrong is published: the worker stores it as `invalid`.
 ///
-/// Jobs go to ID2META_JOBS_QUEUE on AMQP_URL (the topology is declared first)
-/// with publisher confirms; a job whose priority is `interactive` (its field,
-/// a CSV priority column, or --priority interactive) goes to
-/// ID2META_JOBS_QUEUE.interactive, the lane that overtakes a bulk backlog.
+/// Jobs go to ID2META_JOBS_QUEUE on AMQP_URL, or to the bulk queue --queue
+/// names (the topology is declared first) with publisher confirms; a job whose
+/// priority is `interactive` (its field, a CSV priority column, or --priority
+/// interactive) goes to ID2META_JOBS_QUEUE.interactive, the lane that
+/// overtakes a bulk backlog, whatever --queue says.
 /// The number of jobs per batch is recorded in DATABASE_URL so that
 /// `id2meta batch` can show pending jobs and an ETA
 /// (skipped with a warning if PostgreSQL is unreachable). A progress bar is
@@ -80,10 +81,16 @@ pub struct EnqueueArgs {
     /// queue. Default: each job by its own `priority` field.
     #[arg(long, value_parser = priority)]
     pub priority: Option<Priority>,
+    /// Publish the bulk jobs to this queue instead of ID2META_JOBS_QUEUE: a
+    /// pipeline's own queue, shared with the others by weight (docs/queues.md).
+    /// Workers consume it only if their ID2META_QUEUE_WEIGHTS names it.
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
 }
 
 pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
     let config = Config::from_env()?;
+    let bulk_queue = target_queue(&config, args.queue.as_deref())?;
     let path = args.file.clone().filter(|p| p.as_os_str() != "-");
     let source = tokio::task::spawn_blocking(move || Source::open(path))
         .await
@@ -144,13 +151,12 @@ pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
         let jobs = stream::unfold(received, |mut received| async move {
             received.recv().await.map(|job| (job, received))
         });
-        publishing::publish(&config, jobs, expected, &bar, &mut tally).await?
+        publishing::publish(&config, &bulk_queue, jobs, expected, &bar, &mut tally).await?
     };
     let bad = reporter.await.context("reading the input again")??;
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "published {published} jobs ({bad} bad lines) to {} in {seconds:.1}s ({:.0}/s)",
-        config.jobs_queue,
+        "published {published} jobs ({bad} bad lines) to {bulk_queue} in {seconds:.1}s ({:.0}/s)",
         published as f64 / seconds.max(f64::EPSILON),
     );
     tally.flush(&config).await;
@@ -172,8 +178,15 @@ pub async fn enqueue_bodies(
     let bar = publishing::progress_bar(jobs.len() as u64, progress);
     let mut tally = Tally::default();
     let stream = stream::iter(jobs.iter().cloned());
-    let confirmed =
-        publishing::publish(config, stream, jobs.len() as u64, &bar, &mut tally).await?;
+    let confirmed = publishing::publish(
+        config,
+        &config.jobs_queue,
+        stream,
+        jobs.len() as u64,
+        &bar,
+        &mut tally,
+    )
+    .await?;
     tally.flush(config).await;
     Ok(confirmed)
 }
@@ -233,6 +246,26 @@ impl Source {
             )),
         }
     }
+}
+
+/// The bulk queue `--queue` names, or the jobs queue. Not the interactive lane
+/// or a dead-letter queue (`--priority interactive` reaches the lane). A queue
+/// this environment's ID2META_QUEUE_WEIGHTS does not name is published to with
+/// a warning: the workers' environment may name it, and this one cannot know.
+fn target_queue(config: &Config, queue: Option<&str>) -> anyhow::Result<String> {
+    let Some(queue) = queue else {
+        return Ok(config.jobs_queue.clone());
+    };
+    if queue.is_empty() || queue.len() > 200 {
+        bail!("--queue must be 1 to 200 bytes");
+    }
+    if queue == config.interactive_queue() || queue.starts_with(&config.dead_letter_queue()) {
+        bail!("--queue {queue} is not a bulk job queue (use --priority interactive for the interactive lane)");
+    }
+    if !config.bulk_queues().iter().any(|w| w.queue == queue) {
+        eprintln!("warning: ID2META_QUEUE_WEIGHTS here does not name {queue}; a worker consumes it only if its own does");
+    }
+    Ok(queue.to_string())
 }
 
 /// `--priority`: the contract's spelling exactly, as in a job's field.

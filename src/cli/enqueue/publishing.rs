@@ -10,18 +10,20 @@ use super::tally::Tally;
 use crate::cli::input::ParsedLine;
 use crate::config::Config;
 use crate::job::Priority;
-use crate::queue::{connect, declare, Publisher, Topology};
+use crate::queue::{connect, declare, declare_job_queue, Publisher, Topology};
 
 /// Publishes awaiting their confirm at once.
 pub const IN_FLIGHT: usize = 512;
 
-/// Publishes every job of `jobs` to the configured jobs queue (an interactive
-/// job to the interactive queue, the lane that overtakes a bulk backlog) after
-/// declaring the topology, counting each confirmed one in `tally`. Returns how many the broker
-/// confirmed: all of them, or an error saying how many made it before the first
-/// failure (of `expected`).
+/// Publishes every bulk job of `jobs` to `bulk_queue` (the jobs queue, or the
+/// one `--queue` names) and every interactive job to the interactive queue, the
+/// lane that overtakes a bulk backlog, after declaring the topology and
+/// `bulk_queue` as a job queue, counting each confirmed one in `tally`. Returns
+/// how many the broker confirmed: all of them, or an error saying how many made
+/// it before the first failure (of `expected`).
 pub async fn publish(
     config: &Config,
+    bulk_queue: &str,
     jobs: impl Stream<Item = ParsedLine>,
     expected: u64,
     bar: &ProgressBar,
@@ -34,9 +36,12 @@ pub async fn publish(
         &config.dead_letter_queue(),
     )
     .await?;
-    declare(&connection, &Topology::from_config(config)).await?;
+    let topology = Topology::from_config(config);
+    declare(&connection, &topology).await?;
+    // With the job queue's arguments and dead-letter route, as a worker would.
+    declare_job_queue(&connection, bulk_queue, &topology).await?;
     let interactive_queue = config.interactive_queue();
-    let queues = (config.jobs_queue.as_str(), interactive_queue.as_str());
+    let queues = (bulk_queue, interactive_queue.as_str());
     let publisher = &publisher;
     let confirms = jobs
         .map(|job| async move {

@@ -10,6 +10,7 @@ use crate::console::reads::backlog::QueueDepth;
 use crate::console::reads::fleet::{
     qps_disagreement, Replica, CODES_WINDOW_MINUTES, RATE_WINDOW_SECONDS,
 };
+use crate::console::reads::queues::QueueLine;
 
 /// What the overview shows.
 pub struct Overview {
@@ -17,6 +18,8 @@ pub struct Overview {
     pub qps: f64,
     pub calls_per_second: f64,
     pub depths: Vec<QueueDepth>,
+    /// Weight, share, cap and recent rate of each queue, by name.
+    pub queues: Vec<QueueLine>,
     pub codes: Vec<(String, i64)>,
     /// Billed calls today and this month (UTC).
     pub billed: (i64, i64),
@@ -107,19 +110,31 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
         section {
             h2 { "Backlog" }
             div.scroll { table {
-                thead { tr { th { "queue" } th.num { "ready" } th.num { "unacked" } th.num { "consumers" } th { "" } } }
-                tbody {
+                thead { tr {
+                    th { "queue" } th.num { "ready" } th.num { "unacked" } th.num { "consumers" }
+                    th.num { "weight" } th.num { "share" } th.num { "cap /s" } th.num { "calls/s" } th { "" }
+                } }
+                tbody #queues {
                     @for d in &o.depths {
+                        @let line = o.queues.iter().find(|l| l.queue == d.queue);
                         tr {
                             td { code { (d.queue) } }
                             td.num { (opt(d.ready)) }
                             td.num { (opt(d.unacked)) }
                             td.num { (opt(d.consumers)) }
+                            td.num { (opt(line.and_then(|l| l.weight))) }
+                            td.num { (line.map_or_else(|| "–".to_string(), weighted_share)) }
+                            td.num { (opt(line.and_then(|l| l.cap))) }
+                            td.num { (opt(line.map(|l| format!("{:.1}", l.rate)))) }
                             td.muted { (d.note.as_deref().unwrap_or("")) }
                         }
                     }
                 }
             } }
+            p.muted { "Share: the fraction of the budget a bulk queue gets while every bulk queue has jobs "
+                "waiting (by " code { "ID2META_QUEUE_WEIGHTS" } "); a queue with nothing waiting leaves its share "
+                "to the others, and the interactive lane comes before all of them. Calls/s: calls that settled "
+                "a job, last " (RATE_WINDOW_SECONDS) " s." }
             @if o.depths.iter().all(|d| d.unacked.is_none()) {
                 p.muted { "Unacknowledged counts need the management API: set " code { "ID2META_MANAGEMENT_URL" } "." }
             }
@@ -138,6 +153,12 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
         p.muted { "Updated " (when(o.now)) "; this page updates itself every 5 s." }
     };
     layout("Fleet", Some(5), viewer, content)
+}
+
+/// A bulk queue's share as a percentage; the interactive lane goes first.
+fn weighted_share(line: &QueueLine) -> String {
+    line.share
+        .map_or_else(|| "first".to_string(), |s| format!("{:.0}%", s * 100.0))
 }
 
 fn opt<T: std::fmt::Display>(value: Option<T>) -> String {

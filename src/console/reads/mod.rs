@@ -7,3 +7,4 @@ pub mod backlog;
 pub mod batches;
 pub mod fleet;
 pub mod jobs;
+pub mod queues;

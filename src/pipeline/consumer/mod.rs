@@ -9,14 +9,15 @@
 //! the gate's probe passes; the session after it starts on probation (one job
 //! first, see [`super::probation`]).
 //!
-//! Two lanes (see `docs/priorities.md`): the jobs queue and `<jobs>.interactive`,
-//! each on its own channel with its own prefetch, so bulk deliveries can never
-//! hold every slot: the interactive lane keeps [`interactive_reserve`] slots of
-//! its own, and an interactive job is taken as soon as it is published, however
-//! full the bulk lane is. Jobs from the interactive queue are interactive whatever
-//! their body says; each delivery is settled on its own channel (an ack is only
-//! valid there) and returned to its own queue. Both lanes start, go on probation
-//! and stop together, with the session.
+//! Lanes (see `docs/priorities.md` and `docs/queues.md`): `<jobs>.interactive`
+//! and every bulk queue (`ID2META_QUEUE_WEIGHTS`, else the jobs queue), each on
+//! its own channel with its own prefetch, so no queue's deliveries can hold every
+//! slot: the interactive lane keeps [`interactive_reserve`] slots of its own, and
+//! an interactive job is taken as soon as it is published, however full the bulk
+//! lanes are; each bulk queue has `concurrency` slots of its own. Jobs from the
+//! interactive queue are interactive whatever their body says; each delivery is
+//! settled on its own channel (an ack is only valid there) and returned to its
+//! own queue. All lanes start, go on probation and stop together, with the session.
 //!
 //! Standby (no share of the budget, more replicas than calls) ends the session
 //! the same way as a pause, without probation: the jobs taken go back without
@@ -32,6 +33,7 @@
 //! queue) is not an error: it is consumed again within the session.
 
 mod disposal;
+mod lanes;
 mod task;
 
 use std::sync::Arc;
@@ -43,10 +45,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use disposal::apply;
+use lanes::{next_of, Lane};
 use task::Task;
 
 use super::account::AccountGate;
-use super::acks::Acks;
 use super::probation::Subscription;
 use super::{Disposition, Processor};
 use crate::health::Health;
@@ -217,10 +219,6 @@ impl Consumer {
         let mut refused = self.gate.subscribe();
         let mut standby = self.standby.clone();
         let connection = queue::connect_with(&self.amqp_url, "id2meta worker", frames).await?;
-        let channel = connection
-            .create_channel()
-            .await
-            .context("opening the consuming channel")?;
         queue::declare(&connection, &self.topology).await?;
         let publisher = Publisher::open(
             &connection,
@@ -239,27 +237,29 @@ impl Consumer {
             let _ = connection.close(200, "bye".into()).await;
             return Ok(SessionEnd::Standby);
         }
-        let queue_name: Arc<str> = Arc::from(self.topology.jobs_queue.as_str());
-        let acks = Acks::spawn(channel.clone(), self.concurrency);
-        let mut subscription =
-            Subscription::start(channel, &queue_name, self.concurrency, *on_probation).await?;
-        // The interactive lane: its own channel, so its prefetch is its own (a
-        // per-consumer qos on a shared channel would be too, but acks with
-        // `multiple` are per channel, and a lane must not ack the other's).
-        let lane_channel = connection
-            .create_channel()
-            .await
-            .context("opening the interactive channel")?;
-        let lane_name: Arc<str> = Arc::from(self.topology.interactive_queue.as_str());
+        // The interactive lane, then every bulk queue, each its own lane; every
+        // bulk queue has the whole `concurrency` as its prefetch, so a queue with a
+        // backlog always has jobs waiting at the limiter (the scheduler can give it
+        // its share) and none can take another's slots.
         let reserve = interactive_reserve(self.concurrency);
-        // Delivery tags are per channel: the lane's acks are its own.
-        let lane_acks = Acks::spawn(lane_channel.clone(), reserve);
-        let mut lane =
-            Subscription::start(lane_channel, &lane_name, reserve, *on_probation).await?;
+        let mut lane = Lane::open(
+            &connection,
+            &self.topology.interactive_queue,
+            reserve,
+            Some(Priority::Interactive),
+            *on_probation,
+        )
+        .await?;
+        let mut bulk = Vec::with_capacity(self.topology.bulk_queues.len());
+        for queue in &self.topology.bulk_queues {
+            bulk.push(Lane::open(&connection, queue, self.concurrency, None, *on_probation).await?);
+        }
         self.health.set_broker(true);
-        tracing::info!(queue = %queue_name, prefetch = self.concurrency, interactive_queue = %lane_name, interactive_prefetch = reserve, on_probation = *on_probation, "consuming");
+        let queues: Vec<&str> = bulk.iter().map(|l| &*l.name).collect();
+        tracing::info!(queues = ?queues, prefetch = self.concurrency, interactive_queue = %lane.name, interactive_prefetch = lane.prefetch, on_probation = *on_probation, "consuming");
         let (settled, mut settlements) = mpsc::unbounded_channel();
         let mut beat = tokio::time::interval(Duration::from_secs(1));
+        let mut next_bulk = 0;
         let end = loop {
             tokio::select! {
                 biased;
@@ -275,9 +275,10 @@ impl Consumer {
                     }
                 }
                 Some(()) = settlements.recv() => {
-                    if subscription.on_probation() || lane.on_probation() {
-                        subscription.end_probation().await?;
-                        lane.end_probation().await?;
+                    if *on_probation {
+                        for each in std::iter::once(&mut lane).chain(bulk.iter_mut()) {
+                            each.subscription.end_probation().await?;
+                        }
                         *on_probation = false;
                     }
                 }
@@ -287,35 +288,24 @@ impl Consumer {
                         return Err(anyhow!("the broker connection closed"));
                     }
                 }
-                // Listed first: when both lanes have a delivery ready, the
-                // interactive one starts first (`biased`).
-                next = lane.next() => match next {
-                    Some(Ok(delivery)) => {
-                        let task = Task {
-                            publisher: publisher.clone(),
-                            acks: lane_acks.clone(),
-                            queue: lane_name.clone(),
-                            lane: Some(Priority::Interactive),
-                            settled: settled.clone(),
-                        };
-                        task.spawn(tracker, self.processor.clone(), delivery);
-                    }
+                // Listed first: when both have a delivery ready, the interactive
+                // one starts first (`biased`).
+                next = lane.subscription.next() => match next {
+                    Some(Ok(delivery)) => self.start(&lane, &publisher, &settled, tracker, delivery),
                     Some(Err(error)) => return Err(error).context("consuming the interactive queue"),
-                    None => self.consume_again(&connection, &mut lane, &lane_name).await?,
-                },
-                next = subscription.next() => match next {
-                    Some(Ok(delivery)) => {
-                        let task = Task {
-                            publisher: publisher.clone(),
-                            acks: acks.clone(),
-                            queue: queue_name.clone(),
-                            lane: None,
-                            settled: settled.clone(),
-                        };
-                        task.spawn(tracker, self.processor.clone(), delivery);
+                    None => {
+                        let name = lane.name.clone();
+                        self.consume_again(&connection, &mut lane.subscription, &name).await?
                     }
-                    Some(Err(error)) => return Err(error).context("consuming"),
-                    None => self.consume_again(&connection, &mut subscription, &queue_name).await?,
+                },
+                (index, next) = next_of(&mut bulk, &mut next_bulk) => match next {
+                    Some(Ok(delivery)) => self.start(&bulk[index], &publisher, &settled, tracker, delivery),
+                    Some(Err(error)) => return Err(error).with_context(|| format!("consuming {}", bulk[index].name)),
+                    None => {
+                        let bulk_lane = &mut bulk[index];
+                        let name = bulk_lane.name.clone();
+                        self.consume_again(&connection, &mut bulk_lane.subscription, &name).await?
+                    }
                 },
             }
         };
@@ -332,18 +322,17 @@ impl Consumer {
             }
             SessionEnd::Shutdown => Disposition::Requeue,
         };
-        for delivery in lane.stop().await {
-            apply(
-                &delivery,
-                leftover.clone(),
-                &publisher,
-                &lane_name,
-                &lane_acks,
-            )
-            .await;
-        }
-        for delivery in subscription.stop().await {
-            apply(&delivery, leftover.clone(), &publisher, &queue_name, &acks).await;
+        for each in std::iter::once(&mut lane).chain(bulk.iter_mut()) {
+            for delivery in each.subscription.stop().await {
+                apply(
+                    &delivery,
+                    leftover.clone(),
+                    &publisher,
+                    &each.name,
+                    &each.acks,
+                )
+                .await;
+            }
         }
         // Jobs in flight keep using this connection to publish and acknowledge.
         let deadline = match end {
@@ -353,15 +342,35 @@ impl Consumer {
         self.drain(tracker, deadline).await;
         // Every decided ack goes out before the channel closes (a job abandoned at the
         // deadline is not acked: its delivery returns with the channel).
-        acks.close().await;
-        lane_acks.close().await;
+        for each in std::iter::once(&lane).chain(bulk.iter()) {
+            each.acks.close().await;
+        }
         // Reopened for the next session's jobs (`TaskTracker::wait` needs it closed).
         tracker.reopen();
         // Only now: dropping the consuming channels' last handles closes them.
         drop(lane);
-        drop(subscription);
+        drop(bulk);
         // Closing after channels were dropped can fail harmlessly ("invalid channel state").
         let _ = connection.close(200, "bye".into()).await;
         Ok(end)
+    }
+
+    /// Runs one delivery of `lane` as a job on the session's tracker.
+    fn start(
+        &self,
+        lane: &Lane,
+        publisher: &Publisher,
+        settled: &mpsc::UnboundedSender<()>,
+        tracker: &TaskTracker,
+        delivery: lapin::message::Delivery,
+    ) {
+        let task = Task {
+            publisher: publisher.clone(),
+            acks: lane.acks.clone(),
+            queue: lane.name.clone(),
+            lane: lane.priority,
+            settled: settled.clone(),
+        };
+        task.spawn(tracker, self.processor.clone(), delivery);
     }
 }

@@ -18,8 +18,9 @@
 //!   late keeps the rhythm, so the cadence costs no budget ([`window`] says why a
 //!   window-only limiter left a hole of half a second in every window).
 //! - Waiters are served one at a time, so a freed slot wakes one task, not all
-//!   of them: interactive waiters first, then bulk, each lane in arrival order
-//!   ([`turn`]). A bulk waiter holding the turn while it waits for room steps
+//!   of them: interactive waiters first, then bulk, each queue in arrival order
+//!   and the bulk queues shared by weight ([`turn`], with the order among bulk
+//!   queues from [`crate::pipeline::scheduler`]). A bulk waiter holding the turn while it waits for room steps
 //!   aside when an interactive one arrives, so an interactive call waits for no
 //!   more than the next free call of this replica's allowance. The window's
 //!   bound is the same for both lanes: the order changes, the count does not.
@@ -34,6 +35,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::job::Priority;
+use crate::pipeline::scheduler::Class;
 use turn::{Held, Turn};
 use window::{SendWindow, Verdict};
 
@@ -87,6 +89,12 @@ impl Book {
 impl Limiter {
     /// A limiter allowing `allowance` calls in any window of `window_len`.
     pub fn new(allowance: u32, window_len: Duration) -> Self {
+        Self::weighted(allowance, window_len, &[1])
+    }
+
+    /// The same, its bulk calls shared among bulk queues by `weights` (one per
+    /// queue, in the order of [`Class::Bulk`]'s index).
+    pub fn weighted(allowance: u32, window_len: Duration, weights: &[u32]) -> Self {
         let (changes, _) = watch::channel(allowance);
         Self {
             inner: Arc::new(Inner {
@@ -98,7 +106,7 @@ impl Limiter {
                     until: None,
                 }),
                 changes,
-                turn: Turn::default(),
+                turn: Turn::new(weights),
                 standby: watch::channel(false).0,
             }),
         }
@@ -107,6 +115,11 @@ impl Limiter {
     /// A closed limiter: [`Limiter::acquire`] waits until [`Limiter::set_allowance`] opens it.
     pub fn closed(window_len: Duration) -> Self {
         Self::new(0, window_len)
+    }
+
+    /// A closed limiter sharing bulk calls by `weights` (see [`Limiter::weighted`]).
+    pub fn closed_weighted(window_len: Duration, weights: &[u32]) -> Self {
+        Self::weighted(0, window_len, weights)
     }
 
     /// The window the allowance is counted over.
@@ -179,7 +192,13 @@ impl Limiter {
     /// immediately before the request: the window counts the call from this moment.
     /// Interactive callers are served before bulk ones.
     pub async fn acquire_as(&self, lane: Priority) -> Duration {
-        self.reserve_as(lane).await.take().await
+        self.acquire_for(Class::of(lane, 0)).await
+    }
+
+    /// Waits for a token for a job of `class` and takes it (see
+    /// [`Limiter::acquire_as`]): interactive first, bulk queues by weight.
+    pub async fn acquire_for(&self, class: Class) -> Duration {
+        self.reserve_for(class).await.take().await
     }
 
     /// [`Limiter::reserve_as`] for a bulk job.
@@ -192,16 +211,23 @@ impl Limiter {
     /// claim after a long wait) between the wait and the request. Other callers
     /// wait behind the permit; dropping it counts nothing.
     pub async fn reserve_as(&self, lane: Priority) -> Permit<'_> {
+        self.reserve_for(Class::of(lane, 0)).await
+    }
+
+    /// [`Limiter::reserve_as`] for a job of `class`.
+    pub async fn reserve_for(&self, class: Class) -> Permit<'_> {
+        let class = self.inner.turn.known(class);
         let started = Instant::now();
-        // A bulk holder that stepped aside goes back to the front of its lane.
+        // A bulk holder that stepped aside goes back to the front of its queue.
         let mut front = false;
         loop {
-            let turn = self.inner.turn.take(lane, front).await;
-            let yield_to = (lane == Priority::Bulk).then_some(&self.inner.turn);
+            let turn = self.inner.turn.take(class, front).await;
+            let yield_to = (class != Class::Interactive).then_some(&self.inner.turn);
             if self.until_free(false, yield_to).await {
                 return Permit {
                     limiter: self,
                     _turn: turn,
+                    class,
                     started,
                 };
             }
@@ -287,6 +313,7 @@ impl Limiter {
 pub struct Permit<'a> {
     limiter: &'a Limiter,
     _turn: Held<'a>,
+    class: Class,
     started: Instant,
 }
 
@@ -301,6 +328,9 @@ impl Permit<'_> {
     pub async fn take(self) -> Duration {
         // Not preemptible: the permit's holder is about to call.
         self.limiter.until_free(true, None).await;
+        // Counted in the scheduler when made, while this permit still holds the
+        // turn: the next pick sees it.
+        self.limiter.inner.turn.charge(self.class);
         let waited = self.started.elapsed();
         metrics::histogram!(crate::instrumentation::LIMITER_WAIT).record(waited.as_secs_f64());
         waited
@@ -309,3 +339,5 @@ impl Permit<'_> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod weighted_tests;

@@ -1,10 +1,12 @@
 //! Whose turn it is at the limiter: one holder at a time, interactive waiters
-//! before bulk waiters, each lane in arrival order.
+//! before bulk waiters, each queue in arrival order, the bulk queues by weight
+//! (the order among them is the scheduler's, [`crate::pipeline::scheduler`]).
 //!
 //! A fair mutex serves in arrival order only, so one interactive job would queue
 //! behind every bulk job already waiting: with a backlog, a whole window or
-//! more. Two queues of waiters instead: a freed turn goes to the oldest
-//! interactive waiter if there is one, else to the oldest bulk waiter. A bulk
+//! more. Queues of waiters instead: a freed turn goes to the oldest
+//! interactive waiter if there is one, else to the oldest waiter of the bulk
+//! queue the scheduler picks among those with waiters. A bulk
 //! holder still waiting for room is asked to step aside ([`Turn::interactive_waiting`],
 //! [`Turn::arrivals`]) and goes back to the *front* of the bulk queue, so an
 //! interactive job takes the very next free call, and bulk keeps its order.
@@ -21,39 +23,48 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{oneshot, Notify};
 
-use crate::job::Priority;
+use crate::pipeline::scheduler::{Class, Stride};
 
-/// The turn and its two queues of waiters.
-#[derive(Default)]
+type Waiters = VecDeque<(u64, oneshot::Sender<()>)>;
+
+/// The turn and its queues of waiters.
 pub(super) struct Turn {
     state: Mutex<State>,
     /// Woken whenever an interactive waiter queues (a bulk holder steps aside).
     arrivals: Notify,
 }
 
-#[derive(Default)]
 struct State {
     held: bool,
     next_id: u64,
-    interactive: VecDeque<(u64, oneshot::Sender<()>)>,
-    bulk: VecDeque<(u64, oneshot::Sender<()>)>,
+    interactive: Waiters,
+    /// One queue of waiters per bulk queue, in the scheduler's order.
+    bulk: Vec<Waiters>,
+    scheduler: Stride,
 }
 
 impl State {
-    fn queue(&mut self, lane: Priority) -> &mut VecDeque<(u64, oneshot::Sender<()>)> {
-        match lane {
-            Priority::Interactive => &mut self.interactive,
-            Priority::Bulk => &mut self.bulk,
+    fn queue(&mut self, class: Class) -> &mut Waiters {
+        match class {
+            Class::Interactive => &mut self.interactive,
+            Class::Bulk(i) => &mut self.bulk[i],
         }
+    }
+
+    /// The next waiter: the oldest interactive one, else the oldest of the bulk
+    /// queue the scheduler picks.
+    fn next_waiter(&mut self) -> Option<oneshot::Sender<()>> {
+        if let Some((_, waiter)) = self.interactive.pop_front() {
+            return Some(waiter);
+        }
+        let bulk = &self.bulk;
+        let queue = self.scheduler.next(|i| !bulk[i].is_empty())?;
+        self.bulk[queue].pop_front().map(|(_, waiter)| waiter)
     }
 
     /// Hands the turn to the next live waiter, interactive first; else frees it.
     fn pass_on(&mut self) {
-        while let Some((_, waiter)) = self
-            .interactive
-            .pop_front()
-            .or_else(|| self.bulk.pop_front())
-        {
+        while let Some(waiter) = self.next_waiter() {
             // A waiter whose receiver is gone was dropped: try the next one.
             if waiter.send(()).is_ok() {
                 return;
@@ -75,6 +86,40 @@ impl Drop for Held<'_> {
 }
 
 impl Turn {
+    /// A turn over `weights.len()` bulk queues (at least one) shared by those weights.
+    pub fn new(weights: &[u32]) -> Self {
+        let weights = if weights.is_empty() {
+            &[1][..]
+        } else {
+            weights
+        };
+        Self {
+            state: Mutex::new(State {
+                held: false,
+                next_id: 0,
+                interactive: VecDeque::new(),
+                bulk: weights.iter().map(|_| VecDeque::new()).collect(),
+                scheduler: Stride::new(weights),
+            }),
+            arrivals: Notify::new(),
+        }
+    }
+
+    /// `class` with a bulk queue this turn does not know served as the first.
+    pub fn known(&self, class: Class) -> Class {
+        match class {
+            Class::Bulk(i) if i >= self.lock().bulk.len() => Class::Bulk(0),
+            known => known,
+        }
+    }
+
+    /// Counts a call made for `class` in the scheduler's shares.
+    pub fn charge(&self, class: Class) {
+        if let Class::Bulk(i) = class {
+            self.lock().scheduler.charge(i);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A queue of wakers, no invariant a panic could break halfway: keep going.
         self.state
@@ -82,9 +127,10 @@ impl Turn {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Waits for the turn in `lane`'s queue; `front`: ahead of the lane's other
-    /// waiters (a bulk holder that stepped aside keeps its place).
-    pub async fn take(&self, lane: Priority, front: bool) -> Held<'_> {
+    /// Waits for the turn in `class`'s queue (a class [`Turn::known`] made
+    /// known); `front`: ahead of that queue's other waiters (a bulk holder that
+    /// stepped aside keeps its place).
+    pub async fn take(&self, class: Class, front: bool) -> Held<'_> {
         let receiver = {
             let mut state = self.lock();
             // Free only when nobody waits: `pass_on` frees it with both queues empty.
@@ -95,18 +141,18 @@ impl Turn {
             let (sender, receiver) = oneshot::channel();
             let id = state.next_id;
             state.next_id += 1;
-            let queue = state.queue(lane);
+            let queue = state.queue(class);
             if front {
                 queue.push_front((id, sender));
             } else {
                 queue.push_back((id, sender));
             }
-            if lane == Priority::Interactive {
+            if class == Class::Interactive {
                 self.arrivals.notify_waiters();
             }
             Waiting {
                 turn: self,
-                lane,
+                class,
                 id,
                 receiver: Some(receiver),
             }
@@ -130,7 +176,7 @@ impl Turn {
 /// A waiter in a queue, until the turn is handed to it.
 struct Waiting<'a> {
     turn: &'a Turn,
-    lane: Priority,
+    class: Class,
     id: u64,
     receiver: Option<oneshot::Receiver<()>>,
 }
@@ -168,7 +214,7 @@ impl Drop for Waiting<'_> {
             state.pass_on();
         } else {
             let id = self.id;
-            state.queue(self.lane).retain(|(queued, _)| *queued != id);
+            state.queue(self.class).retain(|(queued, _)| *queued != id);
         }
     }
 }

@@ -240,9 +240,12 @@ impl DeadLetterQueue {
     }
 }
 
-/// Whether a replay may publish to `queue`: the jobs queue, or its interactive lane.
+/// Whether a replay may publish to `queue`: a bulk job queue of the topology
+/// (the jobs queue, or one of `ID2META_QUEUE_WEIGHTS`), or the interactive lane.
 fn restorable(topology: &Topology, queue: &str) -> bool {
-    queue == topology.jobs_queue || queue == format!("{}.interactive", topology.jobs_queue)
+    queue == topology.jobs_queue
+        || queue == topology.interactive_queue
+        || topology.bulk_queues.iter().any(|q| q == queue)
 }
 
 /// What `act` does to a selected letter before removing it.
@@ -348,5 +351,16 @@ mod tests {
         for elsewhere in ["id2meta.results", "id2meta.jobs.dead", "other.jobs", ""] {
             assert!(!restorable(&topology, elsewhere), "{elsewhere}");
         }
+        // A weighted bulk queue is a job queue too: its letters go back to it.
+        assert!(!restorable(&topology, "id2meta.jobs.partner"));
+        let env = std::collections::HashMap::from([(
+            "ID2META_QUEUE_WEIGHTS",
+            "id2meta.jobs=1,id2meta.jobs.partner=1",
+        )]);
+        let config = crate::config::Config::from_source(&env).expect("valid");
+        assert!(restorable(
+            &Topology::from_config(&config),
+            "id2meta.jobs.partner"
+        ));
     }
 }
