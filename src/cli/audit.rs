@@ -38,7 +38,7 @@ pub struct AuditArgs {
 
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = Store::open(&config.database(), 1).await?;
     store.migrate().await?;
     let since = args
         .since

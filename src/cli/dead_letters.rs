@@ -121,7 +121,7 @@ pub async fn run(args: DeadLettersArgs) -> anyhow::Result<()> {
 /// The database the audit log is in, reached before anything is done: an action
 /// that could not be recorded is not taken.
 async fn audit_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = Store::open(&config.database(), 1).await?;
     store.migrate().await?;
     Ok(store)
 }

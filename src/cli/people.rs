@@ -74,7 +74,7 @@ pub async fn run_forget(_args: ForgetArgs) -> anyhow::Result<()> {
         .iter()
         .map(|person| person.pseudonyms(&key).digest)
         .collect();
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = Store::open(&config.database(), 1).await?;
     store.migrate().await?;
     let letters = DeadLetterQueue::from_config(&config).await?;
     let done = forget::forget(&store, &letters, &digests, &Actor::cli()).await?;
@@ -96,7 +96,7 @@ pub async fn run_lookup(args: LookupArgs) -> anyhow::Result<()> {
         );
     };
     let who = person.pseudonyms(&key);
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = Store::open(&config.database(), 1).await?;
     store.migrate().await?;
     let found = lookup::lookup(&store, &who, &Actor::cli()).await?;
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {

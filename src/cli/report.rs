@@ -38,7 +38,7 @@ pub enum ReportFormat {
 pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     report::month_span(&args.month)?;
-    let store = Store::connect(&config.database_url, 1).await?;
+    let store = Store::open(&config.database(), 1).await?;
     store.migrate().await?;
     let month = report::month(&store, &args.month, &config.pricing).await?;
     let mut out = std::io::stdout().lock();
