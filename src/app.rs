@@ -88,7 +88,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let queues = BulkQueues::from_config(&config);
     let limiter = Limiter::closed_weighted(quota.window(&budget_settings), queues.weights());
     let budget_stop = CancellationToken::new();
-    let budget = Budget::start(
+    let mut budget = Budget::start(
         crate::budget::dedicated_pool(store.pool()),
         owner,
         quota,
@@ -124,6 +124,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             shutdown.clone(),
         ));
     }
+    // Whether this replica stands by is known before the consumer takes a job.
+    budget.first_heartbeat(budget_settings.pause_after).await;
     let gate = AccountGate::new(health.clone());
     let standby = limiter.standby();
     tokio::spawn(show_standby(standby.clone(), health.clone()));

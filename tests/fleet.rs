@@ -80,6 +80,34 @@ async fn eight_replicas_sharing_four_calls_a_second_process_every_job_without_a_
     world.cleanup().await;
 }
 
+/// 0.2's standby waited before connecting: a replica that *started* without a
+/// share answered `/readyz` 503 ("broker channel not open") for as long as it
+/// stood by, so an orchestrator never counted it ready (CI saw it as a start
+/// that never became ready).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_starts_without_a_share_is_ready_and_takes_over_when_the_other_leaves() {
+    let world = World::new(strict_mock(1)).await;
+    let settings = settings("1");
+    let first = WorkerProcess::start(&world, &settings).await;
+    // `start` waits for /readyz to answer 200.
+    let second = WorkerProcess::start(&world, &settings).await;
+    let url = format!("http://{}/readyz", second.http_addr);
+    let body = id2meta::tls::get(&url)
+        .await
+        .expect("/readyz answers")
+        .text()
+        .await
+        .expect("a body");
+    assert!(body.contains("standby"), "{body}");
+    assert!(second.log_tail(100).contains("standing by"));
+    first.stop(Duration::from_secs(15)).await;
+    let job_ids = world.publish_people(2).await;
+    world.wait_for_rows(2, Duration::from_secs(60)).await;
+    second.stop(Duration::from_secs(15)).await;
+    world.assert_settled_once(&job_ids).await;
+    world.cleanup().await;
+}
+
 /// Stops (SIGSTOP) or continues (SIGCONT) a worker process.
 fn signal(worker: &WorkerProcess, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(worker.pid()).expect("a pid");

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -31,6 +32,8 @@ use standing::{Action, Standing};
 /// A running budget loop for one replica.
 pub struct Budget {
     task: JoinHandle<()>,
+    /// Fires once the first heartbeat has answered or failed.
+    first_beat: Option<oneshot::Receiver<()>>,
 }
 
 impl Budget {
@@ -49,6 +52,7 @@ impl Budget {
         limiter.close();
         metrics::gauge!(crate::instrumentation::QPS_SHARE).set(0.0);
         let window = limiter.window();
+        let (spoke, first_beat) = oneshot::channel();
         let replica = Replica {
             pool,
             owner,
@@ -60,9 +64,22 @@ impl Budget {
             failing: false,
             standby: false,
             disagreement: None,
+            spoke: Some(spoke),
         };
         Self {
             task: tokio::spawn(replica.run(stop)),
+            first_beat: Some(first_beat),
+        }
+    }
+
+    /// Waits (up to `within`) until the first heartbeat has answered or failed,
+    /// so the replica knows whether it stands by before it takes a job: a
+    /// replica that joins a full fleet takes none only to hand them back, and it
+    /// is ready on standby from its start.
+    pub async fn first_heartbeat(&mut self, within: Duration) {
+        if let Some(first_beat) = self.first_beat.take() {
+            // An error: the loop ended first, and there is nothing to wait for.
+            let _ = tokio::time::timeout(within, first_beat).await;
         }
     }
 
@@ -115,6 +132,8 @@ struct Replica {
     standby: bool,
     /// The smallest and largest `ID2META_QPS` in force, while they differ.
     disagreement: Option<(f64, f64)>,
+    /// Told once the first heartbeat is over ([`Budget::first_heartbeat`]).
+    spoke: Option<oneshot::Sender<()>>,
 }
 
 impl Replica {
@@ -136,6 +155,9 @@ impl Replica {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = self.beat() => {}
+            }
+            if let Some(spoke) = self.spoke.take() {
+                let _ = spoke.send(());
             }
         }
         self.leave().await;

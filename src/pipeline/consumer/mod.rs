@@ -22,7 +22,8 @@
 //! Standby (no share of the budget, more replicas than calls) ends the session
 //! the same way as a pause, without probation: the jobs taken go back without
 //! spending a delivery, the ones waiting for a token hand themselves back, and
-//! nothing is taken until a share comes. No job waits at a replica that cannot
+//! the next session holds its connection but takes nothing until a share comes
+//! ([`standby`]). No job waits at a replica that cannot
 //! call while others can.
 //!
 //! The connection is supervised here rather than by lapin's auto-recovery
@@ -34,6 +35,7 @@
 
 mod disposal;
 mod lanes;
+mod standby;
 mod task;
 
 use std::sync::Arc;
@@ -46,6 +48,7 @@ use tokio_util::task::TaskTracker;
 
 use disposal::apply;
 use lanes::{next_of, Lane};
+use standby::Standby;
 use task::Task;
 
 use super::account::AccountGate;
@@ -119,9 +122,6 @@ impl Consumer {
                 }
                 on_probation = true;
             }
-            if !self.wait_for_a_share().await {
-                break;
-            }
             match self.session(&tracker, &mut on_probation, frames).await {
                 // The session drained its jobs before it ended.
                 Ok(SessionEnd::Shutdown) => return Ok(()),
@@ -145,23 +145,6 @@ impl Consumer {
         // Shutdown came while no session was open: drain the jobs of the lost one.
         self.drain(&tracker, self.shutdown_deadline).await;
         Ok(())
-    }
-
-    /// Waits while this replica is on standby, beating all the while (a replica
-    /// standing by is alive and ready); `false` if shutdown came first.
-    async fn wait_for_a_share(&self) -> bool {
-        let mut standby = self.standby.clone();
-        let mut beat = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            if !*standby.borrow_and_update() {
-                return true;
-            }
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return false,
-                _ = standby.changed() => {}
-                _ = beat.tick() => self.health.beat(),
-            }
-        }
     }
 
     /// Waits for the jobs in flight to finish or return, up to `deadline`, beating
@@ -231,11 +214,16 @@ impl Consumer {
             let _ = connection.close(200, "bye".into()).await;
             return Ok(SessionEnd::Paused);
         }
-        if *standby.borrow_and_update() {
-            // The broker answered and the topology is declared: ready, standing by.
-            self.health.set_broker(true);
+        let waiting = Standby {
+            connection: &connection,
+            health: &self.health,
+            shutdown: &self.shutdown,
+            standby: &mut standby,
+            refused: &mut refused,
+        };
+        if let Some(end) = waiting.wait_for_a_share().await? {
             let _ = connection.close(200, "bye".into()).await;
-            return Ok(SessionEnd::Standby);
+            return Ok(end);
         }
         // The interactive lane, then every bulk queue, each its own lane; every
         // bulk queue has the whole `concurrency` as its prefetch, so a queue with a
