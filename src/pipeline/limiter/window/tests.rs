@@ -162,7 +162,10 @@ fn a_zero_allowance_sends_nothing_and_a_million_needs_no_more_memory() {
     let mut w = window(1000);
     assert_eq!(w.check(5, 0), Verdict::Never);
     let sent = drive(&mut w, 1_000_000, 0, 1001);
-    assert!(sent.len() >= 999_000, "{}", sent.len());
+    // The cadence: one per 1.002 µs, 0.2 % slower than the window's share, for
+    // 1000 ms. (The hand-written cadence reached 999 000 only because its spacing,
+    // in 1/1024 ticks, was rounded down to 0.977 µs at a million per second.)
+    assert!(sent.len() >= 998_000, "{}", sent.len());
     assert_eq!(w.counts.len(), 1001);
 }
 
@@ -175,4 +178,21 @@ fn a_long_silence_empties_the_window() {
     assert_eq!(w.in_window(1000), 5);
     assert_eq!(w.in_window(1001), 0);
     assert_eq!(w.check(50_000, 5), Verdict::Now);
+}
+
+#[test]
+fn a_new_allowance_takes_over_the_rhythm_without_a_free_send() {
+    let mut w = window(1000);
+    // Spacing 100.3 ticks (1001 × 1.002 / 10): slots at 0, 100.3, 200.6.
+    let sent = drive(&mut w, 10, 0, 250);
+    assert_eq!(sent, [0, 101, 201]);
+    // Raised to 20 just after a send: the slot already set still holds (governor's
+    // limiter is rebuilt for the new quota, its state carried over) ...
+    assert_eq!(w.check(202, 20), Verdict::At(301));
+    // ... and from there the new spacing, 50.1 ticks, applies.
+    let sent = drive(&mut w, 20, 202, 460);
+    assert_eq!(sent, [301, 352, 402, 452], "{sent:?}");
+    // Lowered again: the slot set under 20 holds, then 100.3 ticks apart.
+    let sent = drive(&mut w, 10, 460, 700);
+    assert_eq!(sent, [502, 602], "{sent:?}");
 }
