@@ -161,3 +161,27 @@ async fn create_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let _ = server.close().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATOR;
+
+    /// A `-- no-transaction` migration (`CREATE INDEX CONCURRENTLY`) cannot be
+    /// serialised between replicas that start together: it waits for the
+    /// snapshots of the replicas waiting for sqlx's lock, which wait for it, and
+    /// PostgreSQL ends one of them (a replica exits); behind a transaction pooler
+    /// the migrations run in one transaction, where it is refused. Index builds
+    /// are plain (see migrations/20261206000401_retention_index.sql).
+    #[test]
+    fn every_migration_runs_in_a_transaction() {
+        let outside: Vec<i64> = MIGRATOR
+            .iter()
+            .filter(|m| m.no_tx)
+            .map(|m| m.version)
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "`-- no-transaction` migrations: {outside:?}"
+        );
+    }
+}
