@@ -64,9 +64,11 @@ impl Store {
         let (horizon, batches): (i64, Vec<String>) = sqlx::query_as(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
                     ARRAY(SELECT batch_id FROM batch_cancellations
-                           WHERE $1::bigint IS NULL OR written_xid >= $1::bigint::text::xid8)",
+                           WHERE written_xid >= $1::bigint::text::xid8)",
         )
-        .bind(horizon)
+        // No `$1 IS NULL OR ...`: a generic plan of that scans the whole table
+        // (13 ms at 100 000 rows against 0.04 ms for this index probe).
+        .bind(horizon.unwrap_or(0))
         .fetch_one(self.db())
         .await
         .context("reading the cancelled batches")?;
