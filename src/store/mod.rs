@@ -17,13 +17,14 @@ mod reuse;
 mod writer;
 
 pub use billing::day_and_month_start;
+pub use cancellations::CancelledSince;
 pub use claims::{Claim, ClaimRequest, Claimer};
 pub use database::{Bounds, Database, Pooler};
 pub use kept::KeptOutcome;
 pub use pooling::Db;
 pub use results::{BatchCounts, ResultRow, StoredOutcome};
 pub use retention::{sweep_claims_until, RETENTION, SWEEP_BATCH};
-pub use reuse::Reusable;
+pub use reuse::{ClaimedLookup, Reusable, ReuseLookup};
 pub use writer::{ResultWriter, UNSTORABLE};
 
 use std::time::Duration;
