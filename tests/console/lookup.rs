@@ -219,6 +219,15 @@ async fn a_lookup_from_the_form_shows_masked_rows_and_leaves_the_identity_in_no_
         who.id_number_masked.as_str()
     );
 
+    // The console's own audit page shows the lookup, masks only.
+    browser
+        .goto(&format!("{}/audit?action=lookup", console.base))
+        .await
+        .expect("the audit page");
+    let audit_page = page_source(&browser).await;
+    assert!(audit_page.contains(&who.id_number_masked), "{audit_page}");
+    screenshot(&browser, "audit").await;
+
     let log = console.log_text();
     assert!(
         log.contains("a person was looked up from the console"),
@@ -226,7 +235,12 @@ async fn a_lookup_from_the_form_shows_masked_rows_and_leaves_the_identity_in_no_
     );
     let tables = every_table_as_text(&env.store).await;
     let history = visited.join("\n");
-    for (place, text) in [("history", &history), ("log", &log), ("tables", &tables)] {
+    for (place, text) in [
+        ("history", &history),
+        ("log", &log),
+        ("tables", &tables),
+        ("audit page", &audit_page),
+    ] {
         for secret in &secrets {
             assert!(
                 !text.contains(secret.as_str()),

@@ -68,9 +68,9 @@ pub fn render(
                                 td { (when(r.at)) }
                                 td { code { (r.action) } }
                                 td { (r.origin) }
-                                td { (r.actor) }
+                                td.wrap { (r.actor) }
                                 td { (r.target.as_deref().unwrap_or("–")) }
-                                td { code { (r.detail.to_string()) } }
+                                td.wrap { code { (r.detail.to_string()) } }
                             }
                         }
                     }
