@@ -56,6 +56,11 @@ async fn the_audit_page_pages_newest_first_filters_by_action_and_age_and_escapes
         async move { client().get(url).send().await.expect("an answer") }
     };
 
+    let html = |path: &'static str| {
+        let answer = get(path.into());
+        async move { answer.await.text().await.expect("HTML") }
+    };
+
     let first = get("/audit".into()).await;
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(first.headers()[CACHE_CONTROL], "no-store");
@@ -83,31 +88,15 @@ async fn the_audit_page_pages_newest_first_filters_by_action_and_age_and_escapes
     assert_eq!(rest.len(), 12, "62 rows in all");
     assert!(rest[0] < ids[49] && older_link(&second).is_none());
 
-    let exports = get("/audit?action=export".into())
-        .await
-        .text()
-        .await
-        .expect("HTML");
+    let exports = html("/audit?action=export").await;
     assert_eq!(ids_on(&exports), [export]);
     assert!(
         exports.contains("<option value=\"export\" selected>"),
         "the filter is kept"
     );
-    let recent = ids_on(
-        &get("/audit?since=1h".into())
-            .await
-            .text()
-            .await
-            .expect("HTML"),
-    );
+    let recent = ids_on(&html("/audit?since=1h").await);
     assert!(!recent.contains(&(export + 1)) && recent.contains(&export));
-    let old_forgets = ids_on(
-        &get("/audit?action=forget&since=3d".into())
-            .await
-            .text()
-            .await
-            .expect("HTML"),
-    );
+    let old_forgets = ids_on(&html("/audit?action=forget&since=3d").await);
     assert_eq!(old_forgets, [export + 1]);
     for bad in ["/audit?action=drop", "/audit?since=soon", "/audit?before=x"] {
         assert_eq!(

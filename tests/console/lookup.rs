@@ -57,13 +57,7 @@ impl ConsoleProcess {
             base: format!("http://127.0.0.1:{port}"),
             log,
         };
-        eventually("the console listens", WITHIN, || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
+        wait_listening("the console", port).await;
         process
     }
 
@@ -101,18 +95,7 @@ async fn a_lookup_from_the_form_shows_masked_rows_and_leaves_the_identity_in_no_
     ];
     let mut visited = Vec::new();
 
-    browser
-        .goto(&format!("{}/login?next=/lookup", console.base))
-        .await
-        .expect("the login form");
-    visited.push(at(&browser).await);
-    let login = browser
-        .form(Locator::Css("form[action='/login']"))
-        .await
-        .expect("the login form");
-    login.set_by_name("token", TOKEN).await.expect("typed");
-    login.submit().await.expect("logged in");
-    arrive_at(&browser, "/lookup").await;
+    log_in_at(&browser, &console.base, "/lookup").await;
     visited.push(at(&browser).await);
 
     let form = browser

@@ -11,14 +11,14 @@ use anyhow::{bail, Context};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::harness::{Harness, Pace};
+use super::harness::Harness;
 use super::jobs;
 use super::pipeline::CAP_QPS;
 use super::report::Table;
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::lifecycle::retention;
-use crate::mock::{MockConfig, QpsWindow};
+use crate::mock::QpsWindow;
 use crate::store::Store;
 
 /// Replicas sharing the budget.
@@ -91,21 +91,9 @@ pub async fn measure(
     rows: i64,
     before: Duration,
 ) -> anyhow::Result<Sweep> {
-    let upstream = MockConfig {
-        qps_limit: Some(CAP_QPS),
-        qps_window: QpsWindow::Bucket,
-        latency: UPSTREAM_LATENCY,
-        ..MockConfig::default()
-    };
     let budget = f64::from(CAP_QPS);
-    let pace = Pace {
-        qps: budget,
-        concurrency: crate::config::default_concurrency(budget),
-    };
-    let mut run = Harness::open(base, run_id, "retention", upstream, pace).await?;
-    for _ in 1..REPLICAS {
-        run.add_replica(pace).await?;
-    }
+    let upstream = (QpsWindow::Bucket, UPSTREAM_LATENCY);
+    let run = Harness::at_cap(base, run_id, "retention", upstream, REPLICAS).await?;
     let store = Store::open(&run.scratch.config.database(), 2).await?;
     seed(&store, rows).await?;
     run.wait_for_budget(REPLICAS, CAP_QPS, Duration::from_secs(30))
