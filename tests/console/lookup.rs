@@ -10,10 +10,13 @@ use fantoccini::{Client, Locator};
 use id2meta::identity::Pseudonyms;
 use id2meta::mock::MockConfig;
 use id2meta::secret::Secret;
+use reqwest::header::{CACHE_CONTROL, COOKIE, ORIGIN};
+use reqwest::StatusCode;
 
 use crate::browser::*;
 use crate::helpers::{eventually, TestEnv, PII_KEY};
 use crate::rows::{every_table_as_text, insert_settled};
+use crate::security::{client, csrf_of, log_in, post_form, Console};
 
 /// The synthetic person looked up.
 const PERSON: u64 = 7;
@@ -235,5 +238,76 @@ async fn a_lookup_from_the_form_shows_masked_rows_and_leaves_the_identity_in_no_
     let _ = browser.close().await;
     drop(driver);
     drop(console);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_lookup_needs_the_token_and_the_csrf_field_and_a_get_never_looks_anyone_up() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    insert_settled(&env.store, "seen-1", PERSON, 1).await;
+    let (name, id_number, _) = id2meta::mock::population::person(PERSON);
+    let identity = [("name", name.as_str()), ("id_number", id_number.as_str())];
+    let lookups = || async {
+        id2meta::audit::read::newest_first_of(
+            env.store.pool(),
+            Some(id2meta::audit::Action::Lookup),
+            None,
+            None,
+            10,
+        )
+        .await
+        .expect("the audit log")
+        .len()
+    };
+
+    let read_only = Console::start(&env.config, None).await;
+    let refused = post_form(&read_only.base, "/lookup", "", &identity).await;
+    assert_eq!(refused, StatusCode::FORBIDDEN, "no token configured");
+    read_only.stop().await;
+
+    let console = Console::start(&env.config, Some(TOKEN)).await;
+    let by_get = client()
+        .get(format!(
+            "{}/lookup?name={}&id_number={id_number}",
+            console.base,
+            percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .send()
+        .await
+        .expect("an answer")
+        .text()
+        .await
+        .expect("HTML");
+    assert!(
+        !by_get.contains("id=\"answer\"") && !by_get.contains("seen-1"),
+        "{by_get}"
+    );
+    let (cookie, _) = log_in(&console.base, TOKEN).await;
+    let no_csrf = post_form(&console.base, "/lookup", &cookie, &identity).await;
+    assert_eq!(no_csrf, StatusCode::FORBIDDEN);
+    let csrf = csrf_of(&console.base, &cookie).await;
+    let half = [("csrf", csrf.as_str()), ("name", name.as_str())];
+    let incomplete = post_form(&console.base, "/lookup", &cookie, &half).await;
+    assert_eq!(incomplete, StatusCode::BAD_REQUEST);
+    assert_eq!(lookups().await, 0, "nothing refused was looked up");
+
+    let full = [identity[0], identity[1], ("csrf", csrf.as_str())];
+    let answered = client()
+        .post(format!("{}/lookup", console.base))
+        .header(COOKIE, &cookie)
+        .header(ORIGIN, &console.base)
+        .form(&full)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(
+        answered.status(),
+        StatusCode::OK,
+        "answered, not redirected"
+    );
+    assert_eq!(answered.headers()[CACHE_CONTROL], "no-store");
+    assert!(answered.text().await.expect("HTML").contains("seen-1"));
+    assert_eq!(lookups().await, 1);
+    console.stop().await;
     env.cleanup().await;
 }
