@@ -3,11 +3,12 @@
 
 use id2meta::audit::{Action, Actor};
 use id2meta::mock::MockConfig;
-use reqwest::header::CACHE_CONTROL;
+use reqwest::header::{CACHE_CONTROL, COOKIE, LOCATION};
 use reqwest::StatusCode;
 
+use crate::browser::TOKEN;
 use crate::helpers::TestEnv;
-use crate::security::{client, Console};
+use crate::security::{client, log_in, Console};
 
 /// The ids of the rows a page lists (the first cell of each), in order.
 fn ids_on(page: &str) -> Vec<i64> {
@@ -106,5 +107,40 @@ async fn the_audit_page_pages_newest_first_filters_by_action_and_age_and_escapes
         );
     }
     console.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn off_loopback_the_audit_page_and_the_lookup_form_need_a_login_like_every_data_page() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let settings = id2meta::console::ConsoleSettings {
+        listen: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        token: Some(id2meta::secret::Secret::new(TOKEN)),
+        management_url: None,
+    };
+    let running = id2meta::console::start(env.config.clone(), settings, shutdown.clone())
+        .await
+        .expect("the console starts");
+    let base = format!("http://127.0.0.1:{}", running.addr.port());
+    let (cookie, _) = log_in(&base, TOKEN).await;
+    for path in ["/audit", "/lookup", "/batches"] {
+        let anonymous = client()
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(anonymous.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(anonymous.headers()[LOCATION], "/login", "{path}");
+        let logged_in = client()
+            .get(format!("{base}{path}"))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(logged_in.status(), StatusCode::OK, "{path}");
+    }
+    shutdown.cancel();
+    running.wait().await;
     env.cleanup().await;
 }
