@@ -3,7 +3,8 @@
 //! ([`crate::lifecycle::retention::sweep`]) while two replicas drain a backlog
 //! at the QPS budget. The sweep must not take the budget from the fleet: the
 //! upstream calls per second in a window before the sweep and during it are
-//! compared, beside the sweep's duration and rows per second.
+//! compared (and a window after it, which tells the host's load from the
+//! sweep), beside the sweep's duration and rows per second.
 
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ pub struct Sweep {
     /// Upstream calls per second before the sweep, and during it.
     pub before: f64,
     pub during: f64,
+    /// The same window once the sweep is over: tells the host's load from the sweep.
+    pub after: f64,
     pub duration: Duration,
     pub scrubbed: u64,
 }
@@ -59,13 +62,14 @@ impl Sweep {
     pub fn report(&self, table: &mut Table) {
         table.row(
             format!(
-                "(12) retention sweep beside a fleet: calls/s before / during the sweep of {} rows, {REPLICAS} replicas at a budget of {}",
+                "(12) retention sweep beside a fleet: calls/s before / during / after the sweep of {} rows, {REPLICAS} replicas at a budget of {}",
                 self.rows, self.budget
             ),
             format!(
-                "{:.1} / {:.1}; during / before {:.3}",
+                "{:.1} / {:.1} / {:.1}; during / before {:.3}",
                 self.before,
                 self.during,
+                self.after,
                 self.kept()
             ),
             "during ≥ 95 % of before",
@@ -105,11 +109,7 @@ pub async fn measure(
     while Instant::now() < warm {
         backlog.tick(&run).await?;
     }
-    let (start, calls_start) = (Instant::now(), run.mock.stats().calls);
-    while start.elapsed() < before {
-        backlog.tick(&run).await?;
-    }
-    let before_rate = rate(calls_start, run.mock.stats().calls, start.elapsed());
+    let before_rate = window_rate(&run, &mut backlog, before).await?;
 
     let stop = CancellationToken::new();
     let actor = Actor::worker(uuid::Uuid::nil());
@@ -124,6 +124,7 @@ pub async fn measure(
     };
     let duration = start.elapsed();
     let during_rate = rate(calls_start, run.mock.stats().calls, duration);
+    let after_rate = window_rate(&run, &mut backlog, before).await?;
     if !swept.finished {
         bail!("the sweep did not finish (another replica held it?)");
     }
@@ -134,9 +135,23 @@ pub async fn measure(
         budget,
         before: before_rate,
         during: during_rate,
+        after: after_rate,
         duration,
         scrubbed: swept.rows,
     })
+}
+
+/// The fleet's upstream calls per second over `window`, the backlog kept full.
+async fn window_rate(
+    run: &Harness,
+    backlog: &mut Backlog,
+    window: Duration,
+) -> anyhow::Result<f64> {
+    let (start, calls_start) = (Instant::now(), run.mock.stats().calls);
+    while start.elapsed() < window {
+        backlog.tick(run).await?;
+    }
+    Ok(rate(calls_start, run.mock.stats().calls, start.elapsed()))
 }
 
 fn rate(from: u64, to: u64, over: Duration) -> f64 {
