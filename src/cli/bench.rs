@@ -12,11 +12,14 @@
 //! 7. priority lanes: what an interactive job waits behind a bulk backlog;
 //! 8. the console's pages and the CLI's reads on a large results table;
 //! 9. the user's commands at size: `enqueue` and `results` exports must not grow with the input;
+//! 10. the fleet at its edges, as worker processes: many replicas, more replicas than calls,
+//!     a frozen replica, interactive jobs behind a backlog;
 //! 12. a retention sweep of old rows must not take the QPS budget from a running fleet.
 //!
 //! Every section uses its own queues and database, named after the run, deleted at the end.
 
 mod completions;
+mod fleet;
 mod harness;
 mod host_cpu;
 mod jobs;
@@ -25,6 +28,7 @@ mod machine;
 mod memory;
 mod pipeline;
 mod process_stats;
+mod processes;
 mod queries;
 mod raw;
 mod report;
@@ -68,7 +72,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub skip_paced: bool,
     /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
-    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=12))]
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=13))]
     pub only: Vec<u8>,
     /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
     /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
@@ -125,6 +129,7 @@ impl BenchArgs {
     fn runs(&self, section: u8) -> bool {
         let skipped = match section {
             3 | 4 | 6 | 7 | 12 => self.skip_paced,
+            10 => self.skip_paced || self.skip_resources,
             5 | 9 => self.skip_resources,
             _ => false,
         };
@@ -232,6 +237,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
         let memory = memory::measure(&base, &run_id, args.memory_lines).await?;
         table.memory(&memory);
+    }
+
+    if args.runs(10) {
+        for run in fleet::measure(&base, &run_id, args.quick).await? {
+            table.fleet(&run);
+        }
     }
 
     if args.runs(12) {
