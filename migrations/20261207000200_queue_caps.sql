@@ -13,7 +13,9 @@ CREATE TABLE IF NOT EXISTS worker_queue_claims (
     -- The cap this replica was started with (calls per second): the smallest
     -- among the replicas taking a share is in force.
     cap          double precision NOT NULL,
-    -- Taking a share of the cap: not leaving and holding a share of the budget.
+    -- Taking a share of the cap: not leaving, holding a share of the budget, and
+    -- holding jobs of the queue that wait for a call (or made one since the last
+    -- heartbeat): a replica without them would hold a share nobody uses.
     active       boolean NOT NULL,
     -- The share it was last given and the most it may use, in whole calls per window.
     target       integer NOT NULL DEFAULT 0,
@@ -31,14 +33,16 @@ CREATE INDEX IF NOT EXISTS worker_queue_claims_counts_until
 -- The heartbeat with caps: the budget's heartbeat (the function of migration
 -- 20261206000100, unchanged, so older workers keep calling it), then, in the
 -- same serializable transaction, one claim per capped queue by the same rule:
--- a share of the cap by seniority among the replicas taking one, raised only
+-- a share of the cap by seniority among the replicas taking one (those with jobs
+-- of the queue waiting, not on standby, not leaving), raised only
 -- into what the others leave free (written before it is used), a lowering held
 -- for the queue's window. The arrays are per capped queue, in one order, and the
 -- answer's arrays follow it.
 --
 -- p_caps: the cap in calls per second; p_calls, p_periods: it as whole calls per
 -- period; p_queue_applied: what the limiter allows the queue now; p_windows: the
--- queue's window (its period plus the margin).
+-- queue's window (its period plus the margin); p_wants: this replica has jobs of
+-- the queue waiting for a call, or made one since its last heartbeat.
 CREATE OR REPLACE FUNCTION id2meta_budget_heartbeat(
     p_replica uuid,
     p_qps double precision,
@@ -54,7 +58,8 @@ CREATE OR REPLACE FUNCTION id2meta_budget_heartbeat(
     p_calls integer[],
     p_periods double precision[],
     p_queue_applied integer[],
-    p_windows double precision[]
+    p_windows double precision[],
+    p_wants boolean[]
 ) RETURNS TABLE (
     live integer,
     target integer,
@@ -92,7 +97,8 @@ BEGIN
        OR coalesce(array_length(p_queues, 1), 0) <> coalesce(array_length(p_calls, 1), 0)
        OR coalesce(array_length(p_queues, 1), 0) <> coalesce(array_length(p_periods, 1), 0)
        OR coalesce(array_length(p_queues, 1), 0) <> coalesce(array_length(p_queue_applied, 1), 0)
-       OR coalesce(array_length(p_queues, 1), 0) <> coalesce(array_length(p_windows, 1), 0) THEN
+       OR coalesce(array_length(p_queues, 1), 0) <> coalesce(array_length(p_windows, 1), 0)
+       OR coalesce(array_length(p_queues, 1), 0) <> coalesce(array_length(p_wants, 1), 0) THEN
         RAISE EXCEPTION 'id2meta_budget_heartbeat: one value per capped queue in every array';
     END IF;
     SELECT * INTO b FROM id2meta_budget_heartbeat(p_replica, p_qps, p_budget, p_period,
@@ -111,12 +117,11 @@ BEGIN
     DELETE FROM worker_queue_claims c
      WHERE c.counts_until < now() - make_interval(secs => p_forget);
     SELECT r.joined_at INTO v_joined FROM worker_replicas r WHERE r.replica_id = p_replica;
-    -- A replica on standby (no share of the budget) or leaving takes no share of
-    -- a cap either: it cannot use one.
-    v_active := NOT p_leaving AND b.target > 0;
-
     FOR i IN 1 .. coalesce(array_length(p_queues, 1), 0) LOOP
         v_queue := p_queues[i];
+        -- A replica on standby (no share of the budget), leaving, or without jobs
+        -- of the queue takes no share of its cap: it could not use one.
+        v_active := NOT p_leaving AND b.target > 0 AND coalesce(p_wants[i], false);
         SELECT c.calls, CASE WHEN c.held_until > now() THEN c.held_calls ELSE 0 END
           INTO v_calls, v_held
           FROM worker_queue_claims c

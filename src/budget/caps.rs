@@ -127,6 +127,12 @@ impl CapStanding {
     }
 }
 
+/// Whether this replica has jobs of each capped queue waiting for a call (or
+/// made one since it was last asked): only then does it take a share of the cap.
+pub(super) fn demand(limiter: &Limiter, caps: &[Capped]) -> Vec<bool> {
+    caps.iter().map(|c| limiter.queue_demand(c.index)).collect()
+}
+
 /// The allowances of one heartbeat's answer, in order.
 pub(super) fn allowed(allotments: &[CapAllotment]) -> Vec<u32> {
     allotments.iter().map(|a| a.allowed).collect()
@@ -157,9 +163,9 @@ pub(super) fn show(caps: &[Capped], allotments: &[CapAllotment], changes: &[(usi
     }
 }
 
-/// The heartbeat's per-queue arguments (six SQL arrays, in the function's
-/// order): names quoted as SQL literals, the rest formatted numbers.
-pub(super) fn arguments(caps: &[Capped], applied: &[u32]) -> String {
+/// The heartbeat's per-queue arguments (seven SQL arrays, in the function's
+/// order): names quoted as SQL literals, the rest formatted numbers and booleans.
+pub(super) fn arguments(caps: &[Capped], applied: &[u32], wants: &[bool]) -> String {
     let names: Vec<String> = caps.iter().map(|c| literal(&c.queue)).collect();
     let rates: Vec<String> = caps.iter().map(|c| format!("{:?}", c.quota.qps)).collect();
     let calls: Vec<String> = caps.iter().map(|c| c.quota.calls.to_string()).collect();
@@ -181,15 +187,19 @@ pub(super) fn arguments(caps: &[Capped], applied: &[u32]) -> String {
         .iter()
         .map(|c| format!("{:?}", c.window.as_secs_f64()))
         .collect();
+    let wants: Vec<String> = (0..caps.len())
+        .map(|i| wants.get(i).copied().unwrap_or(false).to_string())
+        .collect();
     format!(
         "ARRAY[{}]::text[], ARRAY[{}]::float8[], ARRAY[{}]::integer[], ARRAY[{}]::float8[], \
-         ARRAY[{}]::integer[], ARRAY[{}]::float8[]",
+         ARRAY[{}]::integer[], ARRAY[{}]::float8[], ARRAY[{}]::boolean[]",
         names.join(","),
         rates.join(","),
         calls.join(","),
         periods.join(","),
         applied.join(","),
         windows.join(","),
+        wants.join(","),
     )
 }
 
@@ -239,15 +249,16 @@ mod tests {
     }
 
     #[test]
-    fn the_arguments_are_six_arrays_with_names_quoted() {
+    fn the_arguments_are_seven_arrays_with_names_quoted() {
         let caps = [
             Capped::new(1, "a'b", 10.0, Duration::from_millis(5)),
             Capped::new(2, "c", 0.5, Duration::from_millis(5)),
         ];
         assert_eq!(
-            arguments(&caps, &[3]),
+            arguments(&caps, &[3], &[true]),
             "ARRAY['a''b','c']::text[], ARRAY[10.0,0.5]::float8[], ARRAY[10,1]::integer[], \
-             ARRAY[1.0,2.0]::float8[], ARRAY[3,0]::integer[], ARRAY[1.005,2.005]::float8[]"
+             ARRAY[1.0,2.0]::float8[], ARRAY[3,0]::integer[], ARRAY[1.005,2.005]::float8[], \
+             ARRAY[true,false]::boolean[]"
         );
     }
 }

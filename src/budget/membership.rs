@@ -88,20 +88,22 @@ impl Sighting {
 /// Writes this replica's row and returns its allotment: one message, one
 /// serializable transaction, retried at once when it lost a race.
 pub async fn heartbeat(pool: &PgPool, beat: Heartbeat) -> anyhow::Result<Sighting> {
-    let (seen, _) = heartbeat_capped(pool, beat, &[], &[]).await?;
+    let (seen, _) = heartbeat_capped(pool, beat, &[], &[], &[]).await?;
     Ok(seen)
 }
 
 /// [`heartbeat`] with this replica's claims on its capped queues (`applied`: what
-/// its limiter allows each now, in the order of `caps`), in the same transaction:
-/// the budget's allotment and one per capped queue, in that order.
+/// its limiter allows each now; `wants`: whether it has jobs of each waiting; in
+/// the order of `caps`), in the same transaction: the budget's allotment and one
+/// per capped queue, in that order.
 pub async fn heartbeat_capped(
     pool: &PgPool,
     beat: Heartbeat,
     caps: &[Capped],
     applied: &[u32],
+    wants: &[bool],
 ) -> anyhow::Result<(Sighting, Vec<CapAllotment>)> {
-    let sql = statement(&beat, caps, applied);
+    let sql = statement(&beat, caps, applied, wants);
     let mut raced = 0;
     loop {
         match sqlx::raw_sql(&sql).fetch_one(pool).await {
@@ -123,13 +125,13 @@ pub async fn heartbeat_capped(
 /// boolean formatted here, never text from outside.
 /// With capped queues it calls the function's version with per-queue arrays
 /// (migration 20261207000200); without, the budget's alone, as before caps.
-fn statement(beat: &Heartbeat, caps: &[Capped], applied: &[u32]) -> String {
+fn statement(beat: &Heartbeat, caps: &[Capped], applied: &[u32], wants: &[bool]) -> String {
     let (columns, queues) = if caps.is_empty() {
         (String::new(), String::new())
     } else {
         (
             ", queue_budget, queue_target, queue_allowed".to_string(),
-            format!(", {}", caps::arguments(caps, applied)),
+            format!(", {}", caps::arguments(caps, applied, wants)),
         )
     };
     // An implicit transaction block: serializable, committed (or rolled back on
@@ -240,7 +242,7 @@ mod tests {
             forget_after: Duration::from_secs(60),
             leaving: false,
         };
-        let sql = statement(&beat, &[], &[]);
+        let sql = statement(&beat, &[], &[], &[]);
         assert!(sql.starts_with("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; SELECT"));
         assert!(sql.contains("'00000000-0000-0000-0000-000000000007'::uuid, '0.5'::float8, 1, '2'::float8, 0, '2.005'::float8, '3.505'::float8, '60'::float8, false)"), "{sql}");
     }

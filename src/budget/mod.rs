@@ -211,7 +211,9 @@ impl Replica {
             let time_left = self.standing.time_left(sent_at);
             let beat = self.heartbeat(false);
             let applied = self.cap_standing.applied().to_vec();
-            let heartbeat = membership::heartbeat_capped(&self.pool, beat, &self.caps, &applied);
+            let wants = caps::demand(&self.limiter, &self.caps);
+            let heartbeat =
+                membership::heartbeat_capped(&self.pool, beat, &self.caps, &applied, &wants);
             let outcome = tokio::time::timeout(time_left, heartbeat).await;
             match outcome {
                 Ok(Ok((seen, cap_allotments))) => {
@@ -350,7 +352,7 @@ impl Replica {
         let applied = self.cap_standing.applied().to_vec();
         let left = tokio::time::timeout(
             self.settings.pause_after,
-            membership::heartbeat_capped(&self.pool, beat, &self.caps, &applied),
+            membership::heartbeat_capped(&self.pool, beat, &self.caps, &applied, &[]),
         )
         .await;
         match left {

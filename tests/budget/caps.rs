@@ -37,9 +37,10 @@ async fn beat_capped(
     cap: f64,
     queue_applied: u32,
 ) -> (u32, CapAllotment) {
-    let (seen, queues) = membership::heartbeat_capped(pool, beat, &[capped(cap)], &[queue_applied])
-        .await
-        .expect("a heartbeat");
+    let (seen, queues) =
+        membership::heartbeat_capped(pool, beat, &[capped(cap)], &[queue_applied], &[true])
+            .await
+            .expect("a heartbeat");
     (seen.allotment.allowed, queues[0])
 }
 

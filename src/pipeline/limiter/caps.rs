@@ -33,6 +33,28 @@ impl Limiter {
         self.inner.changes.send_modify(|_| {});
     }
 
+    /// Whether jobs of capped queue `queue` wait for a call now, or did since the
+    /// last time this was asked (the budget asks once per heartbeat: a replica
+    /// takes a share of a cap only while it has jobs to use it on).
+    pub fn queue_demand(&self, queue: usize) -> bool {
+        self.lock_sends().caps.demand(queue)
+    }
+
+    /// Counts a caller of `class` as waiting until the guard is dropped.
+    pub(super) fn wanting(&self, class: Class) -> Wanting<'_> {
+        let queue = match class {
+            Class::Bulk(queue) => Some(queue),
+            _ => None,
+        };
+        if let Some(queue) = queue {
+            self.lock_sends().caps.wait(queue, true);
+        }
+        Wanting {
+            limiter: self,
+            queue,
+        }
+    }
+
     /// Calls of capped queue `queue` counted in its current window (for tests).
     pub fn queue_in_window(&self, queue: usize) -> Option<u64> {
         let now = self.ticks(Instant::now());
@@ -68,6 +90,10 @@ struct CapWindow {
     window: SendWindow,
     /// Calls of the queue allowed per window; 0 until the budget grants some.
     allowance: u32,
+    /// Jobs of the queue waiting for a call now, and whether one asked since
+    /// the budget last read [`QueueCaps::demand`].
+    waiting: u32,
+    asked: bool,
 }
 
 impl QueueCaps {
@@ -80,6 +106,8 @@ impl QueueCaps {
         self.windows[queue] = Some(CapWindow {
             window: SendWindow::new(window, tick),
             allowance: 0,
+            waiting: 0,
+            asked: false,
         });
     }
 
@@ -113,11 +141,50 @@ impl QueueCaps {
         }
     }
 
+    /// A job of `queue` starts waiting for a call (or, `false`, stops).
+    pub fn wait(&mut self, queue: usize, waiting: bool) {
+        if let Some(Some(cap)) = self.windows.get_mut(queue) {
+            if waiting {
+                cap.waiting += 1;
+                cap.asked = true;
+            } else {
+                cap.waiting = cap.waiting.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Whether jobs of `queue` wait now or asked since the last reading; starts
+    /// a new reading.
+    pub fn demand(&mut self, queue: usize) -> bool {
+        match self.windows.get_mut(queue) {
+            Some(Some(cap)) => {
+                let demand = cap.waiting > 0 || cap.asked;
+                cap.asked = false;
+                demand
+            }
+            _ => false,
+        }
+    }
+
     /// Calls of `queue` counted in the window ending at tick `now`, if capped.
     pub fn in_window(&mut self, queue: usize, now: u64) -> Option<u64> {
         match self.windows.get_mut(queue) {
             Some(Some(cap)) => Some(cap.window.in_window(now)),
             _ => None,
+        }
+    }
+}
+
+/// A job of a capped queue waiting at the limiter ([`Limiter::wanting`]).
+pub(super) struct Wanting<'a> {
+    limiter: &'a Limiter,
+    queue: Option<usize>,
+}
+
+impl Drop for Wanting<'_> {
+    fn drop(&mut self) {
+        if let Some(queue) = self.queue {
+            self.limiter.lock_sends().caps.wait(queue, false);
         }
     }
 }
@@ -164,6 +231,21 @@ mod tests {
         caps.record(0, 0);
         assert_eq!(caps.in_window(1, 0), Some(1));
         assert_eq!(caps.in_window(0, 0), None);
+    }
+
+    #[test]
+    fn demand_is_a_job_waiting_now_or_since_the_last_reading() {
+        let mut caps = QueueCaps::default();
+        caps.install(0, Duration::from_secs(1), TICK);
+        assert!(!caps.demand(0));
+        caps.wait(0, true);
+        caps.wait(0, false);
+        assert!(caps.demand(0), "it asked since the last reading");
+        assert!(!caps.demand(0));
+        caps.wait(0, true);
+        assert!(caps.demand(0) && caps.demand(0), "still waiting");
+        caps.wait(3, true);
+        assert!(!caps.demand(3), "not capped");
     }
 
     #[test]

@@ -222,6 +222,8 @@ impl Limiter {
     /// [`Limiter::reserve_as`] for a job of `class`.
     pub async fn reserve_for(&self, class: Class) -> Permit<'_> {
         let class = self.inner.turn.known(self.capped_as_bulk(class));
+        // A capped queue's share of its cap follows its demand.
+        let _wanting = self.wanting(class);
         let started = Instant::now();
         // A bulk holder that stepped aside goes back to the front of its queue.
         let mut front = false;
