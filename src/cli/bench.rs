@@ -11,7 +11,8 @@
 //! 6. the budget under the strictest reading of the upstream's limit;
 //! 7. priority lanes: what an interactive job waits behind a bulk backlog;
 //! 8. the console's pages and the CLI's reads on a large results table;
-//! 9. the user's commands at size: `enqueue` and `results` exports must not grow with the input.
+//! 9. the user's commands at size: `enqueue` and `results` exports must not grow with the input;
+//! 11. weighted queues and caps: a partner's batch behind a backfill (src/cli/bench/queues.rs).
 //!
 //! Every section uses its own queues and database, named after the run, deleted at the end.
 
@@ -25,6 +26,7 @@ mod memory;
 mod pipeline;
 mod process_stats;
 mod queries;
+mod queues;
 mod raw;
 mod report;
 mod resources;
@@ -65,7 +67,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub skip_paced: bool,
     /// Run only these sections (e.g. `--only 5`, `--only 1 --only 2`); default all.
-    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=9))]
+    #[arg(long, value_name = "SECTION", value_parser = clap::value_parser!(u8).range(1..=13))]
     pub only: Vec<u8>,
     /// Jobs in flight per worker in (1), (2) and (5); default: the worker's own default
     /// for an unlimited budget (ID2META_CONCURRENCY derived from ID2META_QPS = 1e6).
@@ -117,7 +119,7 @@ impl BenchArgs {
 
     fn runs(&self, section: u8) -> bool {
         let skipped = match section {
-            3 | 4 | 6 | 7 => self.skip_paced,
+            3 | 4 | 6 | 7 | 11 => self.skip_paced,
             5 | 9 => self.skip_resources,
             _ => false,
         };
@@ -225,6 +227,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
         let memory = memory::measure(&base, &run_id, args.memory_lines).await?;
         table.memory(&memory);
+    }
+
+    if args.runs(11) {
+        eprintln!("(11) queues: a partner batch behind a backfill, weights 1:1, then capped");
+        queues::measure(&base, &run_id, args.quick)
+            .await?
+            .report(&mut table);
     }
 
     let mut queried = None;
