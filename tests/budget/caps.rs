@@ -160,28 +160,15 @@ async fn a_leaving_replica_holds_its_queue_claim_for_a_window_then_frees_it() {
         10,
         "the five it used are held a window"
     );
-    let (_, other) = beat_capped(
-        &pool,
-        Heartbeat {
-            applied: 15,
-            ..beats[1]
-        },
-        10.0,
-        5,
-    )
-    .await;
-    assert_eq!((other.target, other.allowed), (10, 5));
+    // The other one, at its half of the budget and of the cap.
+    let other = Heartbeat {
+        applied: 15,
+        ..beats[1]
+    };
+    let (_, seen) = beat_capped(&pool, other, 10.0, 5).await;
+    assert_eq!((seen.target, seen.allowed), (10, 5));
     tokio::time::sleep(WINDOW).await;
-    let (_, other) = beat_capped(
-        &pool,
-        Heartbeat {
-            applied: 15,
-            ..beats[1]
-        },
-        10.0,
-        5,
-    )
-    .await;
+    let (_, other) = beat_capped(&pool, other, 10.0, 5).await;
     assert_eq!(other.allowed, 10);
     pool.close().await;
     db.drop().await;

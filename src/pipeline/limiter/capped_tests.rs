@@ -3,30 +3,10 @@
 //! queues (work-conserving), a cap alone leaves the rest of the allowance
 //! unused, and an interactive job of a capped queue counts against its cap.
 
-use std::sync::{Arc, Mutex};
-
 use super::*;
+use crate::pipeline::limiter::weighted_tests::callers;
 
 const SECOND: Duration = Duration::from_secs(1);
-
-type CallLog = Arc<Mutex<Vec<(Instant, Class)>>>;
-
-fn callers(limiter: &Limiter, classes: &[Class]) -> (CallLog, Vec<tokio::task::JoinHandle<()>>) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let mut handles = Vec::new();
-    for class in classes {
-        for _ in 0..8 {
-            let (limiter, log, class) = (limiter.clone(), log.clone(), *class);
-            handles.push(tokio::spawn(async move {
-                loop {
-                    limiter.acquire_for(class).await;
-                    log.lock().unwrap().push((Instant::now(), class));
-                }
-            }));
-        }
-    }
-    (log, handles)
-}
 
 /// Runs `classes` for `seconds` against a limiter of 20 per second whose queue 1
 /// is capped at `cap`; returns the calls made.
@@ -34,7 +14,7 @@ async fn run(cap: u32, classes: &[Class], seconds: u64) -> Vec<(Instant, Class)>
     let limiter = Limiter::weighted(20, SECOND, &[1, 1]);
     limiter.cap_queue(1, SECOND);
     limiter.set_queue_allowance(1, cap);
-    let (log, handles) = callers(&limiter, classes);
+    let (log, handles) = callers(&limiter, classes, 8);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     handles.iter().for_each(|h| h.abort());
     let calls = log.lock().unwrap().clone();
@@ -90,7 +70,7 @@ async fn an_interactive_job_of_a_capped_queue_counts_against_its_cap() {
 async fn a_closed_cap_holds_only_its_queue_until_it_opens() {
     let limiter = Limiter::weighted(20, SECOND, &[1, 1]);
     limiter.cap_queue(1, SECOND);
-    let (log, handles) = callers(&limiter, &[Class::Bulk(0), Class::Bulk(1)]);
+    let (log, handles) = callers(&limiter, &[Class::Bulk(0), Class::Bulk(1)], 8);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before: Vec<Class> = log.lock().unwrap().iter().map(|(_, c)| *c).collect();
     assert!(before.len() >= 55 && before.iter().all(|c| *c == Class::Bulk(0)));
