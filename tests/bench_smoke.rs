@@ -31,6 +31,9 @@ fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
         "(8) queries on 100000 rows",
         "(9) `id2meta enqueue FILE`: peak",
         "(9) `id2meta results --format csv`: peak",
+        "(10) more replicas than calls",
+        "(10) a replica frozen (SIGSTOP)",
+        "(10) interactive behind a backlog",
         "(11) queues: a 100-job partner batch",
     ] {
         assert!(table.contains(section), "no {section} row in\n{table}");

@@ -12,11 +12,14 @@
 //! 7. priority lanes: what an interactive job waits behind a bulk backlog;
 //! 8. the console's pages and the CLI's reads on a large results table;
 //! 9. the user's commands at size: `enqueue` and `results` exports must not grow with the input;
+//! 10. the fleet at its edges, as worker processes: many replicas, more replicas than calls,
+//!     a frozen replica, interactive jobs behind a backlog;
 //! 11. weighted queues and caps: a partner's batch behind a backfill (src/cli/bench/queues.rs).
 //!
 //! Every section uses its own queues and database, named after the run, deleted at the end.
 
 mod completions;
+mod fleet;
 mod harness;
 mod host_cpu;
 mod jobs;
@@ -25,6 +28,7 @@ mod machine;
 mod memory;
 mod pipeline;
 mod process_stats;
+mod processes;
 mod queries;
 mod queues;
 mod raw;
@@ -120,6 +124,7 @@ impl BenchArgs {
     fn runs(&self, section: u8) -> bool {
         let skipped = match section {
             3 | 4 | 6 | 7 | 11 => self.skip_paced,
+            10 => self.skip_paced || self.skip_resources,
             5 | 9 => self.skip_resources,
             _ => false,
         };
@@ -227,6 +232,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
         let memory = memory::measure(&base, &run_id, args.memory_lines).await?;
         table.memory(&memory);
+    }
+
+    if args.runs(10) {
+        for run in fleet::measure(&base, &run_id, args.quick).await? {
+            table.fleet(&run);
+        }
     }
 
     if args.runs(11) {

@@ -32,21 +32,33 @@ enum Paced {
     GiveBack,
 }
 
+/// Where a claimed job stands before its calls.
+pub(super) struct Made {
+    /// Attempts made before this task claimed the job.
+    pub attempts: i32,
+    /// The last transient failure among them.
+    pub last: Option<(String, String)>,
+    /// Whether the next attempt is already counted (by the claim, or by the reuse
+    /// lookup); if not, it is counted before its call.
+    pub counted: bool,
+}
+
 impl Processor {
     /// Calls upstream until an answer settles the job. `Ok(None)`: the claim was lost.
-    /// `attempts` were made before this worker claimed the job; the claim already
-    /// counted the next one.
     pub(super) async fn call_until_settled(
         &self,
         job: &Job,
         identity: &Identity,
         token: Uuid,
-        mut attempts: i32,
-        mut last: Option<(String, String)>,
+        made: Made,
     ) -> Result<Option<Settlement>, Returned> {
+        let Made {
+            mut attempts,
+            mut last,
+            // An attempt counted but not made yet: given back uncounted.
+            mut counted,
+        } = made;
         let mut schedule = self.retry.schedule();
-        // An attempt counted in the claim but not made yet: given back uncounted.
-        let mut counted = true;
         // The contract's one forced refresh and one repeat per job.
         let mut refreshed = false;
         loop {

@@ -14,9 +14,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::account::AccountGate;
+use super::attempts::Made;
 use super::cancellations::Cancellations;
 use super::limiter::Limiter;
 use super::retry::RetryPolicy;
+use super::reuse::Looked;
 use super::scheduler::BulkQueues;
 use super::settle::{self, Settlement, CONFLICT};
 use super::Disposition;
@@ -191,6 +193,8 @@ impl Processor {
         // is retaken by the retry (same token), while a second copy of the job in this
         // same process (another token) still waits for the first.
         let token = Uuid::new_v4();
+        // With reuse on, the lookup counts the first attempt (`reuse.rs`).
+        let counts_attempt = self.reuse_within.is_none();
         loop {
             let claim = match self
                 .retry_database("claiming", || {
@@ -198,6 +202,7 @@ impl Processor {
                         job_id: job.job_id.clone(),
                         identity_digest: digest.clone(),
                         replica: self.owner,
+                        counts_attempt,
                     };
                     self.claimer.claim(request, token, self.lease)
                 })
@@ -221,7 +226,7 @@ impl Processor {
                     let settlement = Settlement::kept(*outcome);
                     let mut row = settle::row(&job, masked, digest, received_at, settlement);
                     row.reused_from_job_id = reused_from;
-                    return self.settle(row, queue, publisher).await;
+                    return self.settle_held(row, token, queue, publisher).await;
                 }
                 Claim::HeldByOther => {
                     // A duplicate: its twin is being processed elsewhere. Wait for its row.
@@ -238,10 +243,18 @@ impl Processor {
                     // Never for a cancelled batch: a cancel wins over a reused verdict
                     // (the attempts below settle it `cancelled` without a call).
                     let cancelled = self.cancellations.is_cancelled(job.batch_id.as_deref());
-                    if attempts == 0 && !cancelled {
-                        match self.reuse(&job, &masked, &digest, received_at).await {
-                            Ok(Some(row)) => return self.settle(row, queue, publisher).await,
-                            Ok(None) => {}
+                    let mut counted = counts_attempt;
+                    if !counts_attempt && attempts == 0 && !cancelled {
+                        let looked = self
+                            .reuse_or_count(&job, (&masked, &digest), received_at, token)
+                            .await;
+                        match looked {
+                            Ok(Looked::Reused(row)) => {
+                                return self.settle_held(*row, token, queue, publisher).await
+                            }
+                            Ok(Looked::Counted) => counted = true,
+                            Ok(Looked::Uncounted) => {}
+                            Ok(Looked::Lost) => continue,
                             Err(Returned) => {
                                 let _ = self.give_back::<()>(&job, token, false).await;
                                 return Disposition::Requeue;
@@ -249,13 +262,15 @@ impl Processor {
                         }
                     }
                     let last = last_code.map(|code| (code, last_message.unwrap_or_default()));
-                    match self
-                        .call_until_settled(&job, &identity, token, attempts, last)
-                        .await
-                    {
+                    let made = Made {
+                        attempts,
+                        last,
+                        counted,
+                    };
+                    match self.call_until_settled(&job, &identity, token, made).await {
                         Ok(Some(settlement)) => {
                             let row = settle::row(&job, masked, digest, received_at, settlement);
-                            return self.settle(row, queue, publisher).await;
+                            return self.settle_held(row, token, queue, publisher).await;
                         }
                         // The claim was taken over while we waited: see who holds it now.
                         Ok(None) => continue,

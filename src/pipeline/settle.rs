@@ -1,8 +1,19 @@
 //! Settling a job: build its row, commit it, publish its completion.
 //! Store, then publish: a crash between the two is healed by the redelivery,
 //! which finds the row and publishes again.
+//!
+//! A claimed job keeps its claim while its row waits for the writer, however long
+//! the database is away ([`Processor::settle_held`]): its lease is renewed every
+//! quarter lease, and a renewal that cannot reach the database is tried again.
+//! While the database is away nobody can take the claim over; once it is back the
+//! first renewal lands within half a lease, before any duplicate's grace (a lease
+//! after it first saw the lease ended, `store/claims.rs`) runs out.
+
+use std::convert::Infallible;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::{Disposition, Processor};
 use crate::identity::{mask_id_number, mask_name};
@@ -91,6 +102,41 @@ pub(super) fn raw_masks(job: &Job) -> (String, String) {
 }
 
 impl Processor {
+    /// [`Self::settle`] for a job this task holds the claim of (`token`): the claim is
+    /// renewed until the row is committed, so a paid verdict waiting through a
+    /// database outage is never called again by a duplicate.
+    pub(super) async fn settle_held(
+        &self,
+        row: ResultRow,
+        token: Uuid,
+        queue: &str,
+        publisher: &Publisher,
+    ) -> Disposition {
+        let job_id = row.job_id.clone();
+        tokio::select! {
+            biased;
+            disposition = self.settle(row, queue, publisher) => disposition,
+            never = self.hold_claim(&job_id, token) => match never {},
+        }
+    }
+
+    /// Renews the claim every quarter lease, each try bounded by a quarter lease (a
+    /// stalled connection must not delay the next one); never returns. Stops renewing
+    /// once the claim is no longer active and ours (the row committed: `done`).
+    async fn hold_claim(&self, job_id: &str, token: Uuid) -> Infallible {
+        let every = (self.lease / 4).max(Duration::from_millis(50));
+        loop {
+            tokio::time::sleep(every).await;
+            let renewal = self.store.renew(job_id, token, self.lease);
+            match tokio::time::timeout(every, renewal).await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => return std::future::pending().await,
+                // The database is away: nobody else can take the claim meanwhile.
+                Ok(Err(_)) | Err(_) => {}
+            }
+        }
+    }
+
     /// Commits `row` (or finds the one already there), then publishes its completion.
     /// `queue`: the one the job was consumed from, for its log line.
     pub(super) async fn settle(

@@ -5,6 +5,14 @@
 //! duplicate sees the claim and waits for the result instead of calling; a claim
 //! whose lease ran out (its worker died) is taken over, attempts and all.
 //!
+//! A lease runs out only while the database is up: the first duplicate to find it
+//! ended marks when it saw that (`expiry_seen_at`), and the claim may be taken over
+//! only a lease after the mark. An owner that is alive renews within that time once
+//! the database answers again (a paid verdict waiting for its row renews through
+//! the outage, `pipeline/settle.rs`), and a renewal clears the mark. So a database
+//! away for any length of time never lets a duplicate call a second time; a dead
+//! owner's job is taken over between one and two leases after its last renewal.
+//!
 //! Claiming is batched (the [`Claimer`] task): one statement claims every job
 //! that arrived meanwhile and counts its first attempt, so the hot path costs one
 //! shared round trip per job instead of three of its own.
@@ -46,6 +54,11 @@ pub struct ClaimRequest {
     pub job_id: String,
     pub identity_digest: String,
     pub replica: Uuid,
+    /// Whether the claim counts the first attempt. Not when verdict reuse is on:
+    /// then the reuse lookup counts it, in the same statement that finds no
+    /// verdict to reuse (`Store::reuse_or_count`), so a claim whose lookup never
+    /// answered leaves no attempt counted and its redelivery still looks for reuse.
+    pub counts_attempt: bool,
 }
 
 /// Claims jobs in batches for one owner; cheap to clone.
@@ -66,7 +79,7 @@ impl Claimer {
         (Self { batcher }, handle)
     }
 
-    /// Claims `job_id` for `owner` (and counts its first attempt) unless its result
+    /// Claims `job_id` for `owner` (counting its first attempt if the request says so) unless its result
     /// exists, a live lease holds it, or it belongs to another identity.
     pub async fn claim(
         &self,
@@ -98,19 +111,29 @@ async fn claim_batch(
     let owners: Vec<Uuid> = requests.iter().map(|(_, o, _)| *o).collect();
     let leases: Vec<f64> = requests.iter().map(|(_, _, l)| *l).collect();
     let replicas: Vec<Uuid> = requests.iter().map(|(r, _, _)| r.replica).collect();
+    let counts: Vec<i32> = requests
+        .iter()
+        .map(|(r, _, _)| i32::from(r.counts_attempt))
+        .collect();
+    // `attempts` of a new claim is what it counts (0 or 1); on a takeover the
+    // counted number is added. The grace after a seen expiry is the asker's lease
+    // (`EXCLUDED.lease_until - now()`), see the module's comment.
     let taken: Vec<(String, i32, Option<String>, Option<String>)> = sqlx::query_as(
         "INSERT INTO job_claims (job_id, identity_digest, owner, lease_until, attempts, replica_id)
          SELECT DISTINCT ON (t.job_id) t.job_id, t.digest, t.owner,
-                now() + make_interval(secs => t.lease), 1, t.replica
-           FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::float8[], $5::uuid[]) WITH ORDINALITY
-                AS t(job_id, digest, owner, lease, replica, ord)
+                now() + make_interval(secs => t.lease), t.counts, t.replica
+           FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::float8[], $5::uuid[], $6::int[])
+                WITH ORDINALITY AS t(job_id, digest, owner, lease, replica, counts, ord)
           WHERE NOT EXISTS (SELECT 1 FROM verification_results r WHERE r.job_id = t.job_id)
           ORDER BY t.job_id, t.ord
          ON CONFLICT (job_id) DO UPDATE
             SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
-                attempts = job_claims.attempts + 1, replica_id = EXCLUDED.replica_id
+                attempts = job_claims.attempts + EXCLUDED.attempts,
+                replica_id = EXCLUDED.replica_id, expiry_seen_at = NULL
           WHERE job_claims.state = 'active'
-            AND (job_claims.lease_until < now() OR job_claims.owner = EXCLUDED.owner)
+            AND (job_claims.owner = EXCLUDED.owner
+                 OR (job_claims.lease_until < now()
+                     AND job_claims.expiry_seen_at <= now() - (EXCLUDED.lease_until - now())))
             AND job_claims.identity_digest = EXCLUDED.identity_digest
          RETURNING job_id, attempts, last_code, last_message",
     )
@@ -119,6 +142,7 @@ async fn claim_batch(
     .bind(&owners)
     .bind(&leases)
     .bind(&replicas)
+    .bind(&counts)
     .fetch_all(store.db())
     .await
     .context("claiming jobs")?;
@@ -131,7 +155,7 @@ async fn claim_batch(
         // The first request of a job_id gets the claim; a copy in the same batch waits.
         if let Some((attempts, last_code, last_message)) = taken.remove(&request.job_id) {
             answers.push(Claim::Claimed {
-                attempts: attempts - 1,
+                attempts: attempts - i32::from(request.counts_attempt),
                 last_code,
                 last_message,
             });
@@ -143,14 +167,22 @@ async fn claim_batch(
 }
 
 /// Why a job could not be claimed (rare: duplicates, redeliveries, conflicts).
+/// An ended lease seen here for the first time is marked: the claim may be taken
+/// over a lease from now, unless its owner renews meanwhile.
 async fn unclaimed(store: &Store, request: &ClaimRequest) -> anyhow::Result<Claim> {
     if let Some(row) = store.result(&request.job_id).await? {
         return Ok(Claim::Done(Box::new(row)));
     }
     let existing: Option<(String, String, Option<serde_json::Value>, i32)> = sqlx::query_as(
-        "SELECT identity_digest, state, outcome, attempts FROM job_claims WHERE job_id = $1",
+        "WITH seen AS (
+             UPDATE job_claims SET expiry_seen_at = now()
+              WHERE job_id = $1 AND identity_digest = $2 AND state = 'active'
+                AND lease_until < now() AND expiry_seen_at IS NULL
+              RETURNING job_id)
+         SELECT identity_digest, state, outcome, attempts FROM job_claims WHERE job_id = $1",
     )
     .bind(&request.job_id)
+    .bind(&request.identity_digest)
     .fetch_optional(store.db())
     .await
     .context("reading a job's claim")?;
@@ -175,7 +207,8 @@ impl Store {
     ) -> anyhow::Result<Option<i32>> {
         let row: Option<(i32,)> = sqlx::query_as(
             "UPDATE job_claims
-                SET attempts = attempts + 1, lease_until = now() + make_interval(secs => $3)
+                SET attempts = attempts + 1, lease_until = now() + make_interval(secs => $3),
+                    expiry_seen_at = NULL
               WHERE job_id = $1 AND owner = $2 AND state = 'active'
               RETURNING attempts",
         )
@@ -188,10 +221,12 @@ impl Store {
         Ok(row.map(|(a,)| a))
     }
 
-    /// Extends a live claim's lease; `false` if the claim is no longer this owner's.
+    /// Extends a live claim's lease (and clears a seen expiry: the owner is alive);
+    /// `false` if the claim is no longer this owner's.
     pub async fn renew(&self, job_id: &str, owner: Uuid, lease: Duration) -> anyhow::Result<bool> {
         let renewed = sqlx::query(
-            "UPDATE job_claims SET lease_until = now() + make_interval(secs => $3)
+            "UPDATE job_claims
+                SET lease_until = now() + make_interval(secs => $3), expiry_seen_at = NULL
               WHERE job_id = $1 AND owner = $2 AND state = 'active'",
         )
         .bind(job_id)
@@ -224,7 +259,8 @@ impl Store {
     }
 
     /// Gives a job back without a result (account-level refusal, shutdown): the lease
-    /// ends now so the next delivery can claim at once, and an attempt the upstream
+    /// ends now, seen ended long ago, so the next delivery can claim at once (its
+    /// owner said it holds nothing: no grace is owed), and an attempt the upstream
     /// refused for account reasons is not counted against the job.
     pub async fn release(
         &self,
@@ -234,7 +270,7 @@ impl Store {
     ) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE job_claims
-                SET lease_until = now() - interval '1 second',
+                SET lease_until = now() - interval '1 second', expiry_seen_at = '-infinity',
                     attempts = GREATEST(attempts - CASE WHEN $3 THEN 1 ELSE 0 END, 0)
               WHERE job_id = $1 AND owner = $2 AND state = 'active'",
         )

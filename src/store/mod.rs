@@ -17,13 +17,14 @@ mod reuse;
 mod writer;
 
 pub use billing::day_and_month_start;
+pub use cancellations::CancelledSince;
 pub use claims::{Claim, ClaimRequest, Claimer};
 pub use database::{Bounds, Database, Pooler};
 pub use kept::KeptOutcome;
 pub use pooling::Db;
 pub use results::{BatchCounts, ResultRow, StoredOutcome};
 pub use retention::{sweep_claims_until, RETENTION, SWEEP_BATCH};
-pub use reuse::Reusable;
+pub use reuse::{ClaimedLookup, Reusable, ReuseLookup};
 pub use writer::{ResultWriter, UNSTORABLE};
 
 use std::time::Duration;
@@ -160,4 +161,28 @@ async fn create_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     }
     let _ = server.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATOR;
+
+    /// A `-- no-transaction` migration (`CREATE INDEX CONCURRENTLY`) cannot be
+    /// serialised between replicas that start together: it waits for the
+    /// snapshots of the replicas waiting for sqlx's lock, which wait for it, and
+    /// PostgreSQL ends one of them (a replica exits); behind a transaction pooler
+    /// the migrations run in one transaction, where it is refused. Index builds
+    /// are plain (see migrations/20261206000401_retention_index.sql).
+    #[test]
+    fn every_migration_runs_in_a_transaction() {
+        let outside: Vec<i64> = MIGRATOR
+            .iter()
+            .filter(|m| m.no_tx)
+            .map(|m| m.version)
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "`-- no-transaction` migrations: {outside:?}"
+        );
+    }
 }

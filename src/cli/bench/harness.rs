@@ -80,28 +80,7 @@ impl Harness {
         calls: u32,
         limit: Duration,
     ) -> anyhow::Result<()> {
-        let pool = sqlx::PgPool::connect(&self.scratch.config.database_url)
-            .await
-            .context("connecting to the scratch database")?;
-        let started = Instant::now();
-        loop {
-            let (live, claimed): (i64, i64) = sqlx::query_as(
-                "SELECT count(*), coalesce(sum(calls), 0) FROM worker_replicas
-                  WHERE left_at IS NULL AND heartbeat_at > now() - interval '2 seconds'
-                    AND (held_until IS NULL OR held_until < now())",
-            )
-            .fetch_one(&pool)
-            .await
-            .context("reading the replica claims")?;
-            if live == replicas as i64 && claimed == i64::from(calls) {
-                pool.close().await;
-                return Ok(());
-            }
-            if started.elapsed() > limit {
-                bail!("the budget was not split among {replicas} replicas within {limit:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for_split(&self.scratch.config.database_url, replicas, calls, limit).await
     }
 
     /// Stops the worker, the reader and the mock, removes the scratch; returns the mock's counts.
@@ -160,6 +139,50 @@ pub async fn wait_for_consumer(scratch: &Scratch, limit: Duration) -> anyhow::Re
         }
         if started.elapsed() > limit {
             bail!("no worker consumed the jobs queue within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `replicas` replicas have a row in `database_url`'s budget table and
+/// hold the whole budget of `calls` per window between them, none of it still held
+/// from a change (replicas on standby hold 0): the fleet is settled.
+pub async fn wait_for_split(
+    database_url: &str,
+    replicas: usize,
+    calls: u32,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    // The first worker creates the database as it starts.
+    let pool = loop {
+        match sqlx::PgPool::connect(database_url).await {
+            Ok(pool) => break pool,
+            Err(error) if started.elapsed() > limit => {
+                return Err(error).context("connecting to the scratch database")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    loop {
+        // Until the first worker's migrations ran, the table is missing: not yet.
+        let counted: Result<(i64, i64), _> = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(calls), 0) FROM worker_replicas
+              WHERE left_at IS NULL AND heartbeat_at > now() - interval '2 seconds'
+                AND (held_until IS NULL OR held_until < now())",
+        )
+        .fetch_one(&pool)
+        .await;
+        if let Ok((live, claimed)) = counted {
+            if live == replicas as i64 && claimed == i64::from(calls) {
+                pool.close().await;
+                return Ok(());
+            }
+        }
+        if started.elapsed() > limit {
+            let seen =
+                counted.map(|(live, claimed)| format!("{live} rows, {claimed} calls claimed"));
+            bail!("the budget was not split among {replicas} replicas within {limit:?}: {seen:?}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -4,7 +4,7 @@
 //! unlimited budget and its production log level. The bench publishes and reads
 //! completions from its own process, so /proc shows the worker's cost alone.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -12,10 +12,11 @@ use anyhow::Context;
 use tokio::process::{Child, Command};
 
 use super::completions::Completions;
-use super::harness::{wait_for_consumer, worker_config};
+use super::harness::wait_for_consumer;
 use super::jobs;
 use super::pipeline::UNLIMITED_QPS;
 use super::process_stats::{self, Sample};
+use super::processes::WorkerProcess;
 use super::scratch::Scratch;
 use crate::config::Config;
 use crate::mock::{self, MockConfig, Stats};
@@ -59,10 +60,14 @@ pub async fn measure(
     let mut completions =
         Completions::start(&scratch.connection, &scratch.topology.results_queue).await?;
     let log = std::env::temp_dir().join(format!("id2meta-bench-{run_id}-worker.log"));
-    let mut child = spawn_worker(&scratch, &mock.endpoint(), concurrency, &log)?;
-    let pid = child.id().context("the worker exited at once")?;
+    let settings = [
+        ("ID2META_QPS", UNLIMITED_QPS.to_string()),
+        ("ID2META_CONCURRENCY", concurrency.to_string()),
+    ];
+    let worker = WorkerProcess::spawn(&scratch, &mock.endpoint(), &settings, log.clone())?;
+    let pid = worker.pid();
     if let Err(error) = wait_for_consumer(&scratch, Duration::from_secs(60)).await {
-        let _ = child.kill().await;
+        let _ = worker.stop(Duration::ZERO).await;
         return Err(error).context(format!("the worker did not start; see {}", log.display()));
     }
     let ticks = process_stats::clock_ticks();
@@ -93,74 +98,21 @@ pub async fn measure(
     if let Some(perf) = profiler {
         stop_perf(perf).await?;
     }
-    process_stats::signal(pid, "TERM").await?;
-    let clean_exit = match tokio::time::timeout(Duration::from_secs(35), child.wait()).await {
-        Ok(status) => status.context("waiting for the worker")?.success(),
-        Err(_) => {
-            let _ = child.kill().await;
-            false
-        }
-    };
+    let stopped = worker.stop(Duration::from_secs(35)).await?;
     completions.stop();
     let upstream = mock.stats();
     mock.shutdown().await?;
     scratch.remove().await?;
-    let log_lines = std::fs::read_to_string(&log)
-        .map(|text| text.lines().count() as u64)
-        .unwrap_or(0);
-    if clean_exit {
-        let _ = std::fs::remove_file(&log);
-    } else {
-        eprintln!(
-            "the worker did not exit cleanly; its log: {}",
-            log.display()
-        );
-    }
     Ok(Resources {
         jobs,
         concurrency,
         elapsed,
         ready,
         done,
-        clean_exit,
-        log_lines,
+        clean_exit: stopped.clean,
+        log_lines: stopped.log_lines,
         upstream,
     })
-}
-
-/// `id2meta worker` with the section's settings, logging as in production (JSON, info) to `log`.
-fn spawn_worker(
-    scratch: &Scratch,
-    endpoint: &str,
-    concurrency: u16,
-    log: &PathBuf,
-) -> anyhow::Result<Child> {
-    let config = worker_config(&scratch.config, endpoint);
-    let exe = std::env::current_exe().context("finding this binary")?;
-    let log_file = std::fs::File::create(log).context("creating the worker's log file")?;
-    let pii_key = config.require_pii_key()?.expose().to_string();
-    Command::new(exe)
-        .arg("worker")
-        .env("DATABASE_URL", &config.database_url)
-        .env("AMQP_URL", &config.amqp_url)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid")
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret")
-        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
-        .env("ID2META_ENDPOINT", endpoint)
-        .env("ID2META_QPS", UNLIMITED_QPS.to_string())
-        .env("ID2META_CONCURRENCY", concurrency.to_string())
-        .env("ID2META_JOBS_QUEUE", &config.jobs_queue)
-        .env("ID2META_RESULTS_EXCHANGE", &config.results_exchange)
-        .env("ID2META_HTTP_ADDR", "127.0.0.1:0")
-        .env("ID2META_PII_KEY", pii_key)
-        .env("ID2META_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting the worker process")
 }
 
 /// `perf record --call-graph dwarf` (Rust keeps no frame pointers) attached to the worker until stopped.

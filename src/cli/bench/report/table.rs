@@ -34,7 +34,12 @@ impl Table {
     }
 
     /// Upstream calls per job, whose target is exactly one.
-    pub(super) fn calls_per_job(&mut self, section: &str, upstream: &Stats, jobs: u64) {
+    pub(in crate::cli::bench) fn calls_per_job(
+        &mut self,
+        section: &str,
+        upstream: &Stats,
+        jobs: u64,
+    ) {
         let per_job = upstream.calls as f64 / jobs.max(1) as f64;
         self.row(
             format!("{section} upstream calls per job"),
