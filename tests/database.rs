@@ -136,3 +136,41 @@ async fn six_replicas_migrating_a_fresh_database_at_once_all_succeed() {
     observer.pool().close().await;
     let _ = <sqlx::Postgres as sqlx::migrate::MigrateDatabase>::force_drop_database(&direct).await;
 }
+
+/// The console's sessions went through the bare pool with named statements:
+/// behind a transaction pooler a statement prepared on one server session is
+/// missing (or already there) on the next. Through the store's executor, every
+/// operation works however the pooler hands out its sessions.
+#[tokio::test]
+async fn console_sessions_begin_find_and_end_through_the_store() {
+    use id2meta::console::sessions::{cookie_value, Sessions};
+    let (worker, observer, direct) = stores(Bounds::default()).await;
+    worker.migrate().await.expect("migrations");
+    let token = id2meta::secret::Secret::new("a console token of at least thirty-two chars");
+    let sessions = Sessions::new(worker.db().clone(), &token, false);
+    sessions.prepare().await.expect("prepare");
+    let client = std::net::IpAddr::from([127, 0, 0, 1]);
+    for _ in 0..6 {
+        let (session, secret) = sessions.begin(client).await.expect("a session");
+        let mut headers = axum::http::HeaderMap::new();
+        let cookie = sessions.cookie(Some(&secret));
+        let pair = cookie.split(';').next().expect("name=value").to_string();
+        headers.insert(
+            axum::http::header::COOKIE,
+            pair.parse().expect("a cookie header"),
+        );
+        assert!(cookie_value(&headers, pair.split('=').next().unwrap_or("")).is_some());
+        let found = sessions.find(&headers, client).await.expect("a lookup");
+        assert_eq!(
+            found.map(|s| s.id().to_string()),
+            Some(session.id().to_string())
+        );
+        sessions.end(&session).await.expect("logout");
+        assert!(sessions
+            .find(&headers, client)
+            .await
+            .expect("a lookup")
+            .is_none());
+    }
+    drop_database(worker, observer, &direct).await;
+}

@@ -119,7 +119,7 @@ pub async fn start(
     let sessions = settings
         .token
         .as_ref()
-        .map(|token| Sessions::new(store.pool().clone(), token, config.console_secure_cookie));
+        .map(|token| Sessions::new(store.db().clone(), token, config.console_secure_cookie));
     if let Some(sessions) = &sessions {
         sessions.prepare().await?;
         spawn_sweeper(sessions.clone(), shutdown.clone());

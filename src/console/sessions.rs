@@ -24,10 +24,10 @@ use anyhow::Context;
 use axum::http::HeaderMap;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::secret::Secret;
+use crate::store::Db;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "id2meta_console";
@@ -109,16 +109,18 @@ impl fmt::Debug for Session {
 /// The session table, for one configured token.
 #[derive(Clone)]
 pub struct Sessions {
-    pool: PgPool,
+    /// Through the store's executor, so it works behind a transaction pooler
+    /// (no named statements left on a server session another client gets).
+    db: Db,
     token_fingerprint: String,
     /// `ID2META_CONSOLE_SECURE_COOKIE`: cookies only over HTTPS.
     secure: bool,
 }
 
 impl Sessions {
-    pub fn new(pool: PgPool, token: &Secret, secure: bool) -> Self {
+    pub fn new(db: Db, token: &Secret, secure: bool) -> Self {
         Self {
-            pool,
+            db,
             token_fingerprint: fingerprint(token),
             secure,
         }
@@ -128,7 +130,7 @@ impl Sessions {
     pub async fn prepare(&self) -> anyhow::Result<()> {
         let ended = sqlx::query("DELETE FROM console_sessions WHERE token_fingerprint <> $1")
             .bind(&self.token_fingerprint)
-            .execute(&self.pool)
+            .execute(&self.db)
             .await
             .context("ending the sessions of another console token")?
             .rows_affected();
@@ -158,7 +160,7 @@ impl Sessions {
         .bind(&self.token_fingerprint)
         .bind(client_addr.to_string())
         .bind(lifetime as f64)
-        .execute(&self.pool)
+        .execute(&self.db)
         .await
         .context("storing a console session")?;
         let session = Session {
@@ -184,7 +186,7 @@ impl Sessions {
         )
         .bind(Sha256::digest(secret.as_bytes()).to_vec())
         .bind(&self.token_fingerprint)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await
         .context("reading a console session")?;
         Ok(found.map(|(id, csrf)| Session {
@@ -201,7 +203,7 @@ impl Sessions {
         };
         sqlx::query("DELETE FROM console_sessions WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.db)
             .await
             .context("ending a console session")?;
         Ok(())
@@ -210,7 +212,7 @@ impl Sessions {
     /// Deletes expired sessions; returns how many.
     pub async fn sweep(&self) -> anyhow::Result<u64> {
         sqlx::query("DELETE FROM console_sessions WHERE expires_at <= now()")
-            .execute(&self.pool)
+            .execute(&self.db)
             .await
             .map(|done| done.rows_affected())
             .context("sweeping expired console sessions")
