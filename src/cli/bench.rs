@@ -14,6 +14,7 @@
 //! 9. the user's commands at size: `enqueue` and `results` exports must not grow with the input;
 //! 10. the fleet at its edges, as worker processes: many replicas, more replicas than calls,
 //!     a frozen replica, interactive jobs behind a backlog;
+//! 11. weighted queues and caps: a partner's batch behind a backfill (src/cli/bench/queues.rs);
 //! 12. a retention sweep of old rows must not take the QPS budget from a running fleet.
 //!
 //! Every section uses its own queues and database, named after the run, deleted at the end.
@@ -30,6 +31,7 @@ mod pipeline;
 mod process_stats;
 mod processes;
 mod queries;
+mod queues;
 mod raw;
 mod report;
 mod resources;
@@ -128,7 +130,7 @@ impl BenchArgs {
 
     fn runs(&self, section: u8) -> bool {
         let skipped = match section {
-            3 | 4 | 6 | 7 | 12 => self.skip_paced,
+            3 | 4 | 6 | 7 | 11 | 12 => self.skip_paced,
             10 => self.skip_paced || self.skip_resources,
             5 | 9 => self.skip_resources,
             _ => false,
@@ -245,6 +247,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 
+    if args.runs(11) {
+        eprintln!("(11) queues: a partner batch behind a backfill, weights 1:1, then capped");
+        queues::measure(&base, &run_id, args.quick)
+            .await?
+            .report(&mut table);
+    }
     if args.runs(12) {
         eprintln!(
             "(12) retention sweep of {} rows beside 2 replicas",
