@@ -87,11 +87,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let quota = Quota::from_qps(config.qps);
     let queues = BulkQueues::from_config(&config);
     let limiter = Limiter::closed_weighted(quota.window(&budget_settings), queues.weights());
+    // Capped queues (ID2META_QUEUE_CAPS): closed until the budget claims their share.
+    let caps = crate::budget::caps::of_config(&config, &queues, budget_settings.spread);
+    caps.iter()
+        .for_each(|c| limiter.cap_queue(c.index, c.window));
     let budget_stop = CancellationToken::new();
-    let mut budget = Budget::start(
+    let mut budget = Budget::start_capped(
         crate::budget::dedicated_pool(store.pool()),
         owner,
         quota,
+        caps,
         limiter.clone(),
         budget_settings,
         budget_stop.clone(),

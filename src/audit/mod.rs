@@ -52,6 +52,11 @@ impl Action {
         Self::Retention,
     ];
 
+    /// The action a stored word names (the console's filter), if any.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == word)
+    }
+
     /// The word stored in `operator_actions.action`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -87,6 +92,7 @@ mod tests {
                 migration.contains(&format!("'{action}'")),
                 "{action} is missing from the CHECK"
             );
+            assert_eq!(Action::parse(action.as_str()), Some(action));
         }
     }
 }

@@ -28,16 +28,30 @@ pub async fn newest_first<'e>(
     before: Option<i64>,
     limit: i64,
 ) -> anyhow::Result<Vec<Recorded>> {
+    newest_first_of(db, None, since, before, limit).await
+}
+
+/// [`newest_first`], of one action only when `action` is given (the console's
+/// filter; `operator_actions_action_id` serves it without walking other actions).
+pub async fn newest_first_of<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    action: Option<super::Action>,
+    since: Option<DateTime<Utc>>,
+    before: Option<i64>,
+    limit: i64,
+) -> anyhow::Result<Vec<Recorded>> {
     sqlx::query_as(
         "SELECT id, at, actor, action, target, detail, origin FROM operator_actions
           WHERE ($1::timestamptz IS NULL OR at >= $1)
             AND ($2::bigint IS NULL OR id < $2)
+            AND ($4::text IS NULL OR action = $4)
           ORDER BY id DESC
           LIMIT $3",
     )
     .bind(since)
     .bind(before)
     .bind(limit)
+    .bind(action.map(super::Action::as_str))
     .fetch_all(db)
     .await
     .context("reading the audit log")

@@ -23,6 +23,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use super::caps::{self, CapAllotment, Capped};
+
 /// Attempts of one heartbeat that lost a serialization race before it gives up
 /// (until the next tick); the caller's deadline usually ends it first.
 const RACES: u32 = 40;
@@ -86,11 +88,27 @@ impl Sighting {
 /// Writes this replica's row and returns its allotment: one message, one
 /// serializable transaction, retried at once when it lost a race.
 pub async fn heartbeat(pool: &PgPool, beat: Heartbeat) -> anyhow::Result<Sighting> {
-    let sql = statement(&beat);
+    let (seen, _) = heartbeat_capped(pool, beat, &[], &[], &[]).await?;
+    Ok(seen)
+}
+
+/// [`heartbeat`] with this replica's claims on its capped queues (`applied`: what
+/// its limiter allows each now; `wants`: whether it has jobs of each waiting; in
+/// the order of `caps`), in the same transaction: the budget's allotment and one
+/// per capped queue, in that order.
+pub async fn heartbeat_capped(
+    pool: &PgPool,
+    beat: Heartbeat,
+    caps: &[Capped],
+    applied: &[u32],
+    wants: &[bool],
+) -> anyhow::Result<(Sighting, Vec<CapAllotment>)> {
+    let sql = statement(&beat, caps, applied, wants);
     let mut raced = 0;
     loop {
         match sqlx::raw_sql(&sql).fetch_one(pool).await {
-            Ok(row) => return sighting(&row),
+            Ok(row) if caps.is_empty() => return Ok((sighting(&row)?, Vec::new())),
+            Ok(row) => return Ok((sighting(&row)?, cap_allotments(&row, caps.len())?)),
             Err(error) if lost_a_race(&error) && raced < RACES => {
                 raced += 1;
                 // Apart at random, or the same replicas meet again at once.
@@ -105,15 +123,25 @@ pub async fn heartbeat(pool: &PgPool, beat: Heartbeat) -> anyhow::Result<Sightin
 /// The heartbeat's one message. Bind parameters would need the extended protocol,
 /// which allows one statement per message; the values are a UUID, numbers and a
 /// boolean formatted here, never text from outside.
-fn statement(beat: &Heartbeat) -> String {
+/// With capped queues it calls the function's version with per-queue arrays
+/// (migration 20261207000200); without, the budget's alone, as before caps.
+fn statement(beat: &Heartbeat, caps: &[Capped], applied: &[u32], wants: &[bool]) -> String {
+    let (columns, queues) = if caps.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            ", queue_budget, queue_target, queue_allowed".to_string(),
+            format!(", {}", caps::arguments(caps, applied, wants)),
+        )
+    };
     // An implicit transaction block: serializable, committed (or rolled back on
     // an error) by the server at the end of the message, whatever the client does.
     format!(
         "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; \
-         SELECT live, target, allowed, budget, qps_min, qps_max, beat_at \
+         SELECT live, target, allowed, budget, qps_min, qps_max, beat_at{columns} \
            FROM id2meta_budget_heartbeat('{replica}'::uuid, '{qps}'::float8, {budget}, \
                 '{period}'::float8, {applied}, '{window}'::float8, '{expiry}'::float8, \
-                '{forget}'::float8, {leaving})",
+                '{forget}'::float8, {leaving}{queues})",
         replica = beat.replica.hyphenated(),
         qps = finite(beat.qps),
         budget = to_sql(beat.budget),
@@ -153,6 +181,33 @@ fn sighting(row: &sqlx::postgres::PgRow) -> anyhow::Result<Sighting> {
     })
 }
 
+/// The per-queue arrays of the answer, one value per capped queue.
+fn cap_allotments(row: &sqlx::postgres::PgRow, queues: usize) -> anyhow::Result<Vec<CapAllotment>> {
+    let get = |name: &str| -> anyhow::Result<Vec<i32>> {
+        let values: Vec<i32> = row
+            .try_get(name)
+            .with_context(|| format!("reading the heartbeat's {name}"))?;
+        anyhow::ensure!(
+            values.len() == queues,
+            "the heartbeat answered {} values of {name} for {queues} capped queues",
+            values.len()
+        );
+        Ok(values)
+    };
+    let (cap, target, allowed) = (
+        get("queue_budget")?,
+        get("queue_target")?,
+        get("queue_allowed")?,
+    );
+    Ok((0..queues)
+        .map(|i| CapAllotment {
+            cap: from_sql(cap[i]),
+            target: from_sql(target[i]),
+            allowed: from_sql(allowed[i]),
+        })
+        .collect())
+}
+
 /// A QPS the database can read back (the config refuses anything else).
 fn finite(qps: f64) -> f64 {
     if qps.is_finite() && qps > 0.0 {
@@ -187,7 +242,7 @@ mod tests {
             forget_after: Duration::from_secs(60),
             leaving: false,
         };
-        let sql = statement(&beat);
+        let sql = statement(&beat, &[], &[], &[]);
         assert!(sql.starts_with("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; SELECT"));
         assert!(sql.contains("'00000000-0000-0000-0000-000000000007'::uuid, '0.5'::float8, 1, '2'::float8, 0, '2.005'::float8, '3.505'::float8, '60'::float8, false)"), "{sql}");
     }

@@ -10,6 +10,7 @@
 //! moment; see `docs/qps-budget.md` for the proof and the measured numbers, and
 //! [`standing`] for the loop's rules.
 
+pub mod caps;
 pub mod membership;
 mod quota;
 pub mod readiness;
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::pipeline::limiter::Limiter;
+use caps::{CapStanding, Capped};
 use membership::Heartbeat;
 pub use quota::{BudgetSettings, Quota, DEFAULT_SPREAD_MS};
 use standing::{Action, Standing};
@@ -49,6 +51,22 @@ impl Budget {
         settings: BudgetSettings,
         stop: CancellationToken,
     ) -> Self {
+        Self::start_capped(pool, owner, quota, Vec::new(), limiter, settings, stop)
+    }
+
+    /// [`Budget::start`] with this worker's capped queues (`ID2META_QUEUE_CAPS`):
+    /// each heartbeat also claims a share of every cap, and the limiter (whose
+    /// queues were capped with [`Limiter::cap_queue`]) allows each queue what
+    /// its claim covers.
+    pub fn start_capped(
+        pool: PgPool,
+        owner: Uuid,
+        quota: Quota,
+        caps: Vec<Capped>,
+        limiter: Limiter,
+        settings: BudgetSettings,
+        stop: CancellationToken,
+    ) -> Self {
         limiter.close();
         metrics::gauge!(crate::instrumentation::QPS_SHARE).set(0.0);
         let window = limiter.window();
@@ -61,6 +79,8 @@ impl Budget {
             settings,
             window,
             standing: Standing::new(settings.pause_after),
+            cap_standing: CapStanding::new(caps.len()),
+            caps,
             failing: false,
             standby: false,
             disagreement: None,
@@ -126,6 +146,9 @@ struct Replica {
     settings: BudgetSettings,
     window: Duration,
     standing: Standing,
+    /// The capped queues, and what the limiter allows each.
+    caps: Vec<Capped>,
+    cap_standing: CapStanding,
     /// In a streak of failed heartbeats (logged once per streak).
     failing: bool,
     /// On standby: the last heartbeat gave no share.
@@ -187,19 +210,31 @@ impl Replica {
             let sent_at = Instant::now();
             let time_left = self.standing.time_left(sent_at);
             let beat = self.heartbeat(false);
-            let outcome =
-                tokio::time::timeout(time_left, membership::heartbeat(&self.pool, beat)).await;
+            let applied = self.cap_standing.applied().to_vec();
+            let wants = caps::demand(&self.limiter, &self.caps);
+            let heartbeat =
+                membership::heartbeat_capped(&self.pool, beat, &self.caps, &applied, &wants);
+            let outcome = tokio::time::timeout(time_left, heartbeat).await;
             match outcome {
-                Ok(Ok(seen)) => {
+                Ok(Ok((seen, cap_allotments))) => {
                     if self.failing {
                         tracing::info!("QPS budget heartbeats succeed again");
                         self.failing = false;
                     }
                     let allotment = seen.allotment;
                     self.show_share(&seen);
-                    let action =
-                        self.standing
-                            .on_allotment(sent_at, Instant::now(), allotment.allowed);
+                    let now = Instant::now();
+                    let late = now.saturating_duration_since(sent_at) >= self.settings.pause_after;
+                    let action = self.standing.on_allotment(sent_at, now, allotment.allowed);
+                    // The caps' allowances come with the budget's (a late reply is
+                    // applied to neither; a closed budget closes them below).
+                    if !late && self.standing.is_active() {
+                        let changes = self
+                            .cap_standing
+                            .on_allotment(&caps::allowed(&cap_allotments));
+                        caps::show(&self.caps, &cap_allotments, &changes);
+                        caps::set_limiter(&self.limiter, &self.caps, changes);
+                    }
                     if action != Action::Keep {
                         tracing::info!(
                             live = allotment.live,
@@ -213,7 +248,7 @@ impl Replica {
                         self.renew_lease();
                     }
                     self.apply(action);
-                    if self.standing.wants_quick_beat() {
+                    if self.standing.wants_quick_beat() || self.cap_standing.wants_quick_beat() {
                         continue;
                     }
                 }
@@ -282,7 +317,7 @@ impl Replica {
         }
     }
 
-    fn apply(&self, action: Action) {
+    fn apply(&mut self, action: Action) {
         match action {
             Action::Keep => {}
             Action::Allow(calls) => {
@@ -292,6 +327,8 @@ impl Replica {
             }
             Action::Close => {
                 self.limiter.close();
+                let changes = self.cap_standing.close();
+                caps::set_limiter(&self.limiter, &self.caps, changes);
                 metrics::gauge!(crate::instrumentation::QPS_SHARE).set(0.0);
                 if self.failing {
                     tracing::warn!(
@@ -308,11 +345,14 @@ impl Replica {
         self.limiter.close();
         self.standing
             .on_silence(Instant::now() + self.settings.pause_after);
+        let changes = self.cap_standing.close();
+        caps::set_limiter(&self.limiter, &self.caps, changes);
         metrics::gauge!(crate::instrumentation::QPS_SHARE).set(0.0);
         let beat = self.heartbeat(true);
+        let applied = self.cap_standing.applied().to_vec();
         let left = tokio::time::timeout(
             self.settings.pause_after,
-            membership::heartbeat(&self.pool, beat),
+            membership::heartbeat_capped(&self.pool, beat, &self.caps, &applied, &[]),
         )
         .await;
         match left {

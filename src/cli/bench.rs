@@ -13,7 +13,9 @@
 //! 8. the console's pages and the CLI's reads on a large results table;
 //! 9. the user's commands at size: `enqueue` and `results` exports must not grow with the input;
 //! 10. the fleet at its edges, as worker processes: many replicas, more replicas than calls,
-//!     a frozen replica, interactive jobs behind a backlog.
+//!     a frozen replica, interactive jobs behind a backlog;
+//! 11. weighted queues and caps: a partner's batch behind a backfill (src/cli/bench/queues.rs);
+//! 12. a retention sweep of old rows must not take the QPS budget from a running fleet.
 //!
 //! Every section uses its own queues and database, named after the run, deleted at the end.
 
@@ -29,9 +31,11 @@ mod pipeline;
 mod process_stats;
 mod processes;
 mod queries;
+mod queues;
 mod raw;
 mod report;
 mod resources;
+mod retention;
 mod scratch;
 
 use std::time::Duration;
@@ -51,7 +55,8 @@ use crate::mock::QpsWindow;
 (6) the budget under the strictest limit (at most 50 calls in any sliding second), 1 and 3 replicas, \
 (7) priority lanes: interactive publish → completion p50/p99 while a bulk backlog drains across 3 replicas, \
 (8) the console's pages and the CLI's reads on --query-rows results filled by SQL (p50/max against 100 ms, the indexes used), \
-(9) peak memory of `enqueue` and of `results` csv/json exports at two sizes ten times apart. Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
+(9) peak memory of `enqueue` and of `results` csv/json exports at two sizes ten times apart, \
+(12) a retention sweep of --retention-rows old rows beside 2 replicas at the budget (calls/s before and during, rows/s). Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
 (AMQP_URL) only; every section uses fresh queues and a fresh database, removed at the end. \
 Build with --release: a debug build measures the compiler, not the worker."
 )]
@@ -96,6 +101,9 @@ pub struct BenchArgs {
     /// Duration of (4), seconds.
     #[arg(long, default_value_t = 20)]
     pub offered_secs: u64,
+    /// Old rows scrubbed by (12), the retention sweep (--quick: 20,000).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub retention_rows: i64,
     /// Record a CPU profile of the worker process in (5) with `perf record --call-graph dwarf` into this
     /// file (its CPU figure then includes perf's overhead: profile and measure separately).
     #[arg(long, value_name = "FILE")]
@@ -115,13 +123,14 @@ impl BenchArgs {
             args.lanes_jobs = self.lanes_jobs.min(600);
             args.query_rows = self.query_rows.min(100_000);
             args.memory_lines = self.memory_lines.min(100_000);
+            args.retention_rows = self.retention_rows.min(20_000);
         }
         args
     }
 
     fn runs(&self, section: u8) -> bool {
         let skipped = match section {
-            3 | 4 | 6 | 7 => self.skip_paced,
+            3 | 4 | 6 | 7 | 11 | 12 => self.skip_paced,
             10 => self.skip_paced || self.skip_resources,
             5 | 9 => self.skip_resources,
             _ => false,
@@ -236,6 +245,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         for run in fleet::measure(&base, &run_id, args.quick).await? {
             table.fleet(&run);
         }
+    }
+
+    if args.runs(11) {
+        eprintln!("(11) queues: a partner batch behind a backfill, weights 1:1, then capped");
+        queues::measure(&base, &run_id, args.quick)
+            .await?
+            .report(&mut table);
+    }
+    if args.runs(12) {
+        eprintln!(
+            "(12) retention sweep of {} rows beside 2 replicas",
+            args.retention_rows
+        );
+        let window = Duration::from_secs(if args.quick { 3 } else { 10 });
+        let sweep = retention::measure(&base, &run_id, args.retention_rows, window).await?;
+        sweep.report(&mut table);
     }
 
     let mut queried = None;

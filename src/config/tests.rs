@@ -207,13 +207,14 @@ fn without_queue_weights_the_jobs_queue_is_the_one_bulk_queue_at_weight_1() {
     let env = HashMap::from([("ID2META_QUEUE_WEIGHTS", "id2meta.jobs=1,id2meta.jobs.web=3")]);
     let c = Config::from_source(&env).unwrap();
     assert_eq!(c.bulk_queues().len(), 2);
-    // A well-formed cap is refused, not ignored: this version cannot enforce it yet.
+    // A well-formed cap on a consumed queue is read (the budget enforces it fleet-wide).
     let env = HashMap::from([
         ("ID2META_QUEUE_WEIGHTS", "id2meta.jobs=1,id2meta.jobs.web=3"),
         ("ID2META_QUEUE_CAPS", "id2meta.jobs.web=20"),
     ]);
-    let err = Config::from_source(&env).unwrap_err().to_string();
-    assert!(err.contains("not enforced"), "{err}");
+    let c = Config::from_source(&env).unwrap();
+    assert_eq!(c.queue_caps.len(), 1);
+    assert_eq!(c.queue_caps[0].calls_per_second, 20.0);
     // A cap on a queue the worker does not consume is a typo, refused.
     let env = HashMap::from([("ID2META_QUEUE_CAPS", "id2meta.jobs.web=20")]);
     let err = Config::from_source(&env).unwrap_err().to_string();

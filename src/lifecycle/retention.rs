@@ -39,9 +39,9 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(300);
 /// The advisory lock every replica's sweep takes per batch: one sweeper at a time.
 pub const SWEEP_LOCK: i64 = 0x6964_326d_6574_6152; // "id2metaR"
 /// A scrub statement that takes longer than this is cancelled by the server.
-const STATEMENT_TIMEOUT: &str = "5s";
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A row lock the scrub waits for longer than this fails the batch (none should exist).
-const LOCK_TIMEOUT: &str = "1s";
+const LOCK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,19 +110,11 @@ async fn scrub_batch(
     actor: &Actor,
     before: Swept,
 ) -> anyhow::Result<Option<Batch>> {
-    let mut tx = store.db().begin().await.context("beginning a scrub")?;
-    sqlx::query(&format!(
-        "SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"
-    ))
-    .persistent(store.named())
-    .execute(&mut *tx)
-    .await
-    .context("bounding a scrub")?;
-    sqlx::query(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-        .persistent(store.named())
-        .execute(&mut *tx)
+    let mut tx = store
+        .db()
+        .begin_bounded(STATEMENT_TIMEOUT, Some(LOCK_TIMEOUT))
         .await
-        .context("bounding a scrub's locks")?;
+        .context("beginning a bounded scrub")?;
     let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
         .bind(SWEEP_LOCK)
         .persistent(store.named())

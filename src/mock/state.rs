@@ -96,6 +96,12 @@ impl Shared {
             }
             Ok(admitted) => state.after_authentication(admitted, &call.params, now),
         };
+        if let Some(region) = gate::business(&call.params)
+            .ok()
+            .and_then(|b| b.id_number.get(0..6))
+        {
+            state.counters.record_region(region, now);
+        }
         state.counters.record(
             &decision.answer.code,
             decision.answer.is_billed(),

@@ -27,6 +27,11 @@ pub struct Stats {
     /// (the strictest count of the QPS an upstream could apply).
     #[serde(default)]
     pub max_calls_in_sliding_second: u64,
+    /// The most calls in any sliding second per region code (the ID number's
+    /// first six digits: a district, no person), so a test can tell apart the
+    /// calls of jobs it gave people of different regions (a capped queue's).
+    #[serde(default)]
+    pub max_in_sliding_second_by_region: BTreeMap<String, u64>,
     /// Calls refused by the QPS limit.
     pub throttled: u64,
     /// `Success` answers: every verdict, BizCode 3 (`not_found`) included.
@@ -60,6 +65,8 @@ pub struct Counters {
     in_second: u64,
     /// The calls of the trailing second.
     recent: VecDeque<Instant>,
+    /// The same, per region code.
+    recent_by_region: BTreeMap<String, VecDeque<Instant>>,
 }
 
 impl Counters {
@@ -105,6 +112,20 @@ impl Counters {
         self.stats.max_calls_in_one_second = self.stats.max_calls_in_one_second.max(self.in_second);
     }
 
+    /// Counts one call for an ID number of region `region` at `now` (only the
+    /// sliding second's count: the other counts are [`Counters::record`]'s).
+    pub fn record_region(&mut self, region: &str, now: Instant) {
+        let recent = self.recent_by_region.entry(region.to_string()).or_default();
+        super::throttle::forget_older(recent, now);
+        recent.push_back(now);
+        let most = self
+            .stats
+            .max_in_sliding_second_by_region
+            .entry(region.to_string())
+            .or_default();
+        *most = (*most).max(recent.len() as u64);
+    }
+
     pub fn snapshot(&self) -> Stats {
         self.stats.clone()
     }
@@ -138,6 +159,13 @@ mod tests {
         // 600, 700 and 1100 ms are within one second of each other.
         assert_eq!(s.max_calls_in_sliding_second, 3);
         assert_eq!((s.by_signature["v2"], s.by_signature["v3"]), (1, 3));
+        c.record_region("110105", ms(0));
+        c.record_region("110105", ms(900));
+        c.record_region("310104", ms(950));
+        c.record_region("110105", ms(1000));
+        let s = c.snapshot();
+        assert_eq!(s.max_in_sliding_second_by_region["110105"], 2);
+        assert_eq!(s.max_in_sliding_second_by_region["310104"], 1);
         c.reset();
         assert_eq!(c.snapshot(), Stats::default());
     }

@@ -42,6 +42,29 @@ impl Db {
         }
     }
 
+    /// A transaction whose statements the server cancels after `statement` and
+    /// whose lock waits fail after `lock` (`None`: the session's own), for the
+    /// background sweeps that must never hold the database long. `SET LOCAL`
+    /// bounds end with the transaction, so this works behind a transaction pooler.
+    pub async fn begin_bounded(
+        &self,
+        statement: std::time::Duration,
+        lock: Option<std::time::Duration>,
+    ) -> sqlx::Result<sqlx::Transaction<'static, Postgres>> {
+        let ms = |d: std::time::Duration| d.as_millis().to_string();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "SELECT set_config('statement_timeout', $1, true),
+                    set_config('lock_timeout', coalesce($2, current_setting('lock_timeout')), true)",
+        )
+        .bind(ms(statement))
+        .bind(lock.map(ms))
+        .persistent(false)
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx)
+    }
+
     /// Runs `query` alone in a transaction, unnamed, and returns everything it answered.
     async fn alone<'q, E>(&self, query: E) -> sqlx::Result<Vec<Either<PgQueryResult, PgRow>>>
     where

@@ -34,7 +34,7 @@ pub const SWEEP_BATCH: i64 = 5_000;
 /// index probe).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(300);
 /// A statement of the sweep that takes longer than this is cancelled by the server.
-const STATEMENT_TIMEOUT: &str = "5s";
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The whole sweep's bound; what is left waits for the next one.
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -78,14 +78,11 @@ impl Store {
     async fn sweep(&self, select: &str, age: Duration, batch: i64) -> anyhow::Result<u64> {
         let mut deleted = 0;
         loop {
-            let mut tx = self.db().begin().await.context("beginning a claim sweep")?;
-            sqlx::query(&format!(
-                "SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"
-            ))
-            .persistent(self.named())
-            .execute(&mut *tx)
-            .await
-            .context("bounding a claim sweep")?;
+            let mut tx = self
+                .db()
+                .begin_bounded(STATEMENT_TIMEOUT, None)
+                .await
+                .context("beginning a claim sweep")?;
             let done = sqlx::query(&format!(
                 "DELETE FROM job_claims WHERE job_id IN ({select})"
             ))

@@ -3,6 +3,7 @@
 //! limiter, and a driver that takes tokens as fast as the limiter allows, as a
 //! replica with a backlog would. Every token is a call; the tests count them.
 
+mod caps;
 mod isolation;
 mod replicas;
 mod rows;

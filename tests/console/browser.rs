@@ -58,14 +58,34 @@ pub async fn start_driver(chromedriver: &Path) -> Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
     };
-    eventually("chromedriver listens", WITHIN, || async {
+    wait_listening("chromedriver", port).await;
+    driver
+}
+
+/// Waits until something (`what`) accepts connections on the loopback `port`.
+pub async fn wait_listening(what: &str, port: u16) {
+    eventually(&format!("{what} listens"), WITHIN, || async {
         tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()
             .map(|_| ())
     })
     .await;
-    driver
+}
+
+/// Logs in through the form at `base` with the test's token and waits for `next`.
+pub async fn log_in_at(browser: &Client, base: &str, next: &str) {
+    browser
+        .goto(&format!("{base}/login?next={next}"))
+        .await
+        .expect("the login form");
+    let form = browser
+        .form(Locator::Css("form[action='/login']"))
+        .await
+        .expect("the form");
+    form.set_by_name("token", TOKEN).await.expect("typed");
+    form.submit().await.expect("logged in");
+    arrive_at(browser, next).await;
 }
 
 pub async fn open_browser(driver: &Driver, chromium: &Path) -> Client {

@@ -24,17 +24,7 @@ async fn a_logged_in_walk_keeps_its_scroll_position_and_selection_while_counts_m
     let worker = env.start_worker_with(config.clone()).await;
     let console = Console::start(&config, Some(TOKEN)).await;
 
-    browser
-        .goto(&format!("{}/login?next=/batches/b1", console.base))
-        .await
-        .expect("the login form");
-    let form = browser
-        .form(Locator::Css("form[action='/login']"))
-        .await
-        .expect("the form");
-    form.set_by_name("token", TOKEN).await.expect("typed");
-    form.submit().await.expect("logged in");
-    arrive_at(&browser, "/batches/b1").await;
+    log_in_at(&browser, &console.base, "/batches/b1").await;
 
     env.store
         .record_enqueued("b1", BATCH as i64)

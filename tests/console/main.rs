@@ -6,11 +6,16 @@
 //! Without Chromium the test is skipped loudly, unless `CI` is set: there
 //! `scripts/browser.sh` installs it, and the test must run.
 
+mod audit;
 mod browser;
 mod fleet;
 #[path = "../worker/helpers.rs"]
 mod helpers;
 mod hostile;
 mod live;
+mod lookup;
+#[path = "../lifecycle/rows.rs"]
+#[allow(dead_code)] // the lifecycle tests' rows; the console's tests use a part
+mod rows;
 mod security;
 mod walkthrough;

@@ -153,6 +153,9 @@ async fn every_response_carries_the_security_headers_and_nothing_with_data_is_st
         "/login",
         "/no-such-page",
         "/jobs?job_id=j1",
+        "/audit",
+        "/audit?action=drop",
+        "/lookup",
     ] {
         let answer = http
             .get(format!("{base}{path}"))

@@ -183,20 +183,7 @@ async fn an_operator_watches_a_batch_finds_a_job_and_replays_a_masked_dead_lette
     );
 
     // Log in through the form, then replay: the job completes, once.
-    browser
-        .goto(&format!("{base}/login?next=/dead-letters"))
-        .await
-        .expect("the login form");
-    let login = browser
-        .form(Locator::Css("form[action='/login']"))
-        .await
-        .expect("the form");
-    login
-        .set_by_name("token", TOKEN)
-        .await
-        .expect("the token typed");
-    login.submit().await.expect("logged in");
-    arrive_at(&browser, "/dead-letters").await;
+    log_in_at(&browser, &base, "/dead-letters").await;
     click(&browser, replay).await;
     let replayed = eventually("the replayed job's row", WITHIN, || async {
         let rows: Vec<_> = env

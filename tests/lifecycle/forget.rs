@@ -11,7 +11,7 @@ use id2meta::upstream::Verdict;
 
 use crate::commands::{audited, id2meta, letters_resting, succeeded};
 use crate::helpers::{people_with, person_job, TestEnv};
-use crate::rows::{digest_of, scrub_states};
+use crate::rows::{digest_of, every_table_as_text, scrub_states};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -34,25 +34,6 @@ async fn settled(env: &TestEnv, p: u64, q: u64) {
 fn csv_of(i: u64) -> String {
     let (name, id_number, _) = id2meta::mock::population::person(i);
     format!("name,id_number\n{name},{id_number}\n")
-}
-
-/// Rows, then every other table of the database, as text: where the identity must not be.
-async fn every_table_as_text(env: &TestEnv) -> String {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(table_name) FROM information_schema.tables WHERE table_schema = 'public'",
-    )
-    .fetch_all(env.store.pool())
-    .await
-    .expect("tables");
-    let mut text = String::new();
-    for table in tables {
-        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
-            .fetch_all(env.store.pool())
-            .await
-            .expect("a table reads");
-        text.push_str(&rows.join("\n"));
-    }
-    text
 }
 
 #[tokio::test]
@@ -104,7 +85,7 @@ async fn forget_removes_an_identity_from_rows_claims_and_dead_letters_and_a_repe
     assert_eq!(forgets[0].detail["rows"], 2);
     assert_eq!(forgets[0].detail["dead_letters"], 1);
     assert!(
-        !every_table_as_text(&env).await.contains(&digest),
+        !every_table_as_text(&env.store).await.contains(&digest),
         "the digest is gone everywhere"
     );
 
@@ -151,7 +132,7 @@ async fn lookup_prints_the_masked_rows_and_writes_the_identity_in_no_table_or_lo
 
     let (name, id_number, _) = id2meta::mock::population::person(p);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let tables = every_table_as_text(&env).await;
+    let tables = every_table_as_text(&env.store).await;
     for (place, text) in [
         ("stdout", &printed),
         ("log", &stderr.into_owned()),

@@ -193,3 +193,44 @@ async fn one_replica_sweeps_at_a_time_and_concurrent_sweeps_scrub_each_row_once(
     );
     env.cleanup().await;
 }
+
+/// A setting as the transaction (or the pool's session) sees it.
+async fn setting<'e>(db: impl sqlx::PgExecutor<'e>, name: &str) -> String {
+    sqlx::query_scalar("SELECT current_setting($1)")
+        .bind(name)
+        .fetch_one(db)
+        .await
+        .expect("a setting")
+}
+
+#[tokio::test]
+async fn a_bounded_transaction_carries_its_statement_and_lock_timeouts_and_they_end_with_it() {
+    let env = TestEnv::new(MockConfig::default()).await;
+    let db = env.store.db();
+    let mut tx = db
+        .begin_bounded(Duration::from_secs(5), Some(Duration::from_millis(1500)))
+        .await
+        .expect("a bounded transaction");
+    let statement = setting(&mut *tx, "statement_timeout").await;
+    let lock = setting(&mut *tx, "lock_timeout").await;
+    assert_eq!((statement.as_str(), lock.as_str()), ("5s", "1500ms"));
+    tx.commit().await.expect("committed");
+
+    let session_lock = setting(env.store.pool(), "lock_timeout").await;
+    let mut tx = db
+        .begin_bounded(Duration::from_millis(250), None)
+        .await
+        .expect("a bounded transaction");
+    let kept = setting(&mut *tx, "lock_timeout").await;
+    assert_eq!(
+        kept, session_lock,
+        "without a lock bound the session's stays"
+    );
+    let cancelled = sqlx::query("SELECT pg_sleep(2)").execute(&mut *tx).await;
+    assert!(
+        cancelled.is_err(),
+        "the statement timeout cancels a slow statement"
+    );
+    drop(tx);
+    env.cleanup().await;
+}

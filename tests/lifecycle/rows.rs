@@ -63,3 +63,22 @@ pub async fn claimed(store: &Store) -> Vec<String> {
         .await
         .expect("claims")
 }
+
+/// Rows, then every other table of the database, as text: where the identity must not be.
+pub async fn every_table_as_text(store: &Store) -> String {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT quote_ident(table_name) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("tables");
+    let mut text = String::new();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
+            .fetch_all(store.pool())
+            .await
+            .expect("a table reads");
+        text.push_str(&rows.join("\n"));
+    }
+    text
+}

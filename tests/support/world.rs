@@ -100,7 +100,7 @@ impl World {
         &self,
         queue: &str,
         prefix: &str,
-        people: std::ops::Range<u64>,
+        people: impl IntoIterator<Item = u64>,
     ) -> Vec<String> {
         let connection = self.connect().await;
         let publisher = Publisher::open(
@@ -110,7 +110,10 @@ impl World {
         )
         .await
         .expect("publisher");
-        let jobs: Vec<(u64, String)> = people.map(|i| (i, format!("{prefix}{i:04}"))).collect();
+        let jobs: Vec<(u64, String)> = people
+            .into_iter()
+            .map(|i| (i, format!("{prefix}{i:04}")))
+            .collect();
         let publishes = jobs.iter().map(|(i, job_id)| {
             let (name, id_number, _) = mock::population::person(*i);
             let job = serde_json::json!({

@@ -11,10 +11,11 @@ use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 
 use super::completions::Completions;
+use super::pipeline::CAP_QPS;
 use super::scratch::Scratch;
 use crate::app::RunningWorker;
 use crate::config::Config;
-use crate::mock::{self, MockConfig, MockHandle, Stats};
+use crate::mock::{self, MockConfig, MockHandle, QpsWindow, Stats};
 use crate::secret::Secret;
 
 /// A worker's pace: its QPS budget and jobs in flight.
@@ -60,6 +61,33 @@ impl Harness {
             replicas: Vec::new(),
             shutdown,
         })
+    }
+
+    /// A fleet at the bench's cap: `replicas` workers sharing [`CAP_QPS`] against a
+    /// mock that admits as much through `window`, answering after `latency`.
+    pub async fn at_cap(
+        base: &Config,
+        run_id: &str,
+        section: &str,
+        (window, latency): (QpsWindow, Duration),
+        replicas: usize,
+    ) -> anyhow::Result<Self> {
+        let upstream = MockConfig {
+            qps_limit: Some(CAP_QPS),
+            qps_window: window,
+            latency,
+            ..MockConfig::default()
+        };
+        let budget = f64::from(CAP_QPS);
+        let pace = Pace {
+            qps: budget,
+            concurrency: crate::config::default_concurrency(budget),
+        };
+        let mut run = Self::open(base, run_id, section, upstream, pace).await?;
+        for _ in 1..replicas {
+            run.add_replica(pace).await?;
+        }
+        Ok(run)
     }
 
     /// Starts one more worker sharing everything (and the QPS budget) with the first.

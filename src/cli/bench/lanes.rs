@@ -9,11 +9,11 @@ use anyhow::{bail, Context};
 use tokio::task::JoinSet;
 
 use super::completions::percentile;
-use super::harness::{Harness, Pace};
+use super::harness::Harness;
 use super::jobs;
 use super::pipeline::{steady_rate, CAP_QPS};
 use crate::config::Config;
-use crate::mock::{MockConfig, QpsWindow, Stats};
+use crate::mock::{QpsWindow, Stats};
 
 /// Replicas sharing the budget, as in the scenario.
 const REPLICAS: usize = 3;
@@ -50,21 +50,9 @@ impl Lanes {
 /// Drains `bulk` jobs through three replicas against a strict 50-call sliding
 /// window while interactive jobs arrive at `rate` per second.
 pub async fn measure(base: &Config, run_id: &str, bulk: u64, rate: f64) -> anyhow::Result<Lanes> {
-    let upstream = MockConfig {
-        qps_limit: Some(CAP_QPS),
-        qps_window: QpsWindow::Sliding,
-        latency: UPSTREAM_LATENCY,
-        ..MockConfig::default()
-    };
     let budget = f64::from(CAP_QPS);
-    let pace = Pace {
-        qps: budget,
-        concurrency: crate::config::default_concurrency(budget),
-    };
-    let mut run = Harness::open(base, run_id, "lanes", upstream, pace).await?;
-    for _ in 1..REPLICAS {
-        run.add_replica(pace).await?;
-    }
+    let upstream = (QpsWindow::Sliding, UPSTREAM_LATENCY);
+    let mut run = Harness::at_cap(base, run_id, "lanes", upstream, REPLICAS).await?;
     run.wait_for_budget(REPLICAS, CAP_QPS, Duration::from_secs(30))
         .await?;
     let topology = run.scratch.topology.clone();

@@ -5,10 +5,12 @@
 //! changed, so the reader keeps the scroll position, a selection, a half-typed
 //! search; with scripts off, `<noscript><meta http-equiv=refresh>` reloads it.
 
+pub mod audit;
 pub mod batches;
 pub mod dead_letters;
 pub mod job;
 pub mod login;
+pub mod lookup;
 pub mod overview;
 
 use chrono::{DateTime, Utc};
@@ -44,6 +46,8 @@ pub fn layout(title: &str, live: Option<u32>, viewer: &Viewer, content: Markup) 
                     a href="/" { "Fleet" }
                     a href="/batches" { "Batches" }
                     a href="/dead-letters" { "Dead letters" }
+                    a href="/lookup" { "Lookup" }
+                    a href="/audit" { "Audit log" }
                     span.me {
                         @if viewer.csrf.is_some() {
                             form.inline method="post" action="/logout" {

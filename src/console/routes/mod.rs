@@ -7,10 +7,12 @@
 //! has already answered 403.
 
 mod acting;
+mod audit;
 mod batches;
 mod dead_letters;
 mod jobs;
 mod login;
+mod lookup;
 mod overview;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -40,6 +42,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/dead-letters", get(dead_letters::page))
         .route("/dead-letters/replay", post(dead_letters::replay))
         .route("/dead-letters/purge", post(dead_letters::purge))
+        .route("/audit", get(audit::page))
+        .route("/lookup", get(lookup::form).post(lookup::submit))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/assets/console.css", get(assets::stylesheet))

@@ -25,6 +25,7 @@
 //!   more than the next free call of this replica's allowance. The window's
 //!   bound is the same for both lanes: the order changes, the count does not.
 
+mod caps;
 mod turn;
 mod window;
 
@@ -36,6 +37,7 @@ use tokio::time::Instant;
 
 use crate::job::Priority;
 use crate::pipeline::scheduler::Class;
+use caps::QueueCaps;
 use turn::{Held, Turn};
 use window::{SendWindow, Verdict};
 
@@ -74,6 +76,8 @@ struct Book {
     /// The allowance's deadline (the share's lease): from then on the limiter is
     /// closed until a new share comes, whatever any timer did or did not do.
     until: Option<Instant>,
+    /// The capped queues' own windows ([`caps`]).
+    caps: QueueCaps,
 }
 
 impl Book {
@@ -104,6 +108,7 @@ impl Limiter {
                     window: SendWindow::new(window_len, TICK),
                     allowance,
                     until: None,
+                    caps: QueueCaps::default(),
                 }),
                 changes,
                 turn: Turn::new(weights),
@@ -192,7 +197,7 @@ impl Limiter {
     /// immediately before the request: the window counts the call from this moment.
     /// Interactive callers are served before bulk ones.
     pub async fn acquire_as(&self, lane: Priority) -> Duration {
-        self.acquire_for(Class::of(lane, 0)).await
+        self.acquire_for(lane_class(lane)).await
     }
 
     /// Waits for a token for a job of `class` and takes it (see
@@ -211,19 +216,21 @@ impl Limiter {
     /// claim after a long wait) between the wait and the request. Other callers
     /// wait behind the permit; dropping it counts nothing.
     pub async fn reserve_as(&self, lane: Priority) -> Permit<'_> {
-        self.reserve_for(Class::of(lane, 0)).await
+        self.reserve_for(lane_class(lane)).await
     }
 
     /// [`Limiter::reserve_as`] for a job of `class`.
     pub async fn reserve_for(&self, class: Class) -> Permit<'_> {
-        let class = self.inner.turn.known(class);
+        let class = self.inner.turn.known(self.capped_as_bulk(class));
+        // A capped queue's share of its cap follows its demand.
+        let _wanting = self.wanting(class);
         let started = Instant::now();
         // A bulk holder that stepped aside goes back to the front of its queue.
         let mut front = false;
         loop {
             let turn = self.inner.turn.take(class, front).await;
-            let yield_to = (class != Class::Interactive).then_some(&self.inner.turn);
-            if self.until_free(false, yield_to).await {
+            let yield_to = (!class.is_interactive()).then_some(&self.inner.turn);
+            if self.until_free(false, class, yield_to).await {
                 return Permit {
                     limiter: self,
                     _turn: turn,
@@ -235,11 +242,18 @@ impl Limiter {
         }
     }
 
-    /// Waits until the window has room under the allowance in force; counts the
-    /// call then if `take`. Only the holder of the turn calls this. With
-    /// `yield_to`, gives up (false) as soon as an interactive waiter queues
-    /// there while no call may be made yet; true once there is room.
-    async fn until_free(&self, take: bool, yield_to: Option<&Turn>) -> bool {
+    /// Waits until the window has room under the allowance in force (and, for a
+    /// capped queue, its own window under its allowance); counts the call then
+    /// if `take`. Only the holder of the turn calls this. With `yield_to`, gives
+    /// up (false) as soon as an interactive waiter queues there while no call may
+    /// be made yet, or, when its queue's cap is what it waits for, a waiter of
+    /// another queue with room (its queue is passed over until its room comes);
+    /// true once there is room.
+    async fn until_free(&self, take: bool, class: Class, yield_to: Option<&Turn>) -> bool {
+        let capped = match class {
+            Class::Bulk(queue) => Some(queue),
+            _ => None,
+        };
         let mut changes = self.inner.changes.subscribe();
         loop {
             // Enabled before the check, so an arrival after it still wakes us.
@@ -250,22 +264,33 @@ impl Limiter {
             }
             // Marked seen before the lock: a change after the check wakes us.
             changes.borrow_and_update();
-            let verdict = {
+            let (budget, queue) = {
                 let mut book = self.lock_sends();
                 let instant = Instant::now();
                 let now = self.ticks(instant);
                 let allowance = book.allowance_at(instant);
-                let verdict = book.window.check(now, allowance);
-                if take && verdict == Verdict::Now {
+                let budget = book.window.check(now, allowance);
+                let queue = capped.map_or(Verdict::Now, |q| book.caps.check(q, now));
+                if take && budget == Verdict::Now && queue == Verdict::Now {
                     book.window.record(now, allowance);
+                    if let Some(q) = capped {
+                        book.caps.record(q, now);
+                    }
                 }
-                verdict
+                (budget, queue)
             };
+            let verdict = caps::later(budget, queue);
             if verdict == Verdict::Now {
                 return true;
             }
             if yield_to.is_some_and(Turn::interactive_waiting) {
                 return false;
+            }
+            if let (Some(turn), Some(q)) = (yield_to, capped) {
+                if caps::binding(queue, budget) && turn.other_ready(q) {
+                    turn.defer(q, self.deferred(queue));
+                    return false;
+                }
             }
             let arrived = async {
                 match arrival.as_mut().as_pin_mut() {
@@ -274,9 +299,7 @@ impl Limiter {
                 }
             };
             let at = match verdict {
-                Verdict::At(tick) => {
-                    Some(self.inner.epoch + Duration::from_micros(tick.saturating_mul(TICK_MICROS)))
-                }
+                Verdict::At(tick) => Some(self.at_tick(tick)),
                 _ => None,
             };
             let sleep = async {
@@ -292,6 +315,11 @@ impl Limiter {
                 _ = arrived => {}
             }
         }
+    }
+
+    /// The moment tick `tick` begins.
+    fn at_tick(&self, tick: u64) -> Instant {
+        self.inner.epoch + Duration::from_micros(tick.saturating_mul(TICK_MICROS))
     }
 
     /// Ticks since the limiter's epoch.
@@ -327,13 +355,21 @@ impl Permit<'_> {
     /// and returns how long the caller waited in all.
     pub async fn take(self) -> Duration {
         // Not preemptible: the permit's holder is about to call.
-        self.limiter.until_free(true, None).await;
+        self.limiter.until_free(true, self.class, None).await;
         // Counted in the scheduler when made, while this permit still holds the
         // turn: the next pick sees it.
         self.limiter.inner.turn.charge(self.class);
         let waited = self.started.elapsed();
         metrics::histogram!(crate::instrumentation::LIMITER_WAIT).record(waited.as_secs_f64());
         waited
+    }
+}
+
+/// The class of a caller that names only its lane.
+fn lane_class(lane: Priority) -> Class {
+    match lane {
+        Priority::Interactive => Class::Interactive,
+        Priority::Bulk => Class::Bulk(0),
     }
 }
 

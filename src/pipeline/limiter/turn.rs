@@ -10,6 +10,9 @@
 //! holder still waiting for room is asked to step aside ([`Turn::interactive_waiting`],
 //! [`Turn::arrivals`]) and goes back to the *front* of the bulk queue, so an
 //! interactive job takes the very next free call, and bulk keeps its order.
+//! A bulk holder whose queue's cap has no room steps aside the same way for a
+//! waiter of another queue, and its queue is passed over until the room comes
+//! ([`crate::pipeline::scheduler::Deferral`]).
 //!
 //! Cancellation: a waiter dropped before it was served leaves its queue; one
 //! dropped after it was served (between the hand-over and its next poll) passes
@@ -23,14 +26,15 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{oneshot, Notify};
 
-use crate::pipeline::scheduler::{Class, Stride};
+use crate::pipeline::scheduler::{Class, Deferral, Deferred, Stride};
 
 type Waiters = VecDeque<(u64, oneshot::Sender<()>)>;
 
 /// The turn and its queues of waiters.
 pub(super) struct Turn {
     state: Mutex<State>,
-    /// Woken whenever an interactive waiter queues (a bulk holder steps aside).
+    /// Woken whenever a waiter queues (a bulk holder steps aside for an
+    /// interactive one, or, its cap without room, for another queue's).
     arrivals: Notify,
 }
 
@@ -41,12 +45,14 @@ struct State {
     /// One queue of waiters per bulk queue, in the scheduler's order.
     bulk: Vec<Waiters>,
     scheduler: Stride,
+    /// Capped queues without room, passed over meanwhile.
+    deferral: Deferral,
 }
 
 impl State {
     fn queue(&mut self, class: Class) -> &mut Waiters {
         match class {
-            Class::Interactive => &mut self.interactive,
+            Class::Interactive | Class::Urgent(_) => &mut self.interactive,
             Class::Bulk(i) => &mut self.bulk[i],
         }
     }
@@ -58,7 +64,10 @@ impl State {
             return Some(waiter);
         }
         let bulk = &self.bulk;
-        let queue = self.scheduler.next(|i| !bulk[i].is_empty())?;
+        let now = tokio::time::Instant::now();
+        let queue = self
+            .deferral
+            .pick(&self.scheduler, |i| !bulk[i].is_empty(), now)?;
         self.bulk[queue].pop_front().map(|(_, waiter)| waiter)
     }
 
@@ -100,6 +109,7 @@ impl Turn {
                 interactive: VecDeque::new(),
                 bulk: weights.iter().map(|_| VecDeque::new()).collect(),
                 scheduler: Stride::new(weights),
+                deferral: Deferral::new(weights.len()),
             }),
             arrivals: Notify::new(),
         }
@@ -118,6 +128,25 @@ impl Turn {
         if let Class::Bulk(i) = class {
             self.lock().scheduler.charge(i);
         }
+    }
+
+    /// Passes bulk queue `queue` over until `until` (its cap has no room).
+    pub fn defer(&self, queue: usize, until: Deferred) {
+        self.lock().deferral.defer(queue, until);
+    }
+
+    /// Serves every queue again by the scheduler alone (a cap's allowance changed).
+    pub fn clear_deferrals(&self) {
+        self.lock().deferral.clear();
+    }
+
+    /// Whether a waiter of a bulk queue other than `queue`, not deferred, waits:
+    /// a holder whose cap has no room should leave it the turn.
+    pub fn other_ready(&self, queue: usize) -> bool {
+        let state = self.lock();
+        let now = tokio::time::Instant::now();
+        (0..state.bulk.len())
+            .any(|i| i != queue && !state.bulk[i].is_empty() && state.deferral.ready(i, now))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -147,9 +176,9 @@ impl Turn {
             } else {
                 queue.push_back((id, sender));
             }
-            if class == Class::Interactive {
-                self.arrivals.notify_waiters();
-            }
+            // The holder may step aside: for an interactive job always, for a
+            // bulk one when the holder's cap has no room.
+            self.arrivals.notify_waiters();
             Waiting {
                 turn: self,
                 class,
@@ -166,7 +195,7 @@ impl Turn {
         !self.lock().interactive.is_empty()
     }
 
-    /// Woken when an interactive waiter queues. Enable it before checking
+    /// Woken when a waiter queues. Enable it before checking
     /// [`Turn::interactive_waiting`], so an arrival in between is not missed.
     pub fn arrivals(&self) -> &Notify {
         &self.arrivals

@@ -9,10 +9,10 @@ use super::*;
 const SECOND: Duration = Duration::from_secs(1);
 
 /// Each call's instant and class, in order.
-type CallLog = Arc<Mutex<Vec<(Instant, Class)>>>;
+pub(super) type CallLog = Arc<Mutex<Vec<(Instant, Class)>>>;
 
 /// Starts `tasks` tasks per class that acquire in a loop, logging each call's class.
-fn callers(
+pub(super) fn callers(
     limiter: &Limiter,
     classes: &[Class],
     tasks: usize,

@@ -23,8 +23,10 @@
 //! This room decides order only; the limiter ([`crate::pipeline::limiter`])
 //! counts the calls, and the budget sets how many.
 
+mod deferral;
 mod stride;
 
+pub use deferral::{Deferral, Deferred};
 pub use stride::Stride;
 
 use crate::job::Priority;
@@ -35,16 +37,26 @@ use crate::job::Priority;
 pub enum Class {
     Interactive,
     Bulk(usize),
+    /// A job of bulk queue `i` whose body asks for the interactive priority:
+    /// served as interactive, unless its queue is capped (a cap counts every
+    /// call of its queue, so there it waits as a bulk job of that queue).
+    Urgent(usize),
 }
 
 impl Class {
     /// The class of a job: interactive by its priority (the lane, or the body's
-    /// field on a bulk queue), else its bulk queue.
+    /// field on a bulk queue), else its bulk queue. `bulk_queue` out of range
+    /// (see [`BulkQueues::index`]): the interactive lane.
     pub fn of(priority: Priority, bulk_queue: usize) -> Self {
         match priority {
-            Priority::Interactive => Self::Interactive,
+            Priority::Interactive => Self::Urgent(bulk_queue),
             Priority::Bulk => Self::Bulk(bulk_queue),
         }
+    }
+
+    /// Served before every bulk queue.
+    pub fn is_interactive(self) -> bool {
+        matches!(self, Self::Interactive | Self::Urgent(_))
     }
 }
 
@@ -71,11 +83,12 @@ impl BulkQueues {
     }
 
     /// The index of `queue`; a queue not among them (a job not consumed from a
-    /// bulk queue: the interactive lane) is served as the first one.
+    /// bulk queue: the interactive lane) is one past the last, which no cap
+    /// applies to and the limiter serves as the first queue.
     pub fn index(&self, queue: Option<&str>) -> usize {
         queue
             .and_then(|q| self.names.iter().position(|n| n == q))
-            .unwrap_or(0)
+            .unwrap_or(self.names.len())
     }
 
     pub fn weights(&self) -> &[u32] {
@@ -104,10 +117,12 @@ mod tests {
     fn a_job_is_interactive_by_its_priority_else_of_its_bulk_queue() {
         let queues = BulkQueues::new([("a".to_string(), 3), ("b".to_string(), 1)]);
         assert_eq!(queues.index(Some("b")), 1);
-        assert_eq!(queues.index(Some("a.interactive")), 0);
-        assert_eq!(queues.index(None), 0);
+        assert_eq!(queues.index(Some("a.interactive")), 2);
+        assert_eq!(queues.index(None), 2);
         assert_eq!(Class::of(Priority::Bulk, 1), Class::Bulk(1));
-        assert_eq!(Class::of(Priority::Interactive, 1), Class::Interactive);
+        assert_eq!(Class::of(Priority::Interactive, 1), Class::Urgent(1));
+        assert!(Class::Urgent(1).is_interactive() && Class::Interactive.is_interactive());
+        assert!(!Class::Bulk(0).is_interactive());
         assert_eq!(queues.shares(), vec![0.75, 0.25]);
     }
 }
