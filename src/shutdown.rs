@@ -127,6 +127,30 @@ impl Signals {
     }
 }
 
+/// The clock of a periodic background task (a sweep): ticks every `period`,
+/// the first at once, a late tick delaying the next rather than bunching,
+/// until `stop`.
+pub struct Every {
+    interval: tokio::time::Interval,
+    stop: CancellationToken,
+}
+
+impl Every {
+    pub fn new(period: Duration, stop: CancellationToken) -> Self {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self { interval, stop }
+    }
+
+    /// Waits for the next tick; `false` once `stop` is cancelled.
+    pub async fn tick(&mut self) -> bool {
+        tokio::select! {
+            _ = self.stop.cancelled() => false,
+            _ = self.interval.tick() => true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -217,13 +217,8 @@ pub async fn sweep_until(
     config: crate::config::Config,
     stop: CancellationToken,
 ) {
-    let mut every = tokio::time::interval(SWEEP_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = every.tick() => {}
-        }
+    let mut every = crate::shutdown::Every::new(SWEEP_EVERY, stop.clone());
+    while every.tick().await {
         match sweep(&store, retention, &actor, &stop).await {
             Ok(swept) if swept.rows == 0 => {}
             Ok(swept) => {

@@ -105,13 +105,8 @@ impl Store {
 /// Sweeps every [`SWEEP_EVERY`] until `stop`; a failed or slow sweep is logged
 /// and tried again next time. `dead_letter_ttl` is `ID2META_DEAD_LETTER_TTL`.
 pub async fn sweep_claims_until(store: Store, dead_letter_ttl: Duration, stop: CancellationToken) {
-    let mut every = tokio::time::interval(SWEEP_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = every.tick() => {}
-        }
+    let mut every = crate::shutdown::Every::new(SWEEP_EVERY, stop);
+    while every.tick().await {
         let sweep = async {
             let settled = store.sweep_settled_claims(RETENTION, SWEEP_BATCH).await?;
             let unstorable = store
