@@ -101,6 +101,9 @@ pub struct BenchArgs {
     /// Duration of (4), seconds.
     #[arg(long, default_value_t = 20)]
     pub offered_secs: u64,
+    /// Run only the (10) fleet scenarios whose label contains this text (e.g. `interactive`).
+    #[arg(long, value_name = "TEXT")]
+    pub fleet_scenario: Option<String>,
     /// Old rows scrubbed by (12), the retention sweep (--quick: 20,000).
     #[arg(long, default_value_t = 1_000_000)]
     pub retention_rows: i64,
@@ -242,7 +245,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 
     if args.runs(10) {
-        for run in fleet::measure(&base, &run_id, args.quick).await? {
+        for run in
+            fleet::measure(&base, &run_id, args.quick, args.fleet_scenario.as_deref()).await?
+        {
             table.fleet(&run);
         }
     }

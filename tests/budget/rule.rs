@@ -47,8 +47,8 @@ async fn targets_split_the_budget_by_seniority_and_the_newest_stand_by_when_repl
     let targets = targets_after_joining(&pool, 8, 4).await;
     assert_eq!(
         targets,
-        [1, 1, 1, 1, 0, 0, 0, 0],
-        "the four oldest hold one call each"
+        [4, 0, 0, 0, 0, 0, 0, 0],
+        "a budget under the minimum share goes whole to the oldest"
     );
     pool.close().await;
     db.drop().await;
@@ -58,7 +58,27 @@ async fn targets_split_the_budget_by_seniority_and_the_newest_stand_by_when_repl
 async fn a_split_adds_up_to_the_budget_and_the_oldest_get_the_remainder() {
     let db = Database::fresh().await;
     let pool = db.pool().await;
-    assert_eq!(targets_after_joining(&pool, 3, 20).await, [7, 7, 6]);
+    assert_eq!(targets_after_joining(&pool, 3, 35).await, [12, 12, 11]);
+    pool.close().await;
+    db.drop().await;
+}
+
+/// An interactive job waits for its own replica's next call, so no replica
+/// takes a share under 10 calls per window (a spacing over 100 ms): the oldest
+/// ⌊Q / 10⌋ split the budget and the others stand by (issue 19, item 5).
+#[tokio::test]
+async fn no_replica_takes_a_share_under_ten_calls_and_the_newest_stand_by_instead() {
+    let db = Database::fresh().await;
+    let pool = db.pool().await;
+    assert_eq!(
+        targets_after_joining(&pool, 8, 50).await,
+        [10, 10, 10, 10, 10, 0, 0, 0]
+    );
+    pool.close().await;
+    db.drop().await;
+    let db = Database::fresh().await;
+    let pool = db.pool().await;
+    assert_eq!(targets_after_joining(&pool, 3, 25).await, [13, 12, 0]);
     pool.close().await;
     db.drop().await;
 }

@@ -88,10 +88,19 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
     ]
 }
 
-/// Runs every scenario in turn.
-pub async fn measure(base: &Config, run_id: &str, quick: bool) -> anyhow::Result<Vec<FleetRun>> {
+/// Runs every scenario in turn (only those whose label contains `only`, if given).
+pub async fn measure(
+    base: &Config,
+    run_id: &str,
+    quick: bool,
+    only: Option<&str>,
+) -> anyhow::Result<Vec<FleetRun>> {
     let mut runs = Vec::new();
-    for (index, scenario) in scenarios(quick).into_iter().enumerate() {
+    let chosen = scenarios(quick)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, s)| only.is_none_or(|text| s.label.contains(text)));
+    for (index, scenario) in chosen {
         eprintln!(
             "(10) fleet: {}: {} worker processes at Q = {}, {} jobs",
             scenario.label, scenario.replicas, scenario.qps, scenario.jobs
