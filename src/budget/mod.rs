@@ -27,9 +27,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::pipeline::limiter::Limiter;
-use caps::Capped;
+use caps::{CapStanding, Capped};
 pub use quota::{BudgetSettings, Quota, DEFAULT_SPREAD_MS};
 use replica::Replica;
+use standing::Standing;
 
 /// A running budget loop for one replica.
 pub struct Budget {
@@ -71,7 +72,21 @@ impl Budget {
         metrics::gauge!(crate::instrumentation::QPS_SHARE).set(0.0);
         let window = limiter.window();
         let (spoke, first_beat) = oneshot::channel();
-        let replica = Replica::new(pool, owner, quota, caps, limiter, settings, window, spoke);
+        let replica = Replica {
+            pool,
+            owner,
+            quota,
+            limiter,
+            settings,
+            window,
+            standing: Standing::new(settings.pause_after),
+            cap_standing: CapStanding::new(caps.len()),
+            caps,
+            failing: false,
+            standby: false,
+            disagreement: None,
+            spoke: Some(spoke),
+        };
         Self {
             task: tokio::spawn(replica.run(stop)),
             first_beat: Some(first_beat),

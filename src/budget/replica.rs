@@ -16,56 +16,29 @@ use super::standing::{Action, Standing};
 use super::{BudgetSettings, Quota};
 use crate::pipeline::limiter::Limiter;
 
+/// The loop's state, built by [`super::Budget::start_capped`].
 pub(super) struct Replica {
-    pool: PgPool,
-    owner: Uuid,
-    quota: Quota,
-    limiter: Limiter,
-    settings: BudgetSettings,
-    window: Duration,
-    standing: Standing,
+    pub(super) pool: PgPool,
+    pub(super) owner: Uuid,
+    pub(super) quota: Quota,
+    pub(super) limiter: Limiter,
+    pub(super) settings: BudgetSettings,
+    pub(super) window: Duration,
+    pub(super) standing: Standing,
     /// The capped queues, and what the limiter allows each.
-    caps: Vec<Capped>,
-    cap_standing: CapStanding,
+    pub(super) caps: Vec<Capped>,
+    pub(super) cap_standing: CapStanding,
     /// In a streak of failed heartbeats (logged once per streak).
-    failing: bool,
+    pub(super) failing: bool,
     /// On standby: the last heartbeat gave no share.
-    standby: bool,
+    pub(super) standby: bool,
     /// The smallest and largest `ID2META_QPS` in force, while they differ.
-    disagreement: Option<(f64, f64)>,
-    /// Told once the first heartbeat is over ([`Budget::first_heartbeat`]).
-    spoke: Option<oneshot::Sender<()>>,
+    pub(super) disagreement: Option<(f64, f64)>,
+    /// Told once the first heartbeat is over ([`super::Budget::first_heartbeat`]).
+    pub(super) spoke: Option<oneshot::Sender<()>>,
 }
 
 impl Replica {
-    #[allow(clippy::too_many_arguments)] // what the loop is started with, once
-    pub(super) fn new(
-        pool: PgPool,
-        owner: Uuid,
-        quota: Quota,
-        caps: Vec<Capped>,
-        limiter: Limiter,
-        settings: BudgetSettings,
-        window: Duration,
-        spoke: oneshot::Sender<()>,
-    ) -> Self {
-        Self {
-            pool,
-            owner,
-            quota,
-            limiter,
-            settings,
-            window,
-            standing: Standing::new(settings.pause_after),
-            cap_standing: CapStanding::new(caps.len()),
-            caps,
-            failing: false,
-            standby: false,
-            disagreement: None,
-            spoke: Some(spoke),
-        }
-    }
-
     pub(super) async fn run(mut self, stop: CancellationToken) {
         let mut ticks = tokio::time::interval(self.settings.heartbeat);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
