@@ -35,6 +35,7 @@ fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
         "(10) a replica frozen (SIGSTOP)",
         "(10) interactive behind a backlog",
         "(11) queues: a 100-job partner batch",
+        "(11) queues: interactive publish → completion",
         "(12) retention sweep beside a fleet",
     ] {
         assert!(table.contains(section), "no {section} row in\n{table}");

@@ -10,37 +10,11 @@ mod support;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use id2meta::config::QueueWeight;
-use id2meta::mock::{MockConfig, QpsWindow};
+use id2meta::mock::MockConfig;
+use support::world::strict_mock;
 use support::{WorkerProcess, World};
 
 const WITHIN: Duration = Duration::from_secs(120);
-
-fn strict_mock(qps: u32) -> MockConfig {
-    MockConfig {
-        qps_limit: Some(qps),
-        qps_window: QpsWindow::Sliding,
-        latency: Duration::from_millis(20),
-        ..MockConfig::default()
-    }
-}
-
-/// The world's jobs queue at `jobs_weight` and `<jobs>.<name>` at `weight`.
-fn weigh(world: &mut World, jobs_weight: u32, name: &str, weight: u32) -> (String, String) {
-    let other = format!("{}.{name}", world.config.jobs_queue);
-    world.config.queue_weights = vec![
-        QueueWeight {
-            queue: world.config.jobs_queue.clone(),
-            weight: jobs_weight,
-        },
-        QueueWeight {
-            queue: other.clone(),
-            weight,
-        },
-    ];
-    let setting = format!("{}={jobs_weight},{other}={weight}", world.config.jobs_queue);
-    (other, setting)
-}
 
 /// (queue, completed_at) of every row, oldest first.
 async fn settled(world: &World) -> Vec<(String, DateTime<Utc>)> {
@@ -64,7 +38,7 @@ async fn metrics(worker: &WorkerProcess) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_consumes_every_weighted_queue_and_each_row_names_its_queue() {
     let mut world = World::new(MockConfig::default()).await;
-    let (partner, weights) = weigh(&mut world, 1, "partner", 2);
+    let (partner, weights) = world.weigh(1, "partner", 2);
     world.declare().await;
     let jobs_queue = world.config.jobs_queue.clone();
     let lane = world.config.interactive_queue();
@@ -101,7 +75,7 @@ async fn three_replicas_split_the_budget_by_weight_and_a_queue_alone_gets_all_of
     const PREFETCH: usize = 16;
     let mut world = World::new(strict_mock(QPS)).await;
     // The jobs queue is the light one (1), `.heavy` has weight 3.
-    let (heavy, weights) = weigh(&mut world, 1, "heavy", 3);
+    let (heavy, weights) = world.weigh(1, "heavy", 3);
     world.declare().await;
     let light = world.config.jobs_queue.clone();
     world.publish_people_to(&heavy, "heavy-", 0..HEAVY).await;
@@ -117,10 +91,7 @@ async fn three_replicas_split_the_budget_by_weight_and_a_queue_alone_gets_all_of
         // A loaded test machine delays some requests between token and arrival.
         ("ID2META_QPS_MARGIN_MS", "25"),
     ];
-    let mut workers = Vec::new();
-    for _ in 0..3 {
-        workers.push(WorkerProcess::start(&world, &settings).await);
-    }
+    let workers = WorkerProcess::start_many(&world, 3, &settings).await;
     world.wait_for_rows((HEAVY + LIGHT) as i64, WITHIN).await;
     for worker in workers {
         worker.stop(Duration::from_secs(30)).await;
@@ -217,7 +188,7 @@ async fn a_cap_of_ten_holds_in_every_sliding_second_across_three_replicas_and_th
     const OTHER: usize = 450;
     let mut world = World::new(strict_mock(QPS)).await;
     // Equal weights: without the cap, the backfill would take 20 calls a second.
-    let (backfill, weights) = weigh(&mut world, 1, "backfill", 1);
+    let (backfill, weights) = world.weigh(1, "backfill", 1);
     world.declare().await;
     let jobs = world.config.jobs_queue.clone();
     world
@@ -238,10 +209,7 @@ async fn a_cap_of_ten_holds_in_every_sliding_second_across_three_replicas_and_th
         // with the fleet's budget overshot by one in the same run).
         ("ID2META_QPS_MARGIN_MS", "60"),
     ];
-    let mut workers = Vec::new();
-    for _ in 0..3 {
-        workers.push(WorkerProcess::start(&world, &settings).await);
-    }
+    let workers = WorkerProcess::start_many(&world, 3, &settings).await;
     world.wait_for_rows((CAPPED + OTHER) as i64, WITHIN).await;
     for worker in workers {
         worker.stop(Duration::from_secs(30)).await;
@@ -285,7 +253,7 @@ async fn a_cap_of_ten_holds_in_every_sliding_second_across_three_replicas_and_th
 async fn a_capped_queue_alone_stays_under_its_cap_and_the_rest_of_the_budget_goes_unused() {
     const JOBS: usize = 40;
     let mut world = World::new(strict_mock(40)).await;
-    let (backfill, weights) = weigh(&mut world, 1, "backfill", 1);
+    let (backfill, weights) = world.weigh(1, "backfill", 1);
     world.declare().await;
     world
         .publish_people_to(&backfill, "capped-", of_region(0, JOBS, true))
@@ -298,10 +266,7 @@ async fn a_capped_queue_alone_stays_under_its_cap_and_the_rest_of_the_budget_goe
         // As above: the margin covers the loaded host's stalls.
         ("ID2META_QPS_MARGIN_MS", "60"),
     ];
-    let mut workers = Vec::new();
-    for _ in 0..2 {
-        workers.push(WorkerProcess::start(&world, &settings).await);
-    }
+    let workers = WorkerProcess::start_many(&world, 2, &settings).await;
     world.wait_for_rows(JOBS as i64, WITHIN).await;
     for worker in workers {
         worker.stop(Duration::from_secs(30)).await;

@@ -37,6 +37,7 @@ mod report;
 mod resources;
 mod retention;
 mod scratch;
+mod trickle;
 
 use std::time::Duration;
 
@@ -56,6 +57,7 @@ use crate::mock::QpsWindow;
 (7) priority lanes: interactive publish → completion p50/p99 while a bulk backlog drains across 3 replicas, \
 (8) the console's pages and the CLI's reads on --query-rows results filled by SQL (p50/max against 100 ms, the indexes used), \
 (9) peak memory of `enqueue` and of `results` csv/json exports at two sizes ten times apart, \
+(11) weighted queues and a cap: a partner batch beside a backfill, with interactive p50/p99 meanwhile, \
 (12) a retention sweep of --retention-rows old rows beside 2 replicas at the budget (calls/s before and during, rows/s). Needs PostgreSQL (DATABASE_URL) and RabbitMQ \
 (AMQP_URL) only; every section uses fresh queues and a fresh database, removed at the end. \
 Build with --release: a debug build measures the compiler, not the worker."
@@ -92,7 +94,7 @@ pub struct BenchArgs {
     /// The bulk backlog of (7), the lanes run (`--quick`: at most 600).
     #[arg(long, default_value_t = 20_000)]
     pub lanes_jobs: u64,
-    /// Interactive jobs per second trickled in during (7).
+    /// Interactive jobs per second trickled in during (7) and (11)'s capped run.
     #[arg(long, default_value_t = 2.0)]
     pub interactive_rate: f64,
     /// Offered load of (4), jobs per second (below the 50 QPS cap).
@@ -253,8 +255,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 
     if args.runs(11) {
-        eprintln!("(11) queues: a partner batch behind a backfill, weights 1:1, then capped");
-        queues::measure(&base, &run_id, args.quick)
+        eprintln!(
+            "(11) queues: a partner batch behind a backfill, weights 1:1, then capped with interactive jobs at {}/s",
+            args.interactive_rate
+        );
+        queues::measure(&base, &run_id, args.quick, args.interactive_rate)
             .await?
             .report(&mut table);
     }

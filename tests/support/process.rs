@@ -72,6 +72,16 @@ impl WorkerProcess {
         worker
     }
 
+    /// Starts `count` workers with the same settings, each ready before the next
+    /// starts (so the budget's seniority follows the order).
+    pub async fn start_many(world: &World, count: usize, settings: &[(&str, &str)]) -> Vec<Self> {
+        let mut workers = Vec::with_capacity(count);
+        for _ in 0..count {
+            workers.push(Self::start(world, settings).await);
+        }
+        workers
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id().expect("the worker is running")
     }

@@ -12,9 +12,10 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use id2meta::config::Config;
-use id2meta::mock::{self, MockConfig, MockHandle};
+use id2meta::config::{Config, QueueWeight};
+use id2meta::mock::{self, MockConfig, MockHandle, QpsWindow};
 use id2meta::queue::{self, Completion, Publisher, Topology};
 use id2meta::secret::Secret;
 use id2meta::store::Store;
@@ -30,6 +31,17 @@ pub struct World {
     pub config: Config,
     pub mock: MockHandle,
     pub store: Store,
+}
+
+/// A mock that throttles above `qps` calls in any sliding second (the strictest
+/// bound an upstream could apply), answering after 20 ms.
+pub fn strict_mock(qps: u32) -> MockConfig {
+    MockConfig {
+        qps_limit: Some(qps),
+        qps_window: QpsWindow::Sliding,
+        latency: Duration::from_millis(20),
+        ..MockConfig::default()
+    }
 }
 
 /// The PostgreSQL server (without a database name) and the broker to test against.
@@ -80,6 +92,28 @@ impl World {
             .await
             .expect("topology");
         let _ = connection.close(200, "done".into()).await;
+    }
+
+    /// Weighs the jobs queue `jobs_weight` and `<jobs>.<name>` `weight`; returns
+    /// that queue's name and the `ID2META_QUEUE_WEIGHTS` to start workers with.
+    /// Call [`World::declare`] after it.
+    pub fn weigh(&mut self, jobs_weight: u32, name: &str, weight: u32) -> (String, String) {
+        let jobs = self.config.jobs_queue.clone();
+        let other = format!("{jobs}.{name}");
+        self.config.queue_weights = vec![
+            QueueWeight {
+                queue: jobs.clone(),
+                weight: jobs_weight,
+            },
+            QueueWeight {
+                queue: other.clone(),
+                weight,
+            },
+        ];
+        (
+            other.clone(),
+            format!("{jobs}={jobs_weight},{other}={weight}"),
+        )
     }
 
     async fn connect(&self) -> lapin::Connection {
@@ -160,6 +194,28 @@ impl World {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "only {rows} of {count} rows after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until `job_id` has a row; returns its `completed_at`. Panics after `within`.
+    pub async fn wait_for_row(&self, job_id: &str, within: Duration) -> DateTime<Utc> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let at: Option<DateTime<Utc>> = sqlx::query_scalar(
+                "SELECT completed_at FROM verification_results WHERE job_id = $1",
+            )
+            .bind(job_id)
+            .fetch_optional(self.store.pool())
+            .await
+            .expect("a row or none");
+            if let Some(at) = at {
+                return at;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no row for {job_id} after {within:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

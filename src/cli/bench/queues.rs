@@ -7,7 +7,13 @@
 //!   its completion time against its time alone at half the budget (about 1);
 //! - capped: the same with the partner's queue capped at 10 calls a second: its
 //!   busiest sliding second (at most 10), and the fleet's rate meanwhile (the
-//!   backfill takes what the cap leaves: the whole budget is used).
+//!   backfill takes what the cap leaves: the whole budget is used). Interactive
+//!   jobs trickle into `<jobs>.interactive` meanwhile (`--interactive-rate`),
+//!   and what they wait is set against the lane's target, the upstream's
+//!   latency plus 100 ms: the lane comes first whatever the weights. They run
+//!   here and not in the shared run, where their calls would come out of the
+//!   partner's half and blur the weights' figure; here the cap keeps the
+//!   partner below its share and the fleet's rate counts their calls too.
 //!
 //! The partner's people are every fifth of the mock's population (region code
 //! 110105), the backfill's the others, so the mock counts the partner's calls
@@ -28,6 +34,7 @@ use super::jobs::{self, OUTSTANDING_CONFIRMS};
 use super::pipeline::CAP_QPS;
 use super::report::Table;
 use super::scratch::Scratch;
+use super::trickle::{Interactive, Trickle};
 use crate::config::{QueueCap, QueueWeight};
 use crate::mock::{self, MockConfig, QpsWindow};
 
@@ -37,6 +44,8 @@ const PARTNER_REGION: &str = "110105";
 const CAP: u32 = 10;
 /// How long without progress counts as stuck.
 const STALL: Duration = Duration::from_secs(60);
+/// The mock's latency: the interactive target is this plus 100 ms.
+const UPSTREAM_LATENCY: Duration = Duration::from_millis(50);
 
 /// What (11) measured.
 #[derive(Debug, Clone)]
@@ -52,31 +61,39 @@ pub struct Queues {
     pub capped_most: u64,
     pub capped_fleet_rate: f64,
     pub throttled: u64,
+    /// The interactive jobs trickled during the capped run.
+    pub interactive: Interactive,
 }
 
-/// Runs the three scenarios: quick (scaled down by ten) or full size.
+/// Runs the three scenarios: quick (scaled down by ten) or full size, with
+/// `interactive_rate` interactive jobs a second during the capped one.
 pub async fn measure(
     base: &crate::config::Config,
     run_id: &str,
     quick: bool,
+    interactive_rate: f64,
 ) -> anyhow::Result<Queues> {
     let (backfill, partner) = if quick { (2_000, 100) } else { (20_000, 1_000) };
     let half = Setting {
         qps: CAP_QPS / 2,
         cap: None,
+        interactive_rate: None,
     };
-    let (alone_s, _, alone) = scenario(base, run_id, "queues-alone", half, 0, partner).await?;
+    let (alone_s, _, alone, _) = scenario(base, run_id, "queues-alone", half, 0, partner).await?;
     let full = Setting {
         qps: CAP_QPS,
         cap: None,
+        interactive_rate: None,
     };
-    let (shared_s, _, shared) =
+    let (shared_s, _, shared, _) =
         scenario(base, run_id, "queues-shared", full, backfill, partner).await?;
     let capped = Setting {
         qps: CAP_QPS,
         cap: Some(CAP),
+        // At least one job every ten seconds (a zero rate has no schedule).
+        interactive_rate: Some(interactive_rate.max(0.1)),
     };
-    let (capped_s, fleet_rate, upstream) =
+    let (capped_s, fleet_rate, upstream, interactive) =
         scenario(base, run_id, "queues-capped", capped, backfill, partner).await?;
     Ok(Queues {
         backfill,
@@ -91,6 +108,7 @@ pub async fn measure(
             .unwrap_or(0),
         capped_fleet_rate: fleet_rate,
         throttled: alone.throttled + shared.throttled + upstream.throttled,
+        interactive: interactive.context("the capped run trickles interactive jobs")?,
     })
 }
 
@@ -98,12 +116,14 @@ pub async fn measure(
 struct Setting {
     qps: u32,
     cap: Option<u32>,
+    /// Interactive jobs a second while the partner's batch runs, if any.
+    interactive_rate: Option<f64>,
 }
 
 /// One worker on the jobs queue (the backfill) and `<jobs>.partner`, weights 1:1:
 /// `backfill` jobs first, then, once they flow, `partner` jobs. Returns the
 /// partner batch's time (publish → last row), the fleet's calls per second over
-/// it, and the mock's counts.
+/// it, the mock's counts, and what the interactive jobs trickled meanwhile waited.
 async fn scenario(
     base: &crate::config::Config,
     run_id: &str,
@@ -111,11 +131,11 @@ async fn scenario(
     setting: Setting,
     backfill: u64,
     partner: u64,
-) -> anyhow::Result<(f64, f64, mock::Stats)> {
+) -> anyhow::Result<(f64, f64, mock::Stats, Option<Interactive>)> {
     let upstream = MockConfig {
         qps_limit: Some(setting.qps),
         qps_window: QpsWindow::Sliding,
-        latency: Duration::from_millis(50),
+        latency: UPSTREAM_LATENCY,
         ..MockConfig::default()
     };
     let mock = mock::start(upstream, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -162,6 +182,13 @@ async fn scenario(
         .await
         .context("reading the database's clock")?;
     let calls_before = (Instant::now(), mock.stats().calls);
+    let trickle = match setting.interactive_rate {
+        Some(rate) => {
+            let lane = format!("bench-{run_id}-interactive");
+            Some((Trickle::start(&scratch, lane, rate).await?, rate))
+        }
+        None => None,
+    };
     let batch = format!("bench-{run_id}-partner");
     publish(
         &scratch,
@@ -172,6 +199,10 @@ async fn scenario(
     )
     .await?;
     wait_rows(&pool, &partner_queue, partner).await?;
+    let interactive = match trickle {
+        Some((trickle, rate)) => Some(trickle.finish(rate, STALL).await?),
+        None => None,
+    };
     let fleet_rate =
         (mock.stats().calls - calls_before.1) as f64 / calls_before.0.elapsed().as_secs_f64();
     let last: chrono::DateTime<chrono::Utc> =
@@ -188,7 +219,7 @@ async fn scenario(
     delete_queue(&scratch, &partner_queue).await?;
     scratch.remove().await?;
     let took = (last - started).num_milliseconds() as f64 / 1000.0;
-    Ok((took, fleet_rate, stats))
+    Ok((took, fleet_rate, stats, interactive))
 }
 
 /// Publishes `count` jobs of the people `people` yields to `queue`.
@@ -273,6 +304,17 @@ impl Queues {
             format!("{:.1} of {CAP_QPS}", self.capped_fleet_rate),
             "≥ 95 %",
             Some(self.capped_fleet_rate >= 0.95 * f64::from(CAP_QPS)),
+        );
+        let [p50, p99, max] = self.interactive.percentiles_ms;
+        let target = UPSTREAM_LATENCY.as_millis() as f64 + 100.0;
+        table.row(
+            format!(
+                "(11) queues: interactive publish → completion meanwhile (both queues backlogged), upstream {} ms, {} jobs at {}/s: p50 / p99 (max)",
+                UPSTREAM_LATENCY.as_millis(), self.interactive.jobs, self.interactive.rate
+            ),
+            format!("{p50:.0} / {p99:.0} ms ({max:.0}); p99 / target {:.2}", p99 / target),
+            "p99 ≤ upstream + 100 ms",
+            Some(self.interactive.jobs > 0 && p99 <= target),
         );
         table.row(
             "(11) queues: throttled by the upstream".into(),
