@@ -2,11 +2,12 @@
 -- number of replicas. An interactive job waits for the next call of the replica
 -- that holds it, one spacing (window / share) at most; at 50 replicas sharing
 -- ID2META_QPS=50 that is a second, while the fleet's next call is 20 ms away. So
--- no replica takes a share smaller than 10 calls per window (a spacing of 100 ms
--- at most, the interactive target's allowance over the upstream's latency): the
--- oldest max(1, min(live, floor(budget / 10))) replicas split the budget, and the
+-- no replica takes a share smaller than 15 calls per window: a spacing of 67 ms at
+-- most, two thirds of the interactive target's 100 ms over the upstream's latency
+-- (the rest is the broker's, the store's and the completion's). The
+-- oldest max(1, min(live, floor(budget / 15))) replicas split the budget, and the
 -- others stand by (take no jobs, hand back what they hold) as replicas beyond the
--- budget already did. A budget under 10 calls goes whole to the oldest replica.
+-- budget already did. A budget under 15 calls goes whole to the oldest replica.
 --
 -- The bound does not depend on the split (docs/qps-budget.md, "The bound": the
 -- room a replica is allowed is the budget less every other claim, whatever the
@@ -17,12 +18,12 @@
 
 -- A replica's target: `p_budget` whole calls per window split among the `p_live`
 -- replicas taking part, this one ranked `p_rank` by seniority (0 is the oldest).
--- Each of the oldest `active` gets at least 10 calls (the whole budget when it is
+-- Each of the oldest `active` gets at least 15 calls (the whole budget when it is
 -- smaller), the oldest ones a call more while the division leaves a remainder.
 CREATE OR REPLACE FUNCTION id2meta_budget_target(p_budget integer, p_live integer, p_rank integer)
 RETURNS integer LANGUAGE sql IMMUTABLE AS $$
     WITH split AS (
-        SELECT greatest(1, least(p_live, p_budget / 10)) AS active
+        SELECT greatest(1, least(p_live, p_budget / 15)) AS active
     )
     SELECT CASE
                WHEN p_budget <= 0 OR p_live <= 0 OR p_rank >= s.active THEN 0

@@ -109,7 +109,7 @@ fn joined(n: u128, budget: u32) -> Vec<Heartbeat> {
 async fn a_cap_is_split_by_seniority_and_its_claims_never_add_up_to_more() {
     let db = Database::fresh().await;
     let pool = db.pool().await;
-    let got = settle(&pool, &joined(3, 30), 10.0).await;
+    let got = settle(&pool, &joined(3, 45), 10.0).await;
     let targets: Vec<(u32, u32, u32)> = got.iter().map(|a| (a.cap, a.target, a.allowed)).collect();
     assert_eq!(targets, [(10, 4, 4), (10, 3, 3), (10, 3, 3)]);
     pool.close().await;
@@ -120,8 +120,8 @@ async fn a_cap_is_split_by_seniority_and_its_claims_never_add_up_to_more() {
 async fn a_replica_on_standby_takes_no_share_of_a_cap() {
     let db = Database::fresh().await;
     let pool = db.pool().await;
-    // A budget of 20 for three replicas: two shares of 10, the newest stands by.
-    let got = settle(&pool, &joined(3, 20), 5.0).await;
+    // A budget of 30 for three replicas: two shares of 15, the newest stands by.
+    let got = settle(&pool, &joined(3, 30), 5.0).await;
     let targets: Vec<u32> = got.iter().map(|a| a.target).collect();
     assert_eq!(targets, [3, 2, 0]);
     pool.close().await;

@@ -58,27 +58,27 @@ async fn targets_split_the_budget_by_seniority_and_the_newest_stand_by_when_repl
 async fn a_split_adds_up_to_the_budget_and_the_oldest_get_the_remainder() {
     let db = Database::fresh().await;
     let pool = db.pool().await;
-    assert_eq!(targets_after_joining(&pool, 3, 35).await, [12, 12, 11]);
+    assert_eq!(targets_after_joining(&pool, 3, 50).await, [17, 17, 16]);
     pool.close().await;
     db.drop().await;
 }
 
 /// An interactive job waits for its own replica's next call, so no replica
-/// takes a share under 10 calls per window (a spacing over 100 ms): the oldest
-/// ⌊Q / 10⌋ split the budget and the others stand by (issue 19, item 5).
+/// takes a share under 15 calls per window (a spacing over 67 ms): the oldest
+/// ⌊Q / 15⌋ split the budget and the others stand by (issue 19, item 5).
 #[tokio::test]
-async fn no_replica_takes_a_share_under_ten_calls_and_the_newest_stand_by_instead() {
+async fn no_replica_takes_a_share_under_fifteen_calls_and_the_newest_stand_by_instead() {
     let db = Database::fresh().await;
     let pool = db.pool().await;
     assert_eq!(
         targets_after_joining(&pool, 8, 50).await,
-        [10, 10, 10, 10, 10, 0, 0, 0]
+        [17, 17, 16, 0, 0, 0, 0, 0]
     );
     pool.close().await;
     db.drop().await;
     let db = Database::fresh().await;
     let pool = db.pool().await;
-    assert_eq!(targets_after_joining(&pool, 3, 25).await, [13, 12, 0]);
+    assert_eq!(targets_after_joining(&pool, 3, 35).await, [18, 17, 0]);
     pool.close().await;
     db.drop().await;
 }

@@ -126,15 +126,16 @@ impl Harness {
     }
 }
 
-/// A section's configuration pointed at the mock, with a throwaway PII key; the
-/// HTTP endpoints on a free port. The caller sets the pace.
+/// A section's configuration pointed at the mock, with the section's throwaway PII
+/// key ([`Scratch::open`]: one per section, so every replica of a fleet computes
+/// the same digest for a job, as a real fleet must); the HTTP endpoints on a free
+/// port. The caller sets the pace.
 pub fn worker_config(section: &Config, endpoint: &str) -> Config {
     let mut config = section.clone();
     config.endpoint = endpoint.to_string();
     config.access_key_id = Some("testid".into());
     config.access_key_secret = Some(Secret::new("testsecret"));
     config.security_token = None;
-    config.pii_key = Some(Secret::new(uuid::Uuid::new_v4().to_string()));
     config.http_addr = SocketAddr::from(([127, 0, 0, 1], 0));
     config
 }
@@ -194,10 +195,13 @@ pub async fn wait_for_split(
     };
     loop {
         // Until the first worker's migrations ran, the table is missing: not yet.
+        // Settled: every row claims its target (a sum of Q can still hide a replica
+        // waiting for room that another's lowering, held a window, will free).
         let counted: Result<(i64, i64), _> = sqlx::query_as(
             "SELECT count(*), coalesce(sum(calls), 0) FROM worker_replicas
               WHERE left_at IS NULL AND heartbeat_at > now() - interval '2 seconds'
-                AND (held_until IS NULL OR held_until < now())",
+                AND (held_until IS NULL OR held_until < now())
+                AND calls = coalesce(target, calls)",
         )
         .fetch_one(&pool)
         .await;
@@ -213,5 +217,25 @@ pub async fn wait_for_split(
             bail!("the budget was not split among {replicas} replicas within {limit:?}: {seen:?}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_replica_of_a_section_gets_the_sections_pii_key() {
+        let mut section = Config::from_source(&std::collections::HashMap::new()).unwrap();
+        section.pii_key = Some(Secret::new("the-section-key"));
+        let keys: Vec<String> = (0..2)
+            .map(|_| worker_config(&section, "http://127.0.0.1:1"))
+            .map(|c| {
+                c.pii_key
+                    .map(|k| k.expose().to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(keys, ["the-section-key", "the-section-key"]);
     }
 }

@@ -8,6 +8,7 @@ use sqlx::migrate::MigrateDatabase;
 
 use crate::config::Config;
 use crate::queue::{self, Publisher, Topology};
+use crate::secret::Secret;
 
 /// A short id for this run: the UTC time and a random suffix (sortable, unique).
 pub fn run_id() -> String {
@@ -32,6 +33,10 @@ impl Scratch {
     /// jobs queue with exactly the worker's arguments) and opens a confirm channel.
     pub async fn open(base: &Config, run_id: &str, section: &str) -> anyhow::Result<Self> {
         let mut config = base.clone();
+        // One throwaway key per section, shared by all its replicas: a key per
+        // replica gave a job handed from one replica to another a second digest,
+        // and the second replica dead-lettered it as a job_id conflict.
+        config.pii_key = Some(Secret::new(uuid::Uuid::new_v4().to_string()));
         config.jobs_queue = format!("id2meta.bench.{run_id}.{section}.jobs");
         config.results_exchange = format!("id2meta.bench.{run_id}.{section}.results");
         config.database_url = with_database(
