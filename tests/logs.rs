@@ -125,3 +125,26 @@ async fn a_pretty_worker_at_the_default_filter_logs_one_line_per_settled_job_wit
     assert_no_plaintext(&log);
     world.cleanup().await;
 }
+
+/// A rollout stops every replica with SIGTERM: a clean stop must not page anyone.
+/// (Consuming channels left to close on their last handle's drop raced the
+/// connection's close, and lapin logged "Connection error: invalid channel state"
+/// at ERROR on every stop and every move to standby.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_with_sigterm_after_settling_jobs_logs_no_error() {
+    let (log, world, _) = settle_jobs_logging("json").await;
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .map(|event| event["level"] == "ERROR")
+                .unwrap_or(true)
+        })
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "ERROR lines on a clean stop:\n{}",
+        errors.join("\n")
+    );
+    world.cleanup().await;
+}

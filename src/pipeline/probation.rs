@@ -129,6 +129,17 @@ impl Subscription {
         }
         leftovers
     }
+
+    /// Closes the channel and waits for the broker's close-ok (what was delivered and
+    /// not acknowledged goes back to the queue). Call it once the jobs in flight
+    /// ended, before the connection closes: a channel left to close on its last
+    /// handle's drop raced the connection's close, and lapin logged every SIGTERM
+    /// and standby as an ERROR ("Connection error: invalid channel state").
+    pub async fn close(self) {
+        if let Err(error) = self.channel.close(200, "bye".into()).await {
+            tracing::debug!(%error, "closing a consuming channel");
+        }
+    }
 }
 
 /// A consumer at `prefetch`: the broker never hands it more than it works on, so

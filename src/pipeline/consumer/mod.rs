@@ -335,10 +335,10 @@ impl Consumer {
         }
         // Reopened for the next session's jobs (`TaskTracker::wait` needs it closed).
         tracker.reopen();
-        // Only now: dropping the consuming channels' last handles closes them.
-        drop(lane);
-        drop(bulk);
-        // Closing after channels were dropped can fail harmlessly ("invalid channel state").
+        // Only now, with no job in flight: close the consuming channels, then the connection.
+        for each in std::iter::once(lane).chain(bulk) {
+            each.subscription.close().await;
+        }
         let _ = connection.close(200, "bye".into()).await;
         Ok(end)
     }
