@@ -11,7 +11,7 @@ pub struct Health {
     database: AtomicBool,
     /// Why consumption is paused (an account or environment error), if it is.
     pause: Mutex<Option<String>>,
-    /// On standby: no share of the QPS budget (more replicas than calls). Still
+    /// On standby: no share of the QPS budget (more replicas than shares). Still
     /// ready (spare capacity, not a fault); `/readyz` says so.
     standby: AtomicBool,
     /// Unix millis of the consumer loop's last turn.

@@ -34,6 +34,7 @@ fn a_quick_bench_prints_every_section_with_one_upstream_call_per_job() {
         "(10) more replicas than calls",
         "(10) a replica frozen (SIGSTOP)",
         "(10) interactive behind a backlog",
+        "(10) cold start, 200 ms handshake",
         "(11) queues: a 100-job partner batch",
         "(11) queues: interactive publish → completion",
         "(12) retention sweep beside a fleet",

@@ -58,7 +58,7 @@ pub struct Allotment {
     /// Replicas taking a share, this one included.
     pub live: u32,
     /// This replica's share of the budget in whole calls per window (0: standby,
-    /// more replicas than calls and this one among the newest).
+    /// more replicas than shares of at least 15 calls and this one among the newest).
     pub target: u32,
     /// What it may use from now on: its target, as far as the others leave room.
     pub allowed: u32,

@@ -149,7 +149,7 @@ impl Replica {
         }
     }
 
-    /// Standby (no share: more replicas than calls), the share in `/metrics`, and
+    /// Standby (no share: more replicas than shares), the share in `/metrics`, and
     /// a disagreement on `ID2META_QPS` in the log (once per change).
     fn show_share(&mut self, seen: &membership::Sighting) {
         let target = seen.allotment.target;

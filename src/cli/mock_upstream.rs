@@ -111,6 +111,11 @@ pub struct MockUpstreamArgs {
     /// Refuse the static key pair: only issued `STS.` credentials are accepted.
     #[arg(long)]
     pub sts_only: bool,
+
+    /// Hold every new connection this long before reading its first request, as a
+    /// TLS handshake to a distant endpoint would (a kept-alive connection is not held).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub connect_delay_ms: u64,
 }
 
 pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
@@ -127,6 +132,7 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
         clock_offset_secs: args.clock_offset_secs,
         sts_ttl: Duration::from_secs(args.sts_ttl),
         sts_only: args.sts_only,
+        connect_delay: Duration::from_millis(args.connect_delay_ms),
     };
     // SIGTERM as well as Ctrl-C: in a container (compose, Kubernetes) SIGTERM is how the
     // stand-in is asked to stop; waiting for Ctrl-C alone made every `down` wait for SIGKILL.

@@ -89,7 +89,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.health.not_ready() {
         None if state.health.standby() => (
             StatusCode::OK,
-            "ready: standby, no share of the QPS budget (more replicas than calls); taking no jobs\n"
+            "ready: standby, no share of the QPS budget (more replicas than shares of at least 15 calls); taking no jobs\n"
                 .to_string(),
         ),
         None => (StatusCode::OK, "ready\n".to_string()),

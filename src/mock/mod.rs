@@ -15,6 +15,7 @@ mod clock;
 mod faults;
 /// Public for the fuzz targets (`fuzz/`), which drive the gate's checks directly.
 pub mod gate;
+mod handshake;
 mod issued;
 /// Public for the fuzz targets (`fuzz/`), which build the key set the gate checks against.
 pub mod keys;
@@ -72,6 +73,9 @@ pub struct MockConfig {
     pub sts_ttl: Duration,
     /// Refuse the static pair: only issued (`STS.`) credentials are accepted.
     pub sts_only: bool,
+    /// How long a new connection waits before its first request is read (a TLS
+    /// handshake to a distant endpoint); zero: at once. Fixed for the mock's life.
+    pub connect_delay: Duration,
 }
 
 impl Default for MockConfig {
@@ -89,6 +93,7 @@ impl Default for MockConfig {
             clock_offset_secs: 0,
             sts_ttl: Duration::from_secs(settings::DEFAULT_STS_TTL_SECS),
             sts_only: false,
+            connect_delay: Duration::ZERO,
         }
     }
 }
@@ -135,13 +140,24 @@ pub async fn start(config: MockConfig, listen: SocketAddr) -> anyhow::Result<Moc
     let addr = listener.local_addr().context("no local address")?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = server::router(shared.clone());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let stopped = async {
+        let _ = stopped.await;
+    };
+    let delay = config.connect_delay;
+    let task = if delay.is_zero() {
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+        })
+    } else {
+        let listener = handshake::SlowHandshake::new(listener, delay);
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+        })
+    };
     Ok(MockHandle {
         addr,
         shared,

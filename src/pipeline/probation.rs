@@ -23,6 +23,9 @@ use std::time::Duration;
 /// How long a cancelled consumer may take to hand over what it already received.
 const LEFTOVER_WAIT: Duration = Duration::from_millis(200);
 
+/// How long closing a consuming channel may wait for the broker's close-ok.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 /// The session's consumers of the job queue.
 pub(super) struct Subscription {
     channel: Channel,
@@ -135,9 +138,14 @@ impl Subscription {
     /// ended, before the connection closes: a channel left to close on its last
     /// handle's drop raced the connection's close, and lapin logged every SIGTERM
     /// and standby as an ERROR ("Connection error: invalid channel state").
+    /// Bounded: a broker that stops answering must not hold the next session (a
+    /// shutdown has its own bound around the whole consumer).
     pub async fn close(self) {
-        if let Err(error) = self.channel.close(200, "bye".into()).await {
-            tracing::debug!(%error, "closing a consuming channel");
+        let close = self.channel.close(200, "bye".into());
+        match tokio::time::timeout(CLOSE_WAIT, close).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, "closing a consuming channel"),
+            Err(_) => tracing::debug!("closing a consuming channel timed out"),
         }
     }
 }

@@ -104,7 +104,7 @@ pub fn render(o: &Overview, viewer: &Viewer) -> Markup {
                 } }
                 p.muted { "A paused replica (account refused, environment error, no credentials) stops calling; "
                     "its cause is shown here as on its own " code { "/readyz" } ". The share is in calls per second "
-                    "(per period under one a second); a replica on standby holds none (more replicas than calls) and takes no jobs." }
+                    "(per period under one a second); no share is under 15 calls, so a replica beyond them is on standby: it holds none and takes no jobs." }
             }
         }
         section {

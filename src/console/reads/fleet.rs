@@ -27,7 +27,7 @@ pub struct Replica {
     /// The `ID2META_QPS` it was started with (NULL from a worker older than
     /// migration 20261206000100).
     pub qps: Option<f64>,
-    /// Its share in whole calls per window; 0 on standby (more replicas than calls).
+    /// Its share in whole calls per window; 0 on standby (more replicas than shares).
     pub target: Option<i32>,
 }
 

@@ -19,7 +19,7 @@
 //! settled on its own channel (an ack is only valid there) and returned to its
 //! own queue. All lanes start, go on probation and stop together, with the session.
 //!
-//! Standby (no share of the budget, more replicas than calls) ends the session
+//! Standby (no share of the budget, more replicas than shares) ends the session
 //! the same way as a pause, without probation: the jobs taken go back without
 //! spending a delivery, the ones waiting for a token hand themselves back, and
 //! the next session holds its connection but takes nothing until a share comes

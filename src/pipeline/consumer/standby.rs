@@ -1,4 +1,4 @@
-//! Standing by (no share of the budget, more replicas than calls) while holding
+//! Standing by (no share of the budget, more replicas than shares) while holding
 //! the broker connection.
 //!
 //! A replica on standby takes no jobs, but it is ready: it is spare capacity the

@@ -1,10 +1,11 @@
 //! (10) The fleet at its edges, with worker *processes* against the mock's strict
 //! sliding window (at most Q calls in any trailing second): many replicas at a
 //! small and a large budget, more replicas than calls per second, a replica
-//! frozen with SIGSTOP while the others go on, and what an interactive job waits
-//! behind a bulk backlog at ten replicas. Each scenario reports the budget used
-//! over its steady part, the most calls in any sliding second and the throttled
-//! calls, beside the issue's targets (see `rows.rs`).
+//! frozen with SIGSTOP while the others go on, what an interactive job waits
+//! behind a bulk backlog at ten replicas, and a cold start through slow
+//! handshakes. Each scenario reports the budget used over its steady part, the
+//! most calls in any sliding second and the throttled calls, beside the issue's
+//! targets (see `rows.rs`).
 
 mod rows;
 mod scenario;
@@ -45,6 +46,13 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         jobs: u64::from(qps) * seconds,
         freeze: None,
         interactive_rate: 0.0,
+        connect_delay: Duration::ZERO,
+    };
+    // Issue 19, item 3: one replica whose connection pool is cold meets a backlog
+    // through 200 ms handshakes; the token is taken before the connection exists.
+    let cold = |seconds| Scenario {
+        connect_delay: Duration::from_millis(200),
+        ..plain("cold start, 200 ms handshake", 1, 50, seconds)
     };
     if quick {
         return vec![
@@ -64,6 +72,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
                 interactive_rate: 2.0,
                 ..plain("interactive behind a backlog", 4, 50, 8)
             },
+            cold(4),
         ];
     }
     vec![
@@ -85,6 +94,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             interactive_rate: 2.0,
             ..plain("interactive behind a backlog, 10 replicas", 10, 50, 30)
         },
+        cold(10),
     ]
 }
 

@@ -42,6 +42,9 @@ pub struct Scenario {
     pub freeze: Option<Freeze>,
     /// Interactive jobs per second during the backlog (0: none).
     pub interactive_rate: f64,
+    /// The mock holds each new connection this long (a TLS handshake far away):
+    /// the replicas meet the backlog with cold connection pools.
+    pub connect_delay: Duration,
 }
 
 impl Scenario {
@@ -49,11 +52,15 @@ impl Scenario {
         // The interactive target is the upstream's latency plus 100 ms: give it a
         // realistic one there; elsewhere a short one keeps each replica's calls in
         // flight few.
-        let latency = Duration::from_millis(if self.interactive_rate > 0.0 { 100 } else { 20 });
+        // A cold start's connections are as many as its calls in flight: a realistic
+        // latency there too.
+        let realistic = self.interactive_rate > 0.0 || !self.connect_delay.is_zero();
+        let latency = Duration::from_millis(if realistic { 100 } else { 20 });
         let upstream = MockConfig {
             qps_limit: Some(self.qps),
             qps_window: QpsWindow::Sliding,
             latency,
+            connect_delay: self.connect_delay,
             ..MockConfig::default()
         };
         let mock = mock::start(upstream, ([127, 0, 0, 1], 0).into()).await?;
