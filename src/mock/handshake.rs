@@ -34,7 +34,8 @@ impl axum::serve::Listener for SlowHandshake {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (stream, addr) = axum::serve::Listener::accept(&mut self.listener).await;
-        let handshake = Some(Box::pin(tokio::time::sleep(self.delay)));
+        // No timer at all for a zero delay: the mock's usual case.
+        let handshake = (!self.delay.is_zero()).then(|| Box::pin(tokio::time::sleep(self.delay)));
         (Delayed { stream, handshake }, addr)
     }
 

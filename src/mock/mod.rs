@@ -143,21 +143,13 @@ pub async fn start(config: MockConfig, listen: SocketAddr) -> anyhow::Result<Moc
     let stopped = async {
         let _ = stopped.await;
     };
-    let delay = config.connect_delay;
-    let task = if delay.is_zero() {
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-        })
-    } else {
-        let listener = handshake::SlowHandshake::new(listener, delay);
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-        })
-    };
+    // Every connection goes through the handshake; a zero delay holds none.
+    let listener = handshake::SlowHandshake::new(listener, config.connect_delay);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+    });
     Ok(MockHandle {
         addr,
         shared,
