@@ -3,34 +3,22 @@
 //! the attempts run out, or the job must go back to the queue. An STS token the
 //! upstream refuses gets one forced refresh and one uncounted repeat.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tracing::Instrument;
 use uuid::Uuid;
 
+use super::call::{Call, Paced};
 use super::processor::Returned;
-use super::scheduler::Class;
 use super::settle::Settlement;
 use super::{Disposition, Processor};
 use crate::identity::Identity;
 use crate::job::Job;
 use crate::status::Status;
-use crate::traces::spans;
 use crate::upstream::{Failure, FailureClass, Outcome};
 
 /// The longest a job waits for a forced credentials refresh (bounded below by the
 /// lease, which must not run out meanwhile).
 const REFRESH_WAIT: Duration = Duration::from_secs(15);
-
-/// How waiting for a rate-limit token ended.
-enum Paced {
-    /// The token is taken: call now, with nothing awaited in between.
-    Granted,
-    /// The claim passed to another worker while waiting.
-    Lost,
-    /// Shutdown or a pause: give the job back, this attempt uncounted.
-    GiveBack,
-}
 
 /// Where a claimed job stands before its calls.
 pub(super) struct Made {
@@ -97,44 +85,11 @@ impl Processor {
                 }
             };
             attempts = attempt;
-            match self.paced(job, token).await {
-                Paced::Granted => {}
-                Paced::Lost => return Ok(None),
-                Paced::GiveBack => return self.give_back(job, token, true).await,
-            }
-            // From the token to the request nothing is awaited: a slow database step
-            // here would send granted calls late and bunched, above the budget.
-            if self.gate.is_refused() {
-                return self.give_back(job, token, true).await;
-            }
-            // A replica frozen between its token and here (SIGSTOP, a paused VM)
-            // finds its share expired: the call would land in windows the others
-            // now use. The token stays counted (the safe side); the job goes back.
-            if !self.limiter.is_open() {
-                return self.give_back(job, token, true).await;
-            }
-            // The wait may have been long: a cancel seen meanwhile still spares the call
-            // (a check of an in-memory set: nothing is awaited between token and request).
-            if self.cancellations.is_cancelled(job.batch_id.as_deref()) {
-                return Ok(Some(cancelled(attempt - 1)));
-            }
-            let used = self.client.credentials().current();
+            let (outcome, used) = match self.call(job, identity, token, attempt).await {
+                Call::Made { outcome, used } => (outcome, used),
+                Call::Ended(ended) => return ended,
+            };
             let span = tracing::Span::current();
-            span.record("attempt", attempt);
-            if attempt > 1 {
-                metrics::counter!(crate::instrumentation::RETRIES).increment(1);
-            }
-            metrics::counter!(
-                crate::instrumentation::QUEUE_CALLS,
-                "queue" => job.queue.clone().unwrap_or_default()
-            )
-            .increment(1);
-            let started = Instant::now();
-            let call = spans::upstream_call(self.client.host(), attempt);
-            let outcome = self.client.verify(identity).instrument(call.clone()).await;
-            crate::instrumentation::upstream_call(outcome.code(), started.elapsed());
-            span.record("upstream_code", outcome.code());
-            spans::record_call(&call, &outcome);
             let f = match outcome {
                 Outcome::Verdict {
                     verdict,
@@ -212,50 +167,6 @@ impl Processor {
         }
     }
 
-    /// Waits for a rate-limit token, keeping the claim's lease alive meanwhile: the
-    /// wait is cut into spans of a third of the lease, each after a renewal, so the
-    /// lease cannot run out while waiting and no database step comes after the
-    /// token. Gives up at shutdown or a pause (the token never taken).
-    async fn paced(&self, job: &Job, token: Uuid) -> Paced {
-        let span = (self.lease / 3).max(Duration::from_millis(100));
-        let class = Class::of(job.priority, self.queues.index(job.queue.as_deref()));
-        let mut pause = self.gate.subscribe();
-        let mut standby = self.limiter.standby();
-        loop {
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return Paced::GiveBack,
-                _ = pause.wait_for(|refused| *refused) => return Paced::GiveBack,
-                // No share here: another replica can call for it.
-                _ = standby.wait_for(|standby| *standby) => return Paced::GiveBack,
-                // Interactive jobs are served first, bulk queues by weight
-                // (see the limiter's turn and the scheduler).
-                granted = tokio::time::timeout(span, self.limiter.acquire_for(class)) => {
-                    if granted.is_ok() {
-                        return Paced::Granted;
-                    }
-                }
-            }
-            match self.renew(job, token).await {
-                Paced::Granted => {}
-                other => return other,
-            }
-        }
-    }
-
-    /// Renews the claim's lease; `Granted` if it is still ours.
-    async fn renew(&self, job: &Job, token: Uuid) -> Paced {
-        let ours = self
-            .retry_database("renewing a claim", || {
-                self.store.renew(&job.job_id, token, self.lease)
-            })
-            .await;
-        match ours {
-            Ok(true) => Paced::Granted,
-            Ok(false) => Paced::Lost,
-            Err(Returned) => Paced::GiveBack,
-        }
-    }
-
     /// What a job handed back becomes: during a pause or on standby it goes back
     /// to its queue without spending a delivery; otherwise (shutdown, an outage)
     /// it is requeued.
@@ -269,7 +180,7 @@ impl Processor {
 }
 
 /// Its batch was cancelled: `attempts` calls were made, no further one will be.
-fn cancelled(attempts: i32) -> Settlement {
+pub(super) fn cancelled(attempts: i32) -> Settlement {
     Settlement {
         status: Status::Cancelled,
         biz_code: None,

@@ -4,8 +4,8 @@
 //!   or dead-letters, from the [`Disposition`] the processor returns.
 //! - [`acks`]: how one channel's acknowledgements are sent (multiple acks over
 //!   contiguous runs), never which.
-//! - [`processor`]: parse, validate, claim, store, publish; `attempts`: pace, call,
-//!   classify, retry.
+//! - [`processor`]: parse, validate, claim, store, publish; `attempts`: classify
+//!   and retry; `call`: one call (a connection, then a token, then the request).
 //! - [`cancellations`]: the cancelled batches, refreshed from PostgreSQL.
 //! - [`account`]: the pause when the upstream refuses the account or the environment,
 //!   and its probe; [`probe_delay`]: how long the probe waits, across pauses.
@@ -16,6 +16,7 @@
 pub mod account;
 pub mod acks;
 mod attempts;
+mod call;
 pub mod cancellations;
 pub mod consumer;
 pub mod limiter;

@@ -11,7 +11,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use http_body_util::{BodyExt, Limited};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, HOST, USER_AGENT};
 
+use super::dial::{Body, DialError, Target};
+use super::pool::{Connection, Pool};
 use super::signing::{Request, Scheme, Signed, Signer};
 use super::{response, FailureClass, Outcome, ACTION, API_VERSION, PARAM_TYPE, PRODUCT_CODE};
 use crate::credentials::{Credentials, CredentialsHandle};
@@ -19,6 +23,10 @@ use crate::identity::Identity;
 
 /// The method the request is sent and signed with.
 const METHOD: &str = "POST";
+
+/// The most of an answer read: Alibaba's are well under a kilobyte; a hostile or
+/// broken endpoint cannot make a replica buffer more.
+const MOST_BODY: usize = 1 << 20;
 
 /// Where and as whom to call.
 #[derive(Clone)]
@@ -34,13 +42,15 @@ pub struct UpstreamConfig {
     pub request_timeout: Duration,
 }
 
-/// One pooled, keep-alive HTTP client; cheap to clone.
+/// One pool of keep-alive HTTP/1.1 connections and a signer; cheap to clone.
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    pool: Pool,
     signer: Signer,
-    /// The `host` header as reqwest sends it (no default port), which V3 signs.
+    /// The `host` header (no default port), which V3 signs.
     host: String,
+    /// The endpoint's path, without its trailing `/` (empty for the usual root).
+    path: String,
     config: Arc<UpstreamConfig>,
 }
 
@@ -58,23 +68,14 @@ impl Client {
             (Some(host), None) => host.to_string(),
             (None, _) => anyhow::bail!("ID2META_ENDPOINT {:?} has no host", config.endpoint),
         };
-        let http = crate::tls::http_client()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .tcp_keepalive(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .user_agent(concat!("id2meta/", env!("CARGO_PKG_VERSION")))
-            // Never follow a redirect: the signed query (the name and ID number in it)
-            // would go to wherever it points. A 3xx is read as a wrong endpoint.
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .build()
-            .context("cannot build the upstream HTTP client")?;
+        crate::tls::install_provider();
+        let target = Target::new(&url, config.connect_timeout)
+            .with_context(|| format!("ID2META_ENDPOINT {:?}", config.endpoint))?;
         Ok(Self {
-            http,
+            pool: Pool::new(target),
             signer: Signer::new(config.signature, ACTION, API_VERSION),
             host,
+            path: url.path().trim_end_matches('/').to_string(),
             config: Arc::new(config),
         })
     }
@@ -84,23 +85,43 @@ impl Client {
         &self.host
     }
 
+    /// A connection that can carry a call at once: take it *before* the call's
+    /// rate-limit token (see [`super::pool`]). A failure is the call's outcome,
+    /// with nothing sent.
+    pub async fn connect(&self) -> Result<Connection, Outcome> {
+        self.pool.checkout().await.map_err(|error| dial_failure(&error))
+    }
+
     /// One attempt to verify one identity (fresh nonce and timestamp each call).
     pub async fn verify(&self, identity: &Identity) -> Outcome {
-        self.call(&[
+        match self.connect().await {
+            Ok(connection) => self.verify_on(connection, identity).await,
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// [`Client::verify`] on a connection already checked out.
+    pub async fn verify_on(&self, connection: Connection, identity: &Identity) -> Outcome {
+        let business = [
             ("ProductCode", PRODUCT_CODE),
             ("ParamType", PARAM_TYPE),
             ("IdentifyNum", identity.id_number.expose()),
             ("UserName", identity.name.expose()),
-        ])
-        .await
+        ];
+        self.call(connection, &business).await
     }
 
     /// A call with the business parameters left out: not billed (it never reaches
     /// the data source). `MissingParameter` means the account is accepted again;
     /// an account-level failure means it is still refused.
     pub async fn probe(&self) -> Outcome {
-        self.call(&[("ProductCode", PRODUCT_CODE), ("ParamType", PARAM_TYPE)])
-            .await
+        match self.connect().await {
+            Ok(connection) => {
+                self.call(connection, &[("ProductCode", PRODUCT_CODE), ("ParamType", PARAM_TYPE)])
+                    .await
+            }
+            Err(outcome) => outcome,
+        }
     }
 
     /// The credentials handle, for a forced refresh after `InvalidSecurityToken.*`.
@@ -108,7 +129,7 @@ impl Client {
         &self.config.credentials
     }
 
-    async fn call(&self, business: &[(&str, &str)]) -> Outcome {
+    async fn call(&self, connection: Connection, business: &[(&str, &str)]) -> Outcome {
         let Some(credentials) = self.config.credentials.current() else {
             return Outcome::failure(
                 super::outcome::local::NO_CREDENTIALS,
@@ -118,24 +139,21 @@ impl Client {
             );
         };
         let signed = self.sign(business, &credentials);
-        let url = format!(
-            "{}/?{}",
-            self.config.endpoint.trim_end_matches('/'),
-            signed.query.expose()
-        );
-        let mut request = self.http.post(url);
-        for (name, value) in &signed.headers {
-            request = request.header(*name, value.expose());
-        }
-        let outcome = match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match response.bytes().await {
-                    Ok(body) => response::interpret(status, &body),
-                    Err(error) => transport_failure(&error),
-                }
-            }
-            Err(error) => transport_failure(&error),
+        let Some(request) = self.request(&signed) else {
+            return Outcome::local_failure(
+                FailureClass::Transient { throttled: false },
+                "ConnectionError",
+                "a signed header is not a valid HTTP header value",
+            );
+        };
+        let exchange = self.exchange(connection, request);
+        let outcome = match tokio::time::timeout(self.config.request_timeout, exchange).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::local_failure(
+                FailureClass::Transient { throttled: false },
+                "Timeout",
+                "the upstream did not answer in time",
+            ),
         };
         if let Outcome::Failure(failure) = &outcome {
             tracing::debug!(
@@ -145,6 +163,73 @@ impl Client {
             );
         }
         outcome
+    }
+
+    /// The HTTP request of a signed call; `None` if a header value cannot be sent.
+    /// The signed headers replace the defaults (V3 signs `host` itself).
+    fn request(&self, signed: &Signed) -> Option<hyper::Request<Body>> {
+        let uri = format!("{}/?{}", self.path, signed.query.expose());
+        let mut request = hyper::Request::post(uri)
+            .header(HOST, &self.host)
+            .header(USER_AGENT, concat!("id2meta/", env!("CARGO_PKG_VERSION")))
+            .header(ACCEPT, "application/json")
+            .body(Body::new())
+            .ok()?;
+        for (name, value) in &signed.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+            let value = HeaderValue::from_str(value.expose()).ok()?;
+            request.headers_mut().insert(name, value);
+        }
+        Some(request)
+    }
+
+    /// Writes the request and reads the answer whole. A connection closed while
+    /// its holder waited for a token is replaced by an idle one, or dialed late.
+    /// A request the connection refused before writing a byte goes once more on
+    /// another idle connection (the race with a server closing an idle one).
+    async fn exchange(&self, connection: Connection, request: hyper::Request<Body>) -> Outcome {
+        let mut connection = match self.replace_if_closed(connection).await {
+            Ok(connection) => connection,
+            Err(outcome) => return outcome,
+        };
+        let response = match connection.sender().try_send_request(request).await {
+            Ok(response) => response,
+            Err(mut refused) => match (refused.take_message(), self.pool.take_idle()) {
+                (Some(request), Some(other)) => {
+                    connection = other;
+                    match connection.sender().send_request(request).await {
+                        Ok(response) => response,
+                        Err(_) => return failed_during_call(),
+                    }
+                }
+                _ => return failed_during_call(),
+            },
+        };
+        let status = response.status().as_u16();
+        match Limited::new(response.into_body(), MOST_BODY).collect().await {
+            Ok(body) => {
+                connection.release();
+                response::interpret(status, &body.to_bytes())
+            }
+            Err(_) => Outcome::local_failure(
+                FailureClass::Transient { throttled: false },
+                "UnreadableBody",
+                "the answer's body could not be read",
+            ),
+        }
+    }
+
+    async fn replace_if_closed(&self, connection: Connection) -> Result<Connection, Outcome> {
+        if connection.is_ready() {
+            return Ok(connection);
+        }
+        if let Some(idle) = self.pool.take_idle() {
+            return Ok(idle);
+        }
+        // Rare (the server closed it during a long wait for a token): the call
+        // goes out one handshake late.
+        tracing::debug!("an upstream connection closed while its call waited; dialing anew");
+        self.connect().await
     }
 
     /// The query and headers of one call, with a fresh nonce and timestamp.
@@ -162,29 +247,25 @@ impl Client {
     }
 }
 
-/// A call that produced no readable answer: always worth another attempt.
-fn transport_failure(error: &reqwest::Error) -> Outcome {
+/// The connection broke while the call was written or answered.
+fn failed_during_call() -> Outcome {
+    Outcome::local_failure(
+        FailureClass::Transient { throttled: false },
+        "ConnectionError",
+        "the connection failed during the call",
+    )
+}
+
+/// No connection could be opened: nothing was sent.
+fn dial_failure(error: &DialError) -> Outcome {
     let transient = FailureClass::Transient { throttled: false };
-    // reqwest's messages name the URL, which carries the identity: keep them out.
-    if error.is_timeout() {
-        Outcome::local_failure(transient, "Timeout", "the upstream did not answer in time")
-    } else if error.is_connect() {
-        Outcome::local_failure(
-            transient,
-            "ConnectionError",
-            "cannot connect to the upstream",
-        )
-    } else if error.is_body() || error.is_decode() {
-        Outcome::local_failure(
-            transient,
-            "UnreadableBody",
-            "the answer's body could not be read",
-        )
-    } else {
-        Outcome::local_failure(
-            transient,
-            "ConnectionError",
-            "the connection failed during the call",
-        )
+    match error {
+        DialError::Timeout => {
+            Outcome::local_failure(transient, "Timeout", "the upstream did not accept a connection in time")
+        }
+        DialError::Failed(_) => {
+            tracing::debug!(%error, "cannot connect to the upstream");
+            Outcome::local_failure(transient, "ConnectionError", "cannot connect to the upstream")
+        }
     }
 }

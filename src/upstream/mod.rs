@@ -2,11 +2,14 @@
 //! classification of what it answers.
 
 pub mod client;
+mod dial;
+mod pool;
 pub mod outcome;
 mod response;
 pub mod signing;
 
 pub use client::{Client, UpstreamConfig};
+pub use pool::Connection;
 pub use outcome::{classify, pause_cause, Failure, FailureClass, Outcome, Verdict};
 
 /// The API's fixed parameters.

@@ -1,0 +1,199 @@
+//! The upstream's keep-alive connections: a call checks one out *before* it takes
+//! its rate-limit token, so that the token is spent only when the request can be
+//! written at once (issue 19 item 3; see [`super::dial`] for why).
+//!
+//! - A checkout takes the most recently used idle connection that is still open and
+//!   ready, and dials a new one only when there is none. A dial failure costs no
+//!   token: nothing was sent.
+//! - A connection goes back after its answer has been read whole; one the server
+//!   closed, or one idle longer than [`IDLE_FOR`], is dropped, not reused.
+//! - The pool holds at most [`MOST_IDLE`] idle connections; a replica holds open
+//!   about as many as it has calls in flight or waiting for a token.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper::client::conn::http1::SendRequest;
+use tokio::time::Instant;
+
+use super::dial::{Body, DialError, Target};
+
+/// How long an idle connection is kept (reqwest's former `pool_idle_timeout`):
+/// under Alibaba's idle close, so a kept connection is rarely one the server is
+/// closing at the moment it is used.
+const IDLE_FOR: Duration = Duration::from_secs(50);
+
+/// The most idle connections kept; more are closed when they come back.
+const MOST_IDLE: usize = 512;
+
+/// The upstream's connections; cheap to clone.
+#[derive(Clone)]
+pub(super) struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    target: Target,
+    /// Idle connections, the most recently used last.
+    idle: Mutex<Vec<Idle>>,
+}
+
+struct Idle {
+    sender: SendRequest<Body>,
+    since: Instant,
+}
+
+/// A connection checked out of the pool: ready to carry one request now.
+pub struct Connection {
+    sender: SendRequest<Body>,
+    pool: Pool,
+}
+
+impl Pool {
+    pub(super) fn new(target: Target) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                target,
+                idle: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// A connection ready for a request: an idle one, or a new one.
+    pub(super) async fn checkout(&self) -> Result<Connection, DialError> {
+        if let Some(connection) = self.take_idle() {
+            return Ok(connection);
+        }
+        let sender = self.inner.target.dial().await?;
+        Ok(Connection {
+            sender,
+            pool: self.clone(),
+        })
+    }
+
+    /// An idle connection still open and ready, if any; the stale ones are dropped.
+    pub(super) fn take_idle(&self) -> Option<Connection> {
+        let now = Instant::now();
+        let mut idle = self.lock();
+        while let Some(candidate) = idle.pop() {
+            if usable(&candidate.sender) && now.duration_since(candidate.since) < IDLE_FOR {
+                return Some(Connection {
+                    sender: candidate.sender,
+                    pool: self.clone(),
+                });
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, sender: SendRequest<Body>) {
+        if !usable(&sender) {
+            return;
+        }
+        let now = Instant::now();
+        let mut idle = self.lock();
+        // The oldest are first: expire from the front.
+        idle.retain(|kept| usable(&kept.sender) && now.duration_since(kept.since) < IDLE_FOR);
+        if idle.len() < MOST_IDLE {
+            idle.push(Idle { sender, since: now });
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        // The list holds no invariant a panicking holder could break.
+        self.inner.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Connection {
+    /// Whether the request can be written now: the server has not closed it
+    /// (it may have, while its holder waited for a token).
+    pub fn is_ready(&self) -> bool {
+        usable(&self.sender)
+    }
+
+    /// The sender, to write one request on.
+    pub(super) fn sender(&mut self) -> &mut SendRequest<Body> {
+        &mut self.sender
+    }
+
+    /// Back to the pool, after the answer was read whole.
+    pub(super) fn release(self) {
+        self.pool.give_back(self.sender);
+    }
+}
+
+fn usable(sender: &SendRequest<Body>) -> bool {
+    !sender.is_closed() && sender.is_ready()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A server that answers every request on a connection with an empty 200,
+    /// and closes a connection after `per_connection` requests.
+    async fn server(per_connection: usize) -> (reqwest::Url, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 4096];
+                    for _ in 0..per_connection {
+                        let Ok(n) = socket.read(&mut buffer).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if socket.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let url = reqwest::Url::parse(&format!("http://{addr}/")).expect("url");
+        (url, accepted)
+    }
+
+    async fn call(pool: &Pool) {
+        let mut connection = pool.checkout().await.expect("checkout");
+        let request = hyper::Request::post("/")
+            .header("host", "test")
+            .body(Body::new())
+            .expect("request");
+        let response = connection.sender().send_request(request).await.expect("send");
+        http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .expect("body");
+        connection.release();
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_after_its_answer_and_one_the_server_closed_is_not() {
+        let (url, accepted) = server(2).await;
+        let pool = Pool::new(Target::new(&url, Duration::from_secs(2)).expect("target"));
+        call(&pool).await;
+        call(&pool).await;
+        // Two calls on one connection; the server then closes it.
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // The close reaches the connection's task; the pool must not hand it out.
+        let closed = async {
+            while let Some(connection) = pool.take_idle() {
+                connection.release();
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), closed)
+            .await
+            .expect("the closed connection is dropped");
+        call(&pool).await;
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+}
