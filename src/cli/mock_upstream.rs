@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
+
 use crate::mock::{self, MockConfig};
 use crate::secret::Secret;
 use crate::upstream::signing::Scheme;
@@ -116,6 +118,13 @@ pub struct MockUpstreamArgs {
     /// TLS handshake to a distant endpoint would (a kept-alive connection is not held).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub connect_delay_ms: u64,
+
+    /// Serve HTTPS with a built-in test certificate for 127.0.0.1, and write the
+    /// test CA that issued it to this file: a worker trusts it with
+    /// `SSL_CERT_FILE=PATH`. With `--connect-delay-ms`, the client then waits for
+    /// the handshake itself, as against the real endpoint.
+    #[arg(long, value_name = "PATH")]
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
@@ -133,7 +142,12 @@ pub async fn run(args: MockUpstreamArgs) -> anyhow::Result<()> {
         sts_ttl: Duration::from_secs(args.sts_ttl),
         sts_only: args.sts_only,
         connect_delay: Duration::from_millis(args.connect_delay_ms),
+        tls: args.tls_ca_file.is_some(),
     };
+    if let Some(path) = &args.tls_ca_file {
+        std::fs::write(path, mock::TEST_CA_PEM)
+            .with_context(|| format!("cannot write the test CA to {}", path.display()))?;
+    }
     // SIGTERM as well as Ctrl-C: in a container (compose, Kubernetes) SIGTERM is how the
     // stand-in is asked to stop; waiting for Ctrl-C alone made every `down` wait for SIGKILL.
     // Installed before the address is printed: whoever reads it may signal at once.

@@ -1,11 +1,11 @@
 //! A slow handshake: every new connection is read only `delay` after it was
 //! accepted, as a TLS handshake to a distant endpoint would hold a first request
-//! (issue 19, item 3: a worker takes its token before its connection exists).
+//! (issue 19, item 3).
 //!
 //! Only the first read of a connection waits: a request on a kept-alive
-//! connection arrives at once, so a client whose pool is cold sends its first
-//! calls late and its later ones on time, and the strict window counts the
-//! bunch that makes, exactly as the real endpoint would.
+//! connection arrives at once. Over plain HTTP this holds a request the client
+//! has already written; over TLS ([`super::tls`]) it holds the client's hello, so
+//! the client itself waits for the handshake, as against the real endpoint.
 
 use std::future::Future;
 use std::pin::Pin;

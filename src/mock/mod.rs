@@ -32,6 +32,7 @@ mod state;
 mod stats;
 mod sts;
 mod throttle;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub use faults::{ScriptStep, DOCUMENTED as DOCUMENTED_ERRORS};
 pub use settings::{Settings, SettingsError, SettingsPatch};
 pub use stats::Stats;
 pub use throttle::QpsWindow;
+pub use tls::TEST_CA_PEM;
 
 use crate::upstream::signing::Scheme;
 
@@ -76,6 +78,9 @@ pub struct MockConfig {
     /// How long a new connection waits before its first request is read (a TLS
     /// handshake to a distant endpoint); zero: at once. Fixed for the mock's life.
     pub connect_delay: Duration,
+    /// Serve HTTPS with the test certificate ([`TEST_CA_PEM`] issued it), as the
+    /// real endpoint does: then a slow handshake is one the client waits for.
+    pub tls: bool,
 }
 
 impl Default for MockConfig {
@@ -94,6 +99,7 @@ impl Default for MockConfig {
             sts_ttl: Duration::from_secs(settings::DEFAULT_STS_TTL_SECS),
             sts_only: false,
             connect_delay: Duration::ZERO,
+            tls: false,
         }
     }
 }
@@ -120,6 +126,8 @@ impl MockConfig {
 /// A running mock; dropping it does not stop it, [`MockHandle::shutdown`] does.
 pub struct MockHandle {
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     shared: Arc<state::Shared>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -145,6 +153,7 @@ pub async fn start(config: MockConfig, listen: SocketAddr) -> anyhow::Result<Moc
     };
     // Every connection goes through the handshake; a zero delay holds none.
     let listener = handshake::SlowHandshake::new(listener, config.connect_delay);
+    let listener = tls::Listener::new(listener, config.tls)?;
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(stopped)
@@ -152,6 +161,7 @@ pub async fn start(config: MockConfig, listen: SocketAddr) -> anyhow::Result<Moc
     });
     Ok(MockHandle {
         addr,
+        scheme: if config.tls { "https" } else { "http" },
         shared,
         stop,
         task,
@@ -159,9 +169,9 @@ pub async fn start(config: MockConfig, listen: SocketAddr) -> anyhow::Result<Moc
 }
 
 impl MockHandle {
-    /// The base URL to give a client: `http://127.0.0.1:PORT`.
+    /// The base URL to give a client: `http://127.0.0.1:PORT` (`https` over TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn stats(&self) -> Stats {

@@ -48,7 +48,13 @@ pub(super) enum Call {
 
 impl Processor {
     /// Attempt number `attempt` (already counted) of `job`.
-    pub(super) async fn call(&self, job: &Job, identity: &Identity, token: Uuid, attempt: i32) -> Call {
+    pub(super) async fn call(
+        &self,
+        job: &Job,
+        identity: &Identity,
+        token: Uuid,
+        attempt: i32,
+    ) -> Call {
         tracing::Span::current().record("attempt", attempt);
         if attempt > 1 {
             metrics::counter!(crate::instrumentation::RETRIES).increment(1);
@@ -145,7 +151,6 @@ impl Processor {
             Err(Returned) => Paced::GiveBack,
         }
     }
-
 }
 
 /// The call's metric, and its code on the job's span and the call's own.

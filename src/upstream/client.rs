@@ -89,7 +89,10 @@ impl Client {
     /// rate-limit token (see [`super::pool`]). A failure is the call's outcome,
     /// with nothing sent.
     pub async fn connect(&self) -> Result<Connection, Outcome> {
-        self.pool.checkout().await.map_err(|error| dial_failure(&error))
+        self.pool
+            .checkout()
+            .await
+            .map_err(|error| dial_failure(&error))
     }
 
     /// One attempt to verify one identity (fresh nonce and timestamp each call).
@@ -117,8 +120,11 @@ impl Client {
     pub async fn probe(&self) -> Outcome {
         match self.connect().await {
             Ok(connection) => {
-                self.call(connection, &[("ProductCode", PRODUCT_CODE), ("ParamType", PARAM_TYPE)])
-                    .await
+                self.call(
+                    connection,
+                    &[("ProductCode", PRODUCT_CODE), ("ParamType", PARAM_TYPE)],
+                )
+                .await
             }
             Err(outcome) => outcome,
         }
@@ -206,7 +212,10 @@ impl Client {
             },
         };
         let status = response.status().as_u16();
-        match Limited::new(response.into_body(), MOST_BODY).collect().await {
+        match Limited::new(response.into_body(), MOST_BODY)
+            .collect()
+            .await
+        {
             Ok(body) => {
                 connection.release();
                 response::interpret(status, &body.to_bytes())
@@ -220,7 +229,7 @@ impl Client {
     }
 
     async fn replace_if_closed(&self, connection: Connection) -> Result<Connection, Outcome> {
-        if connection.is_ready() {
+        if connection.is_open() {
             return Ok(connection);
         }
         if let Some(idle) = self.pool.take_idle() {
@@ -260,12 +269,18 @@ fn failed_during_call() -> Outcome {
 fn dial_failure(error: &DialError) -> Outcome {
     let transient = FailureClass::Transient { throttled: false };
     match error {
-        DialError::Timeout => {
-            Outcome::local_failure(transient, "Timeout", "the upstream did not accept a connection in time")
-        }
+        DialError::Timeout => Outcome::local_failure(
+            transient,
+            "Timeout",
+            "the upstream did not accept a connection in time",
+        ),
         DialError::Failed(_) => {
             tracing::debug!(%error, "cannot connect to the upstream");
-            Outcome::local_failure(transient, "ConnectionError", "cannot connect to the upstream")
+            Outcome::local_failure(
+                transient,
+                "ConnectionError",
+                "cannot connect to the upstream",
+            )
         }
     }
 }

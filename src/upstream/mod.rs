@@ -3,14 +3,14 @@
 
 pub mod client;
 mod dial;
-mod pool;
 pub mod outcome;
+mod pool;
 mod response;
 pub mod signing;
 
 pub use client::{Client, UpstreamConfig};
-pub use pool::Connection;
 pub use outcome::{classify, pause_cause, Failure, FailureClass, Outcome, Verdict};
+pub use pool::Connection;
 
 /// The API's fixed parameters.
 pub const ACTION: &str = "Id2MetaVerifyIntl";

@@ -64,7 +64,13 @@ impl Pool {
         if let Some(connection) = self.take_idle() {
             return Ok(connection);
         }
-        let sender = self.inner.target.dial().await?;
+        let mut sender = self.inner.target.dial().await?;
+        // Until its task has run once, a new connection does not take a request:
+        // wait for that here, before the token, not after it.
+        sender
+            .ready()
+            .await
+            .map_err(|error| DialError::Failed(error.into()))?;
         Ok(Connection {
             sender,
             pool: self.clone(),
@@ -106,10 +112,11 @@ impl Pool {
 }
 
 impl Connection {
-    /// Whether the request can be written now: the server has not closed it
-    /// (it may have, while its holder waited for a token).
-    pub fn is_ready(&self) -> bool {
-        usable(&self.sender)
+    /// Whether the server has not closed it (it may have, while its holder
+    /// waited for a token). Open, it takes the request at once: a dialed one was
+    /// ready before it was handed out, and an idle one was when it was taken.
+    pub fn is_open(&self) -> bool {
+        !self.sender.is_closed()
     }
 
     /// The sender, to write one request on.
@@ -123,6 +130,7 @@ impl Connection {
     }
 }
 
+/// Open and waiting for a request (an idle connection's task has run).
 fn usable(sender: &SendRequest<Body>) -> bool {
     !sender.is_closed() && sender.is_ready()
 }
@@ -146,7 +154,9 @@ mod tests {
                 tokio::spawn(async move {
                     let mut buffer = vec![0u8; 4096];
                     for _ in 0..per_connection {
-                        let Ok(n) = socket.read(&mut buffer).await else { return };
+                        let Ok(n) = socket.read(&mut buffer).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -168,7 +178,11 @@ mod tests {
             .header("host", "test")
             .body(Body::new())
             .expect("request");
-        let response = connection.sender().send_request(request).await.expect("send");
+        let response = connection
+            .sender()
+            .send_request(request)
+            .await
+            .expect("send");
         http_body_util::BodyExt::collect(response.into_body())
             .await
             .expect("body");
