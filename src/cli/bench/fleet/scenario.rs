@@ -61,14 +61,24 @@ impl Scenario {
             qps_window: QpsWindow::Sliding,
             latency,
             connect_delay: self.connect_delay,
+            // A slow handshake is one the client waits for only over TLS, as the
+            // real endpoint is (`mock::tls`).
+            tls: !self.connect_delay.is_zero(),
             ..MockConfig::default()
         };
+        let upstream_tls = upstream.tls;
         let mock = mock::start(upstream, ([127, 0, 0, 1], 0).into()).await?;
         let section = format!("fleet{index}");
         let scratch = Scratch::open(base, run_id, &section).await?;
         let mut completions =
             Completions::start(&scratch.connection, &scratch.topology.results_queue).await?;
         let mut settings = vec![("ID2META_QPS", self.qps.to_string())];
+        if upstream_tls {
+            // The replicas trust the mock's test CA as an operator's private CA.
+            let ca = std::env::temp_dir().join(format!("id2meta-bench-{run_id}-ca.pem"));
+            std::fs::write(&ca, mock::TEST_CA_PEM).context("writing the mock's test CA")?;
+            settings.push(("SSL_CERT_FILE", ca.display().to_string()));
+        }
         if self.replicas >= 10 {
             // PostgreSQL's default max_connections is 100: thirty replicas at the
             // default 6 would need 180 (docs/deploy.md: lower it, or PgBouncer).
