@@ -18,6 +18,8 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
+use super::proxy::Proxy;
+
 /// The request body type: every call is a POST with an empty body.
 pub(super) type Body = http_body_util::Empty<Bytes>;
 
@@ -27,6 +29,8 @@ pub(super) struct Target {
     port: u16,
     /// Present for `https`: the TLS configuration and the name to verify.
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
+    /// The egress proxy to tunnel through (`https` endpoints only).
+    proxy: Option<Proxy>,
     connect_timeout: Duration,
 }
 
@@ -52,18 +56,24 @@ impl Target {
         let port = url
             .port_or_known_default()
             .context("the endpoint has no port")?;
-        let tls = match url.scheme() {
+        let (tls, proxy) = match url.scheme() {
             "https" => {
                 let name = ServerName::try_from(host.clone())
                     .context("the endpoint's host is not a valid TLS server name")?;
-                Some((tokio_rustls::TlsConnector::from(tls_config()?), name))
+                let tls = (tokio_rustls::TlsConnector::from(tls_config()?), name);
+                let proxy = Proxy::from_env(&host, |name| std::env::var(name).ok())?;
+                if let Some(proxy) = &proxy {
+                    tracing::info!(proxy = %proxy.address(), "upstream connections go through a proxy");
+                }
+                (Some(tls), proxy)
             }
-            _ => None,
+            _ => (None, None),
         };
         Ok(Self {
             host,
             port,
             tls,
+            proxy,
             connect_timeout,
         })
     }
@@ -77,9 +87,12 @@ impl Target {
     }
 
     async fn open(&self) -> anyhow::Result<SendRequest<Body>> {
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .context("TCP connect")?;
+        let tcp = match &self.proxy {
+            Some(proxy) => proxy.tunnel(&self.host, self.port).await?,
+            None => TcpStream::connect((self.host.as_str(), self.port))
+                .await
+                .context("TCP connect")?,
+        };
         // Requests are small and written whole: no Nagle delay on them.
         tcp.set_nodelay(true).context("TCP_NODELAY")?;
         // A peer gone without a FIN (a NAT that forgot us) is found within a minute.
@@ -134,4 +147,111 @@ fn tls_config() -> anyhow::Result<Arc<rustls::ClientConfig>> {
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A proxy that answers one `CONNECT` with 200 and splices the tunnel to
+    /// where it asked; it sends back the head it received.
+    async fn connect_proxy() -> (String, tokio::sync::oneshot::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (seen, heard) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut client, _) = listener.accept().await.expect("accept");
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                client.read_exact(&mut byte).await.expect("head");
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let target = head
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            let mut upstream = TcpStream::connect(target).await.expect("target");
+            client
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .await
+                .expect("answer");
+            let _ = seen.send(head);
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        });
+        (format!("http://{addr}"), heard)
+    }
+
+    #[tokio::test]
+    async fn a_connection_through_a_proxy_is_a_connect_tunnel_to_the_endpoint() {
+        let server = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = server.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let (mut socket, _) = server.accept().await.expect("accept");
+            let mut buffer = vec![0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+        });
+        let (proxy_url, heard) = connect_proxy().await;
+        let target = Target {
+            host: "127.0.0.1".into(),
+            port,
+            tls: None,
+            proxy: Some(
+                Proxy::from_env("x", |name| {
+                    (name == "HTTPS_PROXY").then(|| proxy_url.clone())
+                })
+                .expect("valid")
+                .expect("a proxy"),
+            ),
+            connect_timeout: Duration::from_secs(5),
+        };
+        let mut sender = target.dial().await.expect("dialed through the proxy");
+        let request = hyper::Request::post("/")
+            .header("host", "x")
+            .body(Body::new())
+            .expect("request");
+        let response = sender.send_request(request).await.expect("answered");
+        assert_eq!(response.status(), 200);
+        let head = heard.await.expect("the proxy was used");
+        assert!(
+            head.starts_with(&format!("CONNECT 127.0.0.1:{port} HTTP/1.1\r\n")),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_refuses_the_tunnel_is_a_failed_dial_naming_its_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut client, _) = listener.accept().await.expect("accept");
+            let mut buffer = vec![0u8; 1024];
+            let _ = client.read(&mut buffer).await;
+            let _ = client
+                .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+                .await;
+        });
+        let target = Target {
+            host: "127.0.0.1".into(),
+            port: 9,
+            tls: None,
+            proxy: Some(
+                Proxy::from_env("x", |name| {
+                    (name == "HTTPS_PROXY").then(|| format!("http://{addr}"))
+                })
+                .expect("valid")
+                .expect("a proxy"),
+            ),
+            connect_timeout: Duration::from_secs(5),
+        };
+        let error = target.dial().await.expect_err("refused");
+        assert!(format!("{error}").contains("407"), "{error}");
+    }
 }

@@ -5,6 +5,7 @@ pub mod client;
 mod dial;
 pub mod outcome;
 mod pool;
+mod proxy;
 mod response;
 pub mod signing;
 
