@@ -186,6 +186,18 @@ mod tests {
         (format!("http://{addr}"), heard)
     }
 
+    /// A plain-HTTP target on loopback `port`, reached through the proxy at `url`.
+    fn plain_through(url: String, port: u16) -> Target {
+        let proxy = Proxy::from_env("x", |name| (name == "HTTPS_PROXY").then(|| url.clone()));
+        Target {
+            host: "127.0.0.1".into(),
+            port,
+            tls: None,
+            proxy: proxy.expect("valid"),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
     #[tokio::test]
     async fn a_connection_through_a_proxy_is_a_connect_tunnel_to_the_endpoint() {
         let server = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -199,19 +211,7 @@ mod tests {
                 .await;
         });
         let (proxy_url, heard) = connect_proxy().await;
-        let target = Target {
-            host: "127.0.0.1".into(),
-            port,
-            tls: None,
-            proxy: Some(
-                Proxy::from_env("x", |name| {
-                    (name == "HTTPS_PROXY").then(|| proxy_url.clone())
-                })
-                .expect("valid")
-                .expect("a proxy"),
-            ),
-            connect_timeout: Duration::from_secs(5),
-        };
+        let target = plain_through(proxy_url, port);
         let mut sender = target.dial().await.expect("dialed through the proxy");
         let request = hyper::Request::post("/")
             .header("host", "x")
@@ -238,19 +238,7 @@ mod tests {
                 .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
                 .await;
         });
-        let target = Target {
-            host: "127.0.0.1".into(),
-            port: 9,
-            tls: None,
-            proxy: Some(
-                Proxy::from_env("x", |name| {
-                    (name == "HTTPS_PROXY").then(|| format!("http://{addr}"))
-                })
-                .expect("valid")
-                .expect("a proxy"),
-            ),
-            connect_timeout: Duration::from_secs(5),
-        };
+        let target = plain_through(format!("http://{addr}"), 9);
         let error = target.dial().await.expect_err("refused");
         assert!(format!("{error}").contains("407"), "{error}");
     }
