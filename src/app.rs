@@ -131,10 +131,28 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     }
     // Whether this replica stands by is known before the consumer takes a job.
     budget.first_heartbeat(budget_settings.pause_after).await;
+    // Connections open before the first job, and kept open, so that a granted
+    // token's request leaves at once (issue 19 item 3; `upstream::warm`). An
+    // unreachable upstream does not hold the start: its calls fail and retry.
+    let window = limiter.window();
+    if !client
+        .warmed(limiter.allowance(), window, config.connect_timeout)
+        .await
+    {
+        tracing::warn!("the upstream's connections are not warm yet; starting anyway");
+    }
+    let warmer = (client.clone(), limiter.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let (client, limiter, shutdown) = warmer;
+        client
+            .keep_warm(move || limiter.allowance(), window, shutdown)
+            .await
+    });
     let gate = AccountGate::new(health.clone());
     let standby = limiter.standby();
     tokio::spawn(show_standby(standby.clone(), health.clone()));
     let cancellations = Cancellations::start(store.clone(), shutdown.clone()).await?;
+    crate::key_agreement::start(store.clone(), &pii_key, shutdown.clone());
     let processor = Processor::new(Parts {
         store: store.clone(),
         claimer,

@@ -16,6 +16,8 @@ pub const QPS_SHARE: &str = "id2meta_qps_share";
 pub const QPS_SHARE_TARGET: &str = "id2meta_qps_share_target";
 pub const BUDGET_STANDBY: &str = "id2meta_budget_standby";
 pub const FLEET_QPS: &str = "id2meta_fleet_qps";
+/// `ID2META_PII_KEY`s in use in the fleet, by fingerprint ([`crate::key_agreement`]).
+pub const PII_KEYS_SEEN: &str = "id2meta_pii_keys_seen";
 pub const CONSUMER_PAUSED: &str = "id2meta_consumer_paused";
 pub const PAUSE_CAUSE: &str = "id2meta_pause_cause";
 pub const JOBS_RETURNED: &str = "id2meta_jobs_returned_total";
@@ -62,6 +64,10 @@ pub fn install() -> PrometheusHandle {
 }
 
 fn describe() {
+    metrics::describe_gauge!(
+        PII_KEYS_SEEN,
+        "ID2META_PII_KEYs in use among the replicas (by fingerprint, within 150 s); above 1, jobs moving between replicas are dead-lettered."
+    );
     metrics::describe_counter!(
         BILLED_CALLS,
         "Upstream calls Alibaba bills: answered BizCode 1 or 2 (3, no record, is free; reused verdicts made no call)."

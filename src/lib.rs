@@ -14,6 +14,7 @@
 //! - [`pipeline`]: one job from delivery to ack; the two lanes (bulk, interactive), the
 //!   limiter that serves interactive jobs first, and the retry policy.
 //! - [`budget`]: the QPS budget shared by all replicas through PostgreSQL.
+//! - [`key_agreement`]: whether the replicas share one `ID2META_PII_KEY` (a WARN if not).
 //! - [`upstream`]: the signed Alibaba client and the one classification of its codes.
 //! - [`credentials`]: Alibaba's credential chain (keys, OIDC/RRSA, URI, ECS role), refreshed.
 //! - [`endpoint`]: the one rule for which URLs signed requests may go to.
@@ -47,6 +48,7 @@ pub mod http;
 pub mod identity;
 pub mod instrumentation;
 pub mod job;
+pub mod key_agreement;
 pub mod lifecycle;
 pub mod mock;
 pub mod pipeline;

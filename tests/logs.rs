@@ -148,3 +148,42 @@ async fn a_worker_stopped_with_sigterm_after_settling_jobs_logs_no_error() {
     );
     world.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_pii_key_differs_from_another_replicas_warns_without_naming_either_key() {
+    let world = World::new(MockConfig::default()).await;
+    // Another replica, holding another key, marked its fingerprint moments ago.
+    let other = id2meta::secret::Secret::new("another-replicas-pii-key-987654");
+    let fingerprint = id2meta::identity::key_fingerprint(&other);
+    world
+        .store
+        .mark_pii_key(&fingerprint, id2meta::key_agreement::WITHIN)
+        .await
+        .expect("the other key marked");
+    let worker = WorkerProcess::start(&world, &[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let warning = loop {
+        let tail = worker.log_tail(200);
+        if let Some(line) = tail
+            .lines()
+            .find(|line| line.contains("replicas disagree on ID2META_PII_KEY"))
+        {
+            break line.to_string();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no warning about the keys:\n{tail}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(warning.contains("\"level\":\"WARN\""), "{warning}");
+    assert!(warning.contains("\"keys_in_use\":2"), "{warning}");
+    let log = worker.log.clone();
+    worker.stop(Duration::from_secs(15)).await;
+    let text = std::fs::read_to_string(&log).expect("the worker's log");
+    assert!(!text.contains(support::world::PII_KEY) && !text.contains(other.expose()));
+    assert!(
+        !text.contains(&fingerprint),
+        "the other key's fingerprint was logged"
+    );
+}

@@ -26,6 +26,17 @@ pub fn identity_digest(key: &Secret, id_number: &str, name: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// What the key fingerprint is the digest of: no identity has this number.
+const FINGERPRINT_LABEL: &str = "id2meta: ID2META_PII_KEY fingerprint";
+
+/// A fingerprint of the key itself, so that replicas can compare keys without
+/// storing or sending one: the first 16 hex digits of a digest of a fixed label.
+pub fn key_fingerprint(key: &Secret) -> String {
+    let mut digest = identity_digest(key, FINGERPRINT_LABEL, "");
+    digest.truncate(16);
+    digest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +74,14 @@ mod tests {
             identity_digest(&key(), "11010519491231002X", "张三"),
             identity_digest(&other, "11010519491231002X", "张三")
         );
+    }
+
+    #[test]
+    fn a_key_fingerprint_is_stable_short_and_differs_between_keys() {
+        let first = key_fingerprint(&key());
+        assert_eq!(first, key_fingerprint(&key()));
+        assert_eq!(first.len(), 16);
+        assert_ne!(first, key_fingerprint(&Secret::new("another-key")));
+        assert!(!first.contains("test-pii-key"));
     }
 }

@@ -35,7 +35,7 @@ mod id_number;
 mod masking;
 mod person_name;
 
-pub use digest::identity_digest;
+pub use digest::{identity_digest, key_fingerprint};
 pub use id_number::{check_character, IdNumber};
 pub use masking::{mask_id_number, mask_name};
 pub use person_name::{is_hidden_or_control, PersonName, MAX_NAME_CHARS};

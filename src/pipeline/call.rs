@@ -1,11 +1,11 @@
-//! One call of a job's: a connection, then a rate-limit token, then the request.
+//! One call of a job's: a rate-limit token, then the request at once.
 //!
-//! The order is the point. The token is counted from the moment it is handed out,
-//! so the request must be written at once after it: a connection is checked out
-//! (or dialed, with its DNS, TCP and TLS) *before* the wait for the token, and
-//! nothing is awaited between the token and the write. Dialing after the token
-//! sent a cold replica's first calls one handshake late and bunched with the
-//! calls after them, above the budget (issue 19 item 3; bench (10) "cold start").
+//! A token is counted from the moment it is handed out, so nothing is awaited
+//! between the token and the write: no database step, and no connection to open,
+//! for the upstream client keeps connections warm ([`crate::upstream::Client::keep_warm`]).
+//! Opening one after the token sent a cold replica's first calls one handshake
+//! late and bunched with the calls after them, above the budget (issue 19 item 3;
+//! bench (10) "cold start").
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,8 +36,8 @@ pub(super) enum Paced {
 
 /// How one call of a job's went.
 pub(super) enum Call {
-    /// Made, or not possible (no connection could be opened, nothing sent): its
-    /// outcome, and the credentials in force when it was signed.
+    /// Made (or failed on the way): its outcome, and the credentials in force
+    /// when it was signed.
     Made {
         outcome: Outcome,
         used: Option<Arc<Credentials>>,
@@ -59,17 +59,6 @@ impl Processor {
         if attempt > 1 {
             metrics::counter!(crate::instrumentation::RETRIES).increment(1);
         }
-        let dialing = Instant::now();
-        let connection = match self.client.connect().await {
-            Ok(connection) => connection,
-            // Nothing sent and no token spent; retried like any transport failure.
-            Err(outcome) => {
-                let call = spans::upstream_call(self.client.host(), attempt);
-                record(&call, dialing, &outcome);
-                let used = self.client.credentials().current();
-                return Call::Made { outcome, used };
-            }
-        };
         match self.paced(job, token).await {
             Paced::Granted => {}
             Paced::Lost => return Call::Ended(Ok(None)),
@@ -99,11 +88,7 @@ impl Processor {
         .increment(1);
         let started = Instant::now();
         let call = spans::upstream_call(self.client.host(), attempt);
-        let outcome = self
-            .client
-            .verify_on(connection, identity)
-            .instrument(call.clone())
-            .await;
+        let outcome = self.client.verify(identity).instrument(call.clone()).await;
         record(&call, started, &outcome);
         Call::Made { outcome, used }
     }

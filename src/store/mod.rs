@@ -10,6 +10,7 @@ mod cancellations;
 mod claims;
 mod database;
 mod kept;
+mod key_fingerprints;
 mod pooling;
 mod results;
 mod retention;

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::header::{HeaderName, HeaderValue, ACCEPT, HOST, USER_AGENT};
 
 use super::dial::{Body, DialError, Target};
-use super::pool::{Connection, Pool};
+use super::pool::Pool;
 use super::signing::{Request, Scheme, Signed, Signer};
 use super::{response, FailureClass, Outcome, ACTION, API_VERSION, PARAM_TYPE, PRODUCT_CODE};
 use crate::credentials::{Credentials, CredentialsHandle};
@@ -85,49 +85,42 @@ impl Client {
         &self.host
     }
 
-    /// A connection that can carry a call at once: take it *before* the call's
-    /// rate-limit token (see [`super::pool`]). A failure is the call's outcome,
-    /// with nothing sent.
-    pub async fn connect(&self) -> Result<Connection, Outcome> {
-        self.pool
-            .checkout()
-            .await
-            .map_err(|error| dial_failure(&error))
-    }
-
     /// One attempt to verify one identity (fresh nonce and timestamp each call).
     pub async fn verify(&self, identity: &Identity) -> Outcome {
-        match self.connect().await {
-            Ok(connection) => self.verify_on(connection, identity).await,
-            Err(outcome) => outcome,
-        }
-    }
-
-    /// [`Client::verify`] on a connection already checked out.
-    pub async fn verify_on(&self, connection: Connection, identity: &Identity) -> Outcome {
         let business = [
             ("ProductCode", PRODUCT_CODE),
             ("ParamType", PARAM_TYPE),
             ("IdentifyNum", identity.id_number.expose()),
             ("UserName", identity.name.expose()),
         ];
-        self.call(connection, &business).await
+        self.call(&business).await
+    }
+
+    /// Keeps enough connections open and idle that a call granted a token finds
+    /// one at once, for a replica allowed `calls_per_window()` calls per window
+    /// (read again every tick: it follows the replica's share), until `shutdown`.
+    /// See [`super::warm`].
+    pub async fn keep_warm(
+        &self,
+        calls_per_window: impl Fn() -> u32,
+        window: Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        super::warm::keep(&self.pool, calls_per_window, window, shutdown).await
+    }
+
+    /// Waits until the pool holds its warm connections for `calls_per_window`,
+    /// for at most `within`: before a replica takes its first job.
+    pub async fn warmed(&self, calls_per_window: u32, window: Duration, within: Duration) -> bool {
+        super::warm::ready(&self.pool, calls_per_window, window, within).await
     }
 
     /// A call with the business parameters left out: not billed (it never reaches
     /// the data source). `MissingParameter` means the account is accepted again;
     /// an account-level failure means it is still refused.
     pub async fn probe(&self) -> Outcome {
-        match self.connect().await {
-            Ok(connection) => {
-                self.call(
-                    connection,
-                    &[("ProductCode", PRODUCT_CODE), ("ParamType", PARAM_TYPE)],
-                )
-                .await
-            }
-            Err(outcome) => outcome,
-        }
+        self.call(&[("ProductCode", PRODUCT_CODE), ("ParamType", PARAM_TYPE)])
+            .await
     }
 
     /// The credentials handle, for a forced refresh after `InvalidSecurityToken.*`.
@@ -135,7 +128,7 @@ impl Client {
         &self.config.credentials
     }
 
-    async fn call(&self, connection: Connection, business: &[(&str, &str)]) -> Outcome {
+    async fn call(&self, business: &[(&str, &str)]) -> Outcome {
         let Some(credentials) = self.config.credentials.current() else {
             return Outcome::failure(
                 super::outcome::local::NO_CREDENTIALS,
@@ -152,7 +145,7 @@ impl Client {
                 "a signed header is not a valid HTTP header value",
             );
         };
-        let exchange = self.exchange(connection, request);
+        let exchange = self.exchange(request);
         let outcome = match tokio::time::timeout(self.config.request_timeout, exchange).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::local_failure(
@@ -189,14 +182,14 @@ impl Client {
         Some(request)
     }
 
-    /// Writes the request and reads the answer whole. A connection closed while
-    /// its holder waited for a token is replaced by an idle one, or dialed late.
-    /// A request the connection refused before writing a byte goes once more on
-    /// another idle connection (the race with a server closing an idle one).
-    async fn exchange(&self, connection: Connection, request: hyper::Request<Body>) -> Outcome {
-        let mut connection = match self.replace_if_closed(connection).await {
+    /// Writes the request on a warm connection (or, if none is idle, a new one)
+    /// and reads the answer whole. A request the connection refused before
+    /// writing a byte goes once more on another idle connection (the race with a
+    /// server closing an idle one).
+    async fn exchange(&self, request: hyper::Request<Body>) -> Outcome {
+        let mut connection = match self.pool.checkout().await {
             Ok(connection) => connection,
-            Err(outcome) => return outcome,
+            Err(error) => return dial_failure(&error),
         };
         let response = match connection.sender().try_send_request(request).await {
             Ok(response) => response,
@@ -226,19 +219,6 @@ impl Client {
                 "the answer's body could not be read",
             ),
         }
-    }
-
-    async fn replace_if_closed(&self, connection: Connection) -> Result<Connection, Outcome> {
-        if connection.is_open() {
-            return Ok(connection);
-        }
-        if let Some(idle) = self.pool.take_idle() {
-            return Ok(idle);
-        }
-        // Rare (the server closed it during a long wait for a token): the call
-        // goes out one handshake late.
-        tracing::debug!("an upstream connection closed while its call waited; dialing anew");
-        self.connect().await
     }
 
     /// The query and headers of one call, with a fresh nonce and timestamp.

@@ -8,10 +8,10 @@ mod pool;
 mod proxy;
 mod response;
 pub mod signing;
+mod warm;
 
 pub use client::{Client, UpstreamConfig};
 pub use outcome::{classify, pause_cause, Failure, FailureClass, Outcome, Verdict};
-pub use pool::Connection;
 
 /// The API's fixed parameters.
 pub const ACTION: &str = "Id2MetaVerifyIntl";

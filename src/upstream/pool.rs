@@ -1,15 +1,17 @@
-//! The upstream's keep-alive connections: a call checks one out *before* it takes
-//! its rate-limit token, so that the token is spent only when the request can be
-//! written at once (issue 19 item 3; see [`super::dial`] for why).
+//! The upstream's keep-alive connections, kept warm so that a call granted its
+//! rate-limit token writes its request at once (issue 19 item 3; [`super::warm`]
+//! keeps the idle ones topped up, [`super::dial`] says why the client dials).
 //!
-//! - A checkout takes the most recently used idle connection that is still open and
-//!   ready, and dials a new one only when there is none. A dial failure costs no
-//!   token: nothing was sent.
+//! - A checkout takes the most recently used idle connection that is still open,
+//!   and dials a new one only when there is none (a call then goes out one
+//!   handshake late: what the warm connections are there to prevent).
 //! - A connection goes back after its answer has been read whole; one the server
-//!   closed, or one idle longer than [`IDLE_FOR`], is dropped, not reused.
-//! - The pool holds at most [`MOST_IDLE`] idle connections; a replica holds open
-//!   about as many as it has calls in flight or waiting for a token.
+//!   closed, or one idle longer than [`IDLE_FOR`], is dropped, not reused. The
+//!   warm count counts only those idle for less than [`FRESH_FOR`], so a
+//!   replacement is dialed before an old one is dropped.
+//! - The pool holds at most [`MOST_IDLE`] idle connections.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,8 +25,14 @@ use super::dial::{Body, DialError, Target};
 /// closing at the moment it is used.
 const IDLE_FOR: Duration = Duration::from_secs(50);
 
+/// An idle connection counts as warm for this long; then a replacement is dialed.
+pub(super) const FRESH_FOR: Duration = Duration::from_secs(40);
+
 /// The most idle connections kept; more are closed when they come back.
 const MOST_IDLE: usize = 512;
+
+/// How many recent dials the handshake estimate looks at.
+const DIALS_REMEMBERED: usize = 16;
 
 /// The upstream's connections; cheap to clone.
 #[derive(Clone)]
@@ -36,6 +44,8 @@ struct Inner {
     target: Target,
     /// Idle connections, the most recently used last.
     idle: Mutex<Vec<Idle>>,
+    /// How long the most recent dials took, the newest last.
+    dials: Mutex<VecDeque<Duration>>,
 }
 
 struct Idle {
@@ -44,7 +54,7 @@ struct Idle {
 }
 
 /// A connection checked out of the pool: ready to carry one request now.
-pub struct Connection {
+pub(super) struct Connection {
     sender: SendRequest<Body>,
     pool: Pool,
 }
@@ -55,6 +65,7 @@ impl Pool {
             inner: Arc::new(Inner {
                 target,
                 idle: Mutex::new(Vec::new()),
+                dials: Mutex::new(VecDeque::new()),
             }),
         }
     }
@@ -64,17 +75,52 @@ impl Pool {
         if let Some(connection) = self.take_idle() {
             return Ok(connection);
         }
-        let mut sender = self.inner.target.dial().await?;
-        // Until its task has run once, a new connection does not take a request:
-        // wait for that here, before the token, not after it.
-        sender
-            .ready()
-            .await
-            .map_err(|error| DialError::Failed(error.into()))?;
+        let sender = self.dial().await?;
         Ok(Connection {
             sender,
             pool: self.clone(),
         })
+    }
+
+    /// Dials one more connection into the idle list (for [`super::warm`]).
+    pub(super) async fn dial_idle(&self) -> Result<(), DialError> {
+        let sender = self.dial().await?;
+        self.give_back(sender);
+        Ok(())
+    }
+
+    /// A new connection, ready for a request; its dial time is remembered.
+    async fn dial(&self) -> Result<SendRequest<Body>, DialError> {
+        let started = Instant::now();
+        let mut sender = self.inner.target.dial().await?;
+        // Until its task has run once, a new connection does not take a request.
+        sender
+            .ready()
+            .await
+            .map_err(|error| DialError::Failed(error.into()))?;
+        let mut dials = self.inner.dials.lock().unwrap_or_else(|e| e.into_inner());
+        if dials.len() == DIALS_REMEMBERED {
+            dials.pop_front();
+        }
+        dials.push_back(started.elapsed());
+        Ok(sender)
+    }
+
+    /// The longest of the recent dials: how long a replacement takes to come.
+    pub(super) fn handshake_estimate(&self) -> Option<Duration> {
+        let dials = self.inner.dials.lock().unwrap_or_else(|e| e.into_inner());
+        dials.iter().max().copied()
+    }
+
+    /// Drops the closed and expired idle connections; returns how many of the
+    /// rest are fresh (idle for less than [`FRESH_FOR`]).
+    pub(super) fn fresh_idle(&self) -> usize {
+        let now = Instant::now();
+        let mut idle = self.lock();
+        idle.retain(|kept| usable(&kept.sender) && now.duration_since(kept.since) < IDLE_FOR);
+        idle.iter()
+            .filter(|kept| now.duration_since(kept.since) < FRESH_FOR)
+            .count()
     }
 
     /// An idle connection still open and ready, if any; the stale ones are dropped.
@@ -112,13 +158,6 @@ impl Pool {
 }
 
 impl Connection {
-    /// Whether the server has not closed it (it may have, while its holder
-    /// waited for a token). Open, it takes the request at once: a dialed one was
-    /// ready before it was handed out, and an idle one was when it was taken.
-    pub fn is_open(&self) -> bool {
-        !self.sender.is_closed()
-    }
-
     /// The sender, to write one request on.
     pub(super) fn sender(&mut self) -> &mut SendRequest<Body> {
         &mut self.sender
