@@ -26,6 +26,7 @@ use crate::queue::{DeadLetterSealing, Topology};
 use crate::shutdown;
 use crate::store::{Claimer, ResultWriter, Store};
 use crate::upstream::Client;
+use crate::upstream::WarmShare;
 
 /// A worker started in this process.
 pub struct RunningWorker {
@@ -144,9 +145,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let warmer = (client.clone(), limiter.clone(), shutdown.clone());
     tokio::spawn(async move {
         let (client, limiter, shutdown) = warmer;
-        client
-            .keep_warm(move || limiter.allowance(), window, shutdown)
-            .await
+        let standby = limiter.standby();
+        let share = WarmShare::default();
+        let calls = move || share.follow(limiter.allowance(), *standby.borrow());
+        client.keep_warm(calls, window, shutdown).await
     });
     let gate = AccountGate::new(health.clone());
     let standby = limiter.standby();

@@ -12,6 +12,7 @@ mod warm;
 
 pub use client::{Client, UpstreamConfig};
 pub use outcome::{classify, pause_cause, Failure, FailureClass, Outcome, Verdict};
+pub use warm::WarmShare;
 
 /// The API's fixed parameters.
 pub const ACTION: &str = "Id2MetaVerifyIntl";

@@ -11,7 +11,8 @@
 //! How many: while one replacement is dialed, the replica can be granted
 //! `calls × handshake / window` tokens; the pool keeps twice that idle, plus a
 //! spare, and never more than a window's calls. The handshake is the longest of
-//! the recent dials. A replica on standby (no calls) keeps none. The connections
+//! the recent dials. The caller says what share to keep warm for (the worker:
+//! its last share, none on standby). The connections
 //! in use come back to the pool after their answers, so under a steady load the
 //! pool rarely dials at all; idle, it replaces each connection before it gets
 //! old (see [`super::pool`]), so a replica idle for an hour meets a backlog warm.
@@ -22,6 +23,7 @@
 //! default) and thirty replicas nearly eight thousand, where the calls in flight
 //! need a few hundred: a load on Alibaba's gateway and on every NAT in between.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -42,6 +44,27 @@ const MOST_DIALS_AT_ONCE: usize = 32;
 
 /// After a failed dial, the warmer waits before it tries again, up to this.
 const MOST_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The share to keep connections warm for: the last one held, so that a limiter
+/// closed by a database outage meets its backlog warm when the share comes back;
+/// none on standby (no share to come back soon).
+#[derive(Debug, Default)]
+pub struct WarmShare {
+    last: AtomicU32,
+}
+
+impl WarmShare {
+    /// The calls per window to keep warm for, given the limiter's `allowance` now
+    /// and whether the replica stands by.
+    pub fn follow(&self, allowance: u32, standby: bool) -> u32 {
+        if standby {
+            self.last.store(0, Ordering::Relaxed);
+        } else if allowance > 0 {
+            self.last.store(allowance, Ordering::Relaxed);
+        }
+        self.last.load(Ordering::Relaxed)
+    }
+}
 
 /// The idle connections to keep for `calls` per `window`.
 pub(super) fn target(calls: u32, window: Duration, handshake: Duration) -> usize {
@@ -114,6 +137,18 @@ mod tests {
     use super::*;
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn the_warm_share_outlasts_a_closed_limiter_but_not_a_standby() {
+        let share = WarmShare::default();
+        assert_eq!(share.follow(0, false), 0, "no share yet");
+        assert_eq!(share.follow(17, false), 17);
+        // The database went away: the limiter closed, the share is expected back.
+        assert_eq!(share.follow(0, false), 17);
+        assert_eq!(share.follow(20, false), 20);
+        assert_eq!(share.follow(20, true), 0, "on standby");
+        assert_eq!(share.follow(0, false), 0);
+    }
 
     #[test]
     fn the_warm_count_covers_the_calls_of_two_handshakes_and_never_more_than_a_window() {
