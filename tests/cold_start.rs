@@ -41,6 +41,9 @@ async fn a_cold_replica_meeting_a_backlog_through_slow_handshakes_stays_within_t
     .await;
     let mut config = env.config.clone();
     config.qps = f64::from(QPS);
+    // A loaded test machine delays some writes by more than the default 5 ms; a
+    // handshake's 400 ms is far beyond this margin either way.
+    config.qps_margin = Duration::from_millis(25);
     // Enough calls in flight that every token finds a job waiting for it.
     config.concurrency = 2 * QPS as u16;
     let jobs = person_jobs("cold", JOBS);
