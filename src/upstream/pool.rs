@@ -9,7 +9,7 @@
 //!   closed, or one idle longer than [`IDLE_FOR`], is dropped, not reused. The
 //!   warm count counts only those idle for less than [`FRESH_FOR`], so a
 //!   replacement is dialed before an old one is dropped.
-//! - The pool holds at most [`MOST_IDLE`] idle connections.
+//! - The pool holds at most [`MOST_IDLE`] idle connections, the newest.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -28,8 +28,8 @@ const IDLE_FOR: Duration = Duration::from_secs(50);
 /// An idle connection counts as warm for this long; then a replacement is dialed.
 pub(super) const FRESH_FOR: Duration = Duration::from_secs(40);
 
-/// The most idle connections kept; more are closed when they come back.
-const MOST_IDLE: usize = 512;
+/// The most idle connections kept: a newer one pushes the oldest out.
+pub(super) const MOST_IDLE: usize = 512;
 
 /// How many recent dials the handshake estimate looks at.
 const DIALS_REMEMBERED: usize = 16;
@@ -146,9 +146,10 @@ impl Pool {
         let mut idle = self.lock();
         // The oldest are first: expire from the front.
         idle.retain(|kept| usable(&kept.sender) && now.duration_since(kept.since) < IDLE_FOR);
-        if idle.len() < MOST_IDLE {
-            idle.push(Idle { sender, since: now });
+        if idle.len() >= MOST_IDLE {
+            idle.remove(0);
         }
+        idle.push(Idle { sender, since: now });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {

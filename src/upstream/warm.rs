@@ -10,7 +10,7 @@
 //!
 //! How many: while one replacement is dialed, the replica can be granted
 //! `calls × handshake / window` tokens; the pool keeps twice that idle, plus a
-//! spare, and never more than a window's calls. The handshake is the longest of
+//! spare, and never more than a window's calls (nor 512). The handshake is the longest of
 //! the recent dials. The caller says what share to keep warm for (the worker:
 //! its last share, none on standby). The connections
 //! in use come back to the pool after their answers, so under a steady load the
@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::pool::Pool;
+use super::pool::{Pool, MOST_IDLE};
 
 /// How often the warm count is checked.
 const TICK: Duration = Duration::from_millis(100);
@@ -73,7 +73,9 @@ pub(super) fn target(calls: u32, window: Duration, handshake: Duration) -> usize
     }
     let during_one =
         (f64::from(calls) * handshake.as_secs_f64() / window.as_secs_f64()).ceil() as usize;
-    (2 * during_one + SPARE).min(calls as usize + SPARE)
+    (2 * during_one + SPARE)
+        .min(calls as usize + SPARE)
+        .min(MOST_IDLE)
 }
 
 /// Keeps the warm count for `calls()` per `window` until `shutdown`.
@@ -160,6 +162,8 @@ mod tests {
         assert_eq!(target(4, SECOND, Duration::from_secs(3)), 6);
         // On standby, nothing.
         assert_eq!(target(0, SECOND, Duration::from_millis(200)), 0);
+        // Never more than the pool keeps, or the warmer would dial for ever.
+        assert_eq!(target(5_000, SECOND, Duration::from_millis(300)), MOST_IDLE);
     }
 
     /// A server that closes every connection 200 ms after accepting it (an
