@@ -10,12 +10,12 @@
 //!
 //! How many: while one replacement is dialed, the replica can be granted
 //! `calls × handshake / window` tokens; the pool keeps twice that idle, plus a
-//! spare, and never more than a window's calls (nor 512). The handshake is the longest of
-//! the recent dials. The caller says what share to keep warm for (the worker:
-//! its last share, none on standby). The connections
-//! in use come back to the pool after their answers, so under a steady load the
-//! pool rarely dials at all; idle, it replaces each connection before it gets
-//! old (see [`super::pool`]), so a replica idle for an hour meets a backlog warm.
+//! spare, never more than a window's calls (nor 512). The handshake is the
+//! longest of the recent dials. The caller says what share to keep warm for (the
+//! worker: its last share, none on standby). The connections in use come back
+//! to the pool after their answers, so under a steady load the pool rarely dials
+//! at all; idle, it replaces each connection before it gets old (see
+//! [`super::pool`]), so a replica idle for an hour meets a backlog warm.
 //!
 //! Why not a connection checked out before the token instead (tried first): a
 //! call waiting for its token then holds a connection, so a replica under a
