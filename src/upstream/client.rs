@@ -68,7 +68,6 @@ impl Client {
             (Some(host), None) => host.to_string(),
             (None, _) => anyhow::bail!("ID2META_ENDPOINT {:?} has no host", config.endpoint),
         };
-        crate::tls::install_provider();
         let target = Target::new(&url, config.connect_timeout)
             .with_context(|| format!("ID2META_ENDPOINT {:?}", config.endpoint))?;
         Ok(Self {

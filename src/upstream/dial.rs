@@ -8,7 +8,6 @@
 //! the budget (issue 19 item 3; bench (10) "cold start"). Dialing first, the token
 //! is taken only once a connection that can carry the request at once is in hand.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -60,7 +59,10 @@ impl Target {
             "https" => {
                 let name = ServerName::try_from(host.clone())
                     .context("the endpoint's host is not a valid TLS server name")?;
-                let tls = (tokio_rustls::TlsConnector::from(tls_config()?), name);
+                let tls = (
+                    tokio_rustls::TlsConnector::from(crate::tls::upstream_config()?),
+                    name,
+                );
                 let proxy = Proxy::from_env(&host, |name| std::env::var(name).ok())?;
                 if let Some(proxy) = &proxy {
                     tracing::info!(proxy = %proxy.address(), "upstream connections go through a proxy");
@@ -135,20 +137,6 @@ where
     Ok(sender)
 }
 
-/// TLS 1.2/1.3 on ring, the platform's trust store (as reqwest used), HTTP/1.1 by ALPN.
-fn tls_config() -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    use rustls_platform_verifier::BuilderVerifierExt;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_platform_verifier()
-        .context("the platform's certificate verifier")?
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +174,19 @@ mod tests {
         (format!("http://{addr}"), heard)
     }
 
+    /// A server that reads what one connection sends and answers `reply`.
+    async fn answer_once(reply: &'static [u8]) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut buffer = vec![0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let _ = socket.write_all(reply).await;
+        });
+        addr
+    }
+
     /// A plain-HTTP target on loopback `port`, reached through the proxy at `url`.
     fn plain_through(url: String, port: u16) -> Target {
         let proxy = Proxy::from_env("x", |name| (name == "HTTPS_PROXY").then(|| url.clone()));
@@ -200,16 +201,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_through_a_proxy_is_a_connect_tunnel_to_the_endpoint() {
-        let server = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = server.local_addr().expect("addr").port();
-        tokio::spawn(async move {
-            let (mut socket, _) = server.accept().await.expect("accept");
-            let mut buffer = vec![0u8; 4096];
-            let _ = socket.read(&mut buffer).await;
-            let _ = socket
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                .await;
-        });
+        let port = answer_once(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await
+            .port();
         let (proxy_url, heard) = connect_proxy().await;
         let target = plain_through(proxy_url, port);
         let mut sender = target.dial().await.expect("dialed through the proxy");
@@ -228,16 +222,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_proxy_that_refuses_the_tunnel_is_a_failed_dial_naming_its_answer() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let (mut client, _) = listener.accept().await.expect("accept");
-            let mut buffer = vec![0u8; 1024];
-            let _ = client.read(&mut buffer).await;
-            let _ = client
-                .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
-                .await;
-        });
+        let addr = answer_once(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n").await;
         let target = plain_through(format!("http://{addr}"), 9);
         let error = target.dial().await.expect_err("refused");
         assert!(format!("{error}").contains("407"), "{error}");
